@@ -1,0 +1,26 @@
+//! The Onsite domain, free of I/O.
+//!
+//! Everything here is pure: no tokio, no database, no wire types. The server applies these rules
+//! authoritatively and the engineer's device applies the very same rules optimistically while
+//! offline, so both sides always agree on what is legal.
+//!
+//! # Map
+//! - [`id`]: UUIDv7 identifiers, one type per resource.
+//! - [`error`]: field violations and domain errors.
+//! - [`geo`]: validated WGS-84 positions.
+//! - [`ticket`]: the service request, its number (`TS<yyyymmdd>-<serial>`) and intake rules.
+//! - [`slip`]: the dispatch slip state machine and who may do what.
+//! - [`calendar`]: the business calendar (time zone, weekly hours, holidays) and working time.
+//! - [`sla`]: severity service levels, due times, breach detection, escalation.
+//! - [`money`]: exact money in integer minor units.
+
+pub mod calendar;
+pub mod error;
+pub mod geo;
+pub mod id;
+pub mod money;
+pub mod sla;
+pub mod slip;
+pub mod ticket;
+
+pub use error::{DomainError, FieldViolation, Result};

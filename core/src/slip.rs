@@ -1,0 +1,570 @@
+//! The dispatch slip: one on-site visit, its state machine, and who may do what.
+//!
+//! ```text
+//! draft -> verified -> dispatched -> confirmed -> scheduled -> en_route -> on_site -> completed -> written_off
+//!                         |  ^          |            |  (reschedule keeps scheduled)
+//!                         v  |          v            v
+//!                      declined      cancelled (manager, any state before completed)
+//! ```
+//!
+//! [`Slip::decide`] is the one place that says whether an action is legal. It is used on the
+//! server (authoritatively) and on the engineer's device (optimistically, offline).
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::{DomainError, Result, Violations};
+use crate::id::EngineerId;
+use crate::ticket::named_enum;
+
+named_enum! {
+    /// Where a slip stands.
+    SlipState {
+        Draft = "draft",
+        Verified = "verified",
+        Dispatched = "dispatched",
+        Declined = "declined",
+        Confirmed = "confirmed",
+        Scheduled = "scheduled",
+        EnRoute = "en_route",
+        OnSite = "on_site",
+        Completed = "completed",
+        WrittenOff = "written_off",
+        Cancelled = "cancelled",
+    }
+}
+
+impl SlipState {
+    /// Whether nothing can happen to the slip any more.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::WrittenOff | Self::Cancelled)
+    }
+
+    /// Whether the slip is still being worked (not completed, written off or cancelled).
+    pub const fn is_open(self) -> bool {
+        !matches!(self, Self::Completed | Self::WrittenOff | Self::Cancelled)
+    }
+}
+
+named_enum! {
+    /// What a user is allowed to be.
+    Role {
+        /// Administers users and tokens; may also act as a manager.
+        Admin = "admin",
+        /// The service manager (dispatcher).
+        Manager = "manager",
+        /// A field engineer; acts only on slips assigned to them.
+        Engineer = "engineer",
+    }
+}
+
+named_enum! {
+    /// How the customer's data was protected before work started.
+    BackupKind {
+        /// Data and applications were backed up.
+        Backup = "backup",
+        /// The customer refused and signed a waiver.
+        Waiver = "waiver",
+    }
+}
+
+named_enum! {
+    /// The result of the repair.
+    FixOutcome {
+        Resolved = "resolved",
+        PartlyResolved = "partly_resolved",
+        Unresolved = "unresolved",
+    }
+}
+
+named_enum! {
+    /// How the manager closes the books on a slip.
+    WriteOffOutcome {
+        /// The problem is solved.
+        Resolved = "resolved",
+        /// Not solved: another visit (a follow-up slip) is opened.
+        FollowUp = "follow_up",
+        /// Not solved: the ticket goes to tier 3 and is tracked there.
+        Escalate = "escalate",
+    }
+}
+
+/// Who is acting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub role: Role,
+    /// Set for engineers: the engineer record the user is.
+    pub engineer_id: Option<EngineerId>,
+}
+
+impl Actor {
+    /// A manager.
+    pub const fn manager() -> Self {
+        Self { role: Role::Manager, engineer_id: None }
+    }
+
+    /// An engineer.
+    pub const fn engineer(id: EngineerId) -> Self {
+        Self { role: Role::Engineer, engineer_id: Some(id) }
+    }
+
+    /// Whether the actor may do what a manager does.
+    pub const fn is_manager(&self) -> bool {
+        matches!(self.role, Role::Manager | Role::Admin)
+    }
+}
+
+/// The appointment window agreed with the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Longest appointment window accepted.
+pub const MAX_WINDOW: Duration = Duration::hours(12);
+
+impl Window {
+    /// Validates `start < end` and a length of at most [`MAX_WINDOW`].
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, field: &str) -> Result<Self> {
+        if end <= start {
+            return Err(DomainError::invalid(format!("{field}.end"), "must be after the start"));
+        }
+        if end - start > MAX_WINDOW {
+            return Err(DomainError::invalid(format!("{field}.end"), "window must be at most 12 hours"));
+        }
+        Ok(Self { start, end })
+    }
+
+    /// Whether two windows share any instant.
+    pub fn overlaps(&self, other: &Window) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Everything that can be done to a slip after it was created.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SlipAction {
+    Verify,
+    Dispatch { engineer: EngineerId },
+    Confirm,
+    Decline { reason: String },
+    BookAppointment { window: Window },
+    Reschedule { window: Window, reason: String, customer_informed: bool },
+    StartTravel,
+    CheckIn,
+    LogBackup { kind: BackupKind },
+    RecordFix { outcome: FixOutcome },
+    AddPartsCost,
+    CaptureSignOff,
+    Complete,
+    Cancel { reason: String },
+    WriteOff { outcome: WriteOffOutcome },
+}
+
+impl SlipAction {
+    /// The stable verb for audit records and errors.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Dispatch { .. } => "dispatch",
+            Self::Confirm => "confirm",
+            Self::Decline { .. } => "decline",
+            Self::BookAppointment { .. } => "book_appointment",
+            Self::Reschedule { .. } => "reschedule",
+            Self::StartTravel => "start_travel",
+            Self::CheckIn => "check_in",
+            Self::LogBackup { .. } => "log_backup",
+            Self::RecordFix { .. } => "record_fix",
+            Self::AddPartsCost => "add_parts_cost",
+            Self::CaptureSignOff => "capture_sign_off",
+            Self::Complete => "complete",
+            Self::Cancel { .. } => "cancel",
+            Self::WriteOff { .. } => "write_off",
+        }
+    }
+
+    /// Which side of the desk performs the action.
+    pub const fn performer(&self) -> Performer {
+        match self {
+            Self::Verify | Self::Dispatch { .. } | Self::Cancel { .. } | Self::WriteOff { .. } => {
+                Performer::Manager
+            }
+            _ => Performer::AssignedEngineer,
+        }
+    }
+}
+
+/// Who performs an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Performer {
+    Manager,
+    AssignedEngineer,
+}
+
+/// What the server must do besides updating the slip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideEffect {
+    /// Open a follow-up slip for the same ticket.
+    OpenFollowUp,
+    /// Escalate the ticket to tier 3.
+    EscalateTicket,
+    /// The ticket is solved.
+    ResolveTicket,
+}
+
+/// A decided, legal transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: SlipState,
+    pub to: SlipState,
+    pub side_effect: Option<SideEffect>,
+}
+
+/// The state-relevant facts of a slip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slip {
+    pub state: SlipState,
+    pub engineer: Option<EngineerId>,
+    pub appointment: Option<Window>,
+    pub backup: Option<BackupKind>,
+    pub fix: Option<FixOutcome>,
+    pub signed_off: bool,
+}
+
+impl Default for SlipState {
+    fn default() -> Self {
+        Self::Draft
+    }
+}
+
+/// Longest reason text.
+pub const MAX_REASON: usize = 1000;
+
+impl Slip {
+    /// A new slip, as the manager creates it from a ticket.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decides whether `actor` may perform `action` now, without changing anything.
+    pub fn decide(&self, actor: &Actor, action: &SlipAction) -> Result<Transition> {
+        self.authorize(actor, action)?;
+        validate_payload(action)?;
+        use SlipAction as A;
+        use SlipState as S;
+        let from = self.state;
+        let illegal = || DomainError::InvalidTransition { action: action.name(), from: from.as_str() };
+        let to = |to| Ok(Transition { from, to, side_effect: None });
+        match (action, from) {
+            (A::Verify, S::Draft) => to(S::Verified),
+            (A::Dispatch { .. }, S::Verified | S::Dispatched | S::Declined | S::Confirmed | S::Scheduled) => {
+                to(S::Dispatched)
+            }
+            (A::Confirm, S::Dispatched) => to(S::Confirmed),
+            (A::Decline { .. }, S::Dispatched | S::Confirmed) => to(S::Declined),
+            (A::BookAppointment { .. }, S::Confirmed) => to(S::Scheduled),
+            (A::Reschedule { .. }, S::Scheduled) => to(S::Scheduled),
+            (A::StartTravel, S::Scheduled) => to(S::EnRoute),
+            (A::CheckIn, S::Scheduled | S::EnRoute) => to(S::OnSite),
+            (A::LogBackup { .. } | A::RecordFix { .. } | A::AddPartsCost, S::OnSite) => to(S::OnSite),
+            (A::CaptureSignOff, S::OnSite) => {
+                if self.fix.is_none() {
+                    return Err(precondition("FIX_REQUIRED", "record the fix before the customer signs off"));
+                }
+                to(S::OnSite)
+            }
+            (A::Complete, S::OnSite) => {
+                self.check_completion()?;
+                to(S::Completed)
+            }
+            (A::Cancel { .. }, s) if s.is_open() => to(S::Cancelled),
+            (A::WriteOff { outcome }, S::Completed) => {
+                let side_effect = match (outcome, self.fix) {
+                    (WriteOffOutcome::Resolved, Some(FixOutcome::Resolved)) => SideEffect::ResolveTicket,
+                    (WriteOffOutcome::Resolved, _) => {
+                        return Err(precondition(
+                            "UNRESOLVED_NEEDS_FOLLOW_UP",
+                            "the problem was not solved: write off with a follow-up slip or an escalation",
+                        ));
+                    }
+                    (WriteOffOutcome::FollowUp, _) => SideEffect::OpenFollowUp,
+                    (WriteOffOutcome::Escalate, _) => SideEffect::EscalateTicket,
+                };
+                Ok(Transition { from, to: S::WrittenOff, side_effect: Some(side_effect) })
+            }
+            _ => Err(illegal()),
+        }
+    }
+
+    /// Decides and, when legal, performs the action.
+    pub fn apply(&mut self, actor: &Actor, action: &SlipAction) -> Result<Transition> {
+        let transition = self.decide(actor, action)?;
+        match action {
+            SlipAction::Dispatch { engineer } => {
+                self.engineer = Some(*engineer);
+                self.appointment = None;
+            }
+            SlipAction::Decline { .. } => {
+                self.engineer = None;
+                self.appointment = None;
+            }
+            SlipAction::BookAppointment { window } | SlipAction::Reschedule { window, .. } => {
+                self.appointment = Some(*window);
+            }
+            SlipAction::LogBackup { kind } => self.backup = Some(*kind),
+            SlipAction::RecordFix { outcome } => self.fix = Some(*outcome),
+            SlipAction::CaptureSignOff => self.signed_off = true,
+            _ => {}
+        }
+        self.state = transition.to;
+        Ok(transition)
+    }
+
+    /// Completion needs a backup or a signed waiver, a fix with an outcome, and the sign-off.
+    fn check_completion(&self) -> Result<()> {
+        if self.backup.is_none() {
+            return Err(precondition("BACKUP_REQUIRED", "log the backup or the customer's waiver first"));
+        }
+        if self.fix.is_none() {
+            return Err(precondition("FIX_REQUIRED", "record the fix first"));
+        }
+        if !self.signed_off {
+            return Err(precondition("SIGN_OFF_REQUIRED", "the customer has not signed off"));
+        }
+        Ok(())
+    }
+
+    fn authorize(&self, actor: &Actor, action: &SlipAction) -> Result<()> {
+        match action.performer() {
+            Performer::Manager if actor.is_manager() => Ok(()),
+            Performer::Manager => Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() }),
+            Performer::AssignedEngineer if actor.role != Role::Engineer => {
+                Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() })
+            }
+            Performer::AssignedEngineer => match (actor.engineer_id, self.engineer) {
+                (Some(me), Some(assigned)) if me == assigned => Ok(()),
+                _ => Err(DomainError::NotAssigned),
+            },
+        }
+    }
+
+    /// The structural invariants every reachable slip satisfies.
+    pub fn check_invariants(&self) -> std::result::Result<(), &'static str> {
+        use SlipState as S;
+        let needs_engineer = matches!(
+            self.state,
+            S::Dispatched | S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite | S::Completed | S::WrittenOff
+        );
+        if needs_engineer && self.engineer.is_none() {
+            return Err("an assigned state without an engineer");
+        }
+        if matches!(self.state, S::Scheduled | S::EnRoute) && self.appointment.is_none() {
+            return Err("scheduled without an appointment");
+        }
+        if matches!(self.state, S::Completed | S::WrittenOff)
+            && (self.backup.is_none() || self.fix.is_none() || !self.signed_off)
+        {
+            return Err("completed without backup-or-waiver, fix and sign-off");
+        }
+        if self.signed_off && self.fix.is_none() {
+            return Err("signed off without a fix");
+        }
+        Ok(())
+    }
+}
+
+fn precondition(reason: &'static str, message: &str) -> DomainError {
+    DomainError::Precondition { reason, message: message.to_owned() }
+}
+
+fn validate_payload(action: &SlipAction) -> Result<()> {
+    let mut v = Violations::new();
+    match action {
+        SlipAction::Decline { reason } | SlipAction::Cancel { reason } => {
+            v.required_text("reason", reason, MAX_REASON);
+        }
+        SlipAction::Reschedule { reason, .. } => v.required_text("reason", reason, MAX_REASON),
+        _ => {}
+    }
+    v.check()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn window() -> Window {
+        let start = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).single().unwrap_or_default();
+        Window { start, end: start + Duration::hours(2) }
+    }
+
+    fn walk(slip: &mut Slip, eng: EngineerId, actions: &[SlipAction]) {
+        for action in actions {
+            let actor = match action.performer() {
+                Performer::Manager => Actor::manager(),
+                Performer::AssignedEngineer => Actor::engineer(eng),
+            };
+            if let Err(e) = slip.apply(&actor, action) {
+                panic!("{} refused: {e}", action.name());
+            }
+        }
+    }
+
+    fn happy_path(eng: EngineerId) -> Vec<SlipAction> {
+        vec![
+            SlipAction::Verify,
+            SlipAction::Dispatch { engineer: eng },
+            SlipAction::Confirm,
+            SlipAction::BookAppointment { window: window() },
+            SlipAction::StartTravel,
+            SlipAction::CheckIn,
+            SlipAction::LogBackup { kind: BackupKind::Waiver },
+            SlipAction::RecordFix { outcome: FixOutcome::Resolved },
+            SlipAction::AddPartsCost,
+            SlipAction::CaptureSignOff,
+            SlipAction::Complete,
+        ]
+    }
+
+    #[test]
+    fn the_whole_visit() {
+        let eng = EngineerId::new();
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &happy_path(eng));
+        assert_eq!(slip.state, SlipState::Completed);
+        let t = slip.apply(&Actor::manager(), &SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved });
+        assert_eq!(t.ok().and_then(|t| t.side_effect), Some(SideEffect::ResolveTicket));
+        assert_eq!(slip.state, SlipState::WrittenOff);
+    }
+
+    #[test]
+    fn completion_requires_backup_fix_and_sign_off() {
+        let eng = EngineerId::new();
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &happy_path(eng)[..6]);
+        let me = Actor::engineer(eng);
+        let reason = |r: Result<Transition>| match r {
+            Err(DomainError::Precondition { reason, .. }) => reason,
+            other => panic!("expected a precondition, got {other:?}"),
+        };
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "BACKUP_REQUIRED");
+        assert_eq!(reason(slip.decide(&me, &SlipAction::CaptureSignOff)), "FIX_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::LogBackup { kind: BackupKind::Backup }]);
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "FIX_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::RecordFix { outcome: FixOutcome::Unresolved }]);
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "SIGN_OFF_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::CaptureSignOff, SlipAction::Complete]);
+        let resolved = SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved };
+        assert_eq!(reason(slip.decide(&Actor::manager(), &resolved)), "UNRESOLVED_NEEDS_FOLLOW_UP");
+        let follow_up = SlipAction::WriteOff { outcome: WriteOffOutcome::FollowUp };
+        assert_eq!(slip.decide(&Actor::manager(), &follow_up).ok().and_then(|t| t.side_effect),
+            Some(SideEffect::OpenFollowUp));
+    }
+
+    #[test]
+    fn roles_and_assignment_are_enforced() {
+        let eng = EngineerId::new();
+        let other = EngineerId::new();
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &happy_path(eng)[..2]);
+        assert_eq!(slip.decide(&Actor::engineer(other), &SlipAction::Confirm), Err(DomainError::NotAssigned));
+        assert!(matches!(slip.decide(&Actor::manager(), &SlipAction::Confirm), Err(DomainError::Forbidden { .. })));
+        assert!(matches!(
+            slip.decide(&Actor::engineer(eng), &SlipAction::Cancel { reason: "x".into() }),
+            Err(DomainError::Forbidden { .. })
+        ));
+        let admin = Actor { role: Role::Admin, engineer_id: None };
+        assert!(slip.decide(&admin, &SlipAction::Cancel { reason: "duplicate".into() }).is_ok());
+    }
+
+    #[test]
+    fn decline_returns_the_slip_to_the_manager() {
+        let eng = EngineerId::new();
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &happy_path(eng)[..2]);
+        let blank = SlipAction::Decline { reason: "  ".into() };
+        assert!(matches!(slip.decide(&Actor::engineer(eng), &blank), Err(DomainError::Invalid(_))));
+        walk(&mut slip, eng, &[SlipAction::Decline { reason: "on leave".into() }]);
+        assert_eq!((slip.state, slip.engineer), (SlipState::Declined, None));
+        let next = EngineerId::new();
+        walk(&mut slip, next, &[SlipAction::Dispatch { engineer: next }, SlipAction::Confirm]);
+        assert_eq!(slip.state, SlipState::Confirmed);
+    }
+
+    #[test]
+    fn nothing_happens_to_a_cancelled_slip() {
+        let eng = EngineerId::new();
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &[SlipAction::Cancel { reason: "customer solved it".into() }]);
+        for action in happy_path(eng) {
+            assert!(slip.decide(&Actor::manager(), &action).is_err());
+            assert!(slip.decide(&Actor::engineer(eng), &action).is_err());
+        }
+    }
+
+    fn arb_action(engineers: [EngineerId; 2]) -> impl Strategy<Value = SlipAction> {
+        let text = prop_oneof![Just(String::new()), Just("customer asked".to_owned())];
+        prop_oneof![
+            Just(SlipAction::Verify),
+            (0..2usize).prop_map(move |i| SlipAction::Dispatch { engineer: engineers[i] }),
+            Just(SlipAction::Confirm),
+            text.clone().prop_map(|reason| SlipAction::Decline { reason }),
+            Just(SlipAction::BookAppointment { window: window() }),
+            (text.clone(), any::<bool>()).prop_map(|(reason, customer_informed)| SlipAction::Reschedule {
+                window: window(),
+                reason,
+                customer_informed
+            }),
+            Just(SlipAction::StartTravel),
+            Just(SlipAction::CheckIn),
+            prop::sample::select(BackupKind::ALL).prop_map(|kind| SlipAction::LogBackup { kind }),
+            prop::sample::select(FixOutcome::ALL).prop_map(|outcome| SlipAction::RecordFix { outcome }),
+            Just(SlipAction::AddPartsCost),
+            Just(SlipAction::CaptureSignOff),
+            Just(SlipAction::Complete),
+            text.prop_map(|reason| SlipAction::Cancel { reason }),
+            prop::sample::select(WriteOffOutcome::ALL).prop_map(|outcome| SlipAction::WriteOff { outcome }),
+        ]
+    }
+
+    fn arb_actor(engineers: [EngineerId; 2]) -> impl Strategy<Value = Actor> {
+        prop_oneof![
+            Just(Actor::manager()),
+            Just(Actor { role: Role::Admin, engineer_id: None }),
+            (0..2usize).prop_map(move |i| Actor::engineer(engineers[i])),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No sequence of ops, by anyone, reaches an illegal state; refused ops change nothing.
+        #[test]
+        fn no_op_sequence_reaches_an_illegal_state(
+            steps in {
+                let engineers = [EngineerId::new(), EngineerId::new()];
+                prop::collection::vec((arb_actor(engineers), arb_action(engineers)), 0..60)
+            }
+        ) {
+            let mut slip = Slip::new();
+            for (actor, action) in &steps {
+                let before = slip.clone();
+                match slip.apply(actor, action) {
+                    Ok(t) => {
+                        prop_assert_eq!(t.from, before.state);
+                        prop_assert!(!before.state.is_final());
+                        if t.to == SlipState::Completed {
+                            prop_assert!(slip.backup.is_some() && slip.fix.is_some() && slip.signed_off);
+                        }
+                    }
+                    Err(_) => prop_assert_eq!(&slip, &before),
+                }
+                if let Err(why) = slip.check_invariants() {
+                    prop_assert!(false, "{} after {:?} by {:?}", why, action, actor);
+                }
+            }
+        }
+    }
+}
