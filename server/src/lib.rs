@@ -1,1 +1,165 @@
+//! The Onsite server: tickets, dispatch slips, customers and engineers over gRPC, stored with
+//! sea-orm in SQLite (embedded default) or PostgreSQL.
+//!
+//! # Layout
+//! - [`run`]: serves on an already-bound listener until a shutdown future resolves.
+//! - [`app`]: configuration and the state shared by the services.
+//! - [`api`]: the gRPC handlers, thin: authenticate, validate, call [`repo`], convert back.
+//! - [`repo`]: what each request does to the database, in one transaction.
+//! - [`store`]: connection, entities and migrations.
+//! - [`auth`]: bearer tokens and roles; [`idempotency`]: AIP-155; [`pagination`]: AIP-158.
+//! - [`sla_watch`]: escalates tickets whose SLA is breached.
+//! - [`demo`]: the try-it data set.
+//! - [`error`]: the error type and its one mapping to gRPC status codes.
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod idempotency;
+pub mod pagination;
+pub mod repo;
+pub mod sla_watch;
+pub mod store;
+pub mod views;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use onsite_proto::v1 as pb;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+pub use app::Config;
+pub use error::{Error, Result};
+
+/// What the server reports once migrations ran and it serves requests.
+#[derive(Debug)]
+pub struct Ready {
+    /// The first-start administrator token, only on the very first start.
+    pub admin_token: Option<String>,
+    /// Logins of the demo data set, when it was seeded now.
+    pub demo: Option<demo::DemoLogins>,
+}
+
+/// Services of the contract that later work fills in; they answer UNIMPLEMENTED until then.
+#[derive(Clone, Copy, Debug)]
+struct Pending;
+
+#[tonic::async_trait]
+impl pb::dispatch_service_server::DispatchService for Pending {}
+#[tonic::async_trait]
+impl pb::sync_service_server::SyncService for Pending {}
+#[tonic::async_trait]
+impl pb::report_service_server::ReportService for Pending {}
+#[tonic::async_trait]
+impl pb::quote_service_server::QuoteService for Pending {}
+
+/// Serves on `listener` until `shutdown` resolves.
+///
+/// Health answers NOT_SERVING (and every other service UNAVAILABLE) until the database is
+/// migrated; then `ready` receives the start-up report.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: Option<oneshot::Sender<Ready>>,
+) -> Result<()> {
+    let shared = app::Shared::default();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(onsite_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server_stop = stop_rx.clone();
+    let router = tonic::transport::Server::builder()
+        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(pb::admin_service_server::AdminServiceServer::new(
+            api::admin::Admin {
+                shared: shared.clone(),
+            },
+        ))
+        .add_service(pb::ticket_service_server::TicketServiceServer::new(
+            api::tickets::Tickets {
+                shared: shared.clone(),
+            },
+        ))
+        .add_service(pb::slip_service_server::SlipServiceServer::new(
+            api::slips::Slips {
+                shared: shared.clone(),
+            },
+        ))
+        .add_service(pb::customer_service_server::CustomerServiceServer::new(
+            api::customers::Customers {
+                shared: shared.clone(),
+            },
+        ))
+        .add_service(pb::engineer_service_server::EngineerServiceServer::new(
+            api::engineers::Engineers {
+                shared: shared.clone(),
+            },
+        ))
+        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(
+            Pending,
+        ))
+        .add_service(pb::sync_service_server::SyncServiceServer::new(Pending))
+        .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
+        .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
+    let serving = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        },
+    ));
+
+    let app = match start(config).await {
+        Ok(started) => started,
+        Err(e) => {
+            serving.abort();
+            return Err(e);
+        }
+    };
+    let (app, report) = app;
+    shared.set(app.clone());
+    health.set_service_status("", ServingStatus::Serving).await;
+    tracing::info!("ready");
+    if let Some(ready) = ready {
+        let _ = ready.send(report);
+    }
+    tokio::spawn(sla_watch::watch(app, stop_rx));
+
+    serving
+        .await
+        .map_err(|e| Error::Internal(format!("server task: {e}")))?
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Connects, migrates, bootstraps the admin and seeds the demo data.
+async fn start(config: Config) -> Result<(Arc<app::App>, Ready)> {
+    let db = store::connect(&config.database_url).await?;
+    let applied = store::migrations::migrate(&db).await?;
+    tracing::info!(applied, "database migrated");
+    let admin_token = auth::bootstrap_admin(&db).await?;
+    let app = Arc::new(app::App { db, config });
+    let demo = if app.config.demo {
+        demo::seed(&app).await?
+    } else {
+        None
+    };
+    Ok((app, Ready { admin_token, demo }))
+}

@@ -1,1 +1,126 @@
-fn main() {}
+//! `onsite-server`: serves the Onsite gRPC API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use onsite_core::calendar::BusinessCalendar;
+use onsite_server::{Config, store};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The Onsite after-sales field-service server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "ONSITE_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Directory of the embedded SQLite database (ignored with --database-url).
+    #[arg(long, env = "ONSITE_DATA_DIR", default_value = "onsite-data")]
+    data_dir: PathBuf,
+    /// PostgreSQL (postgres://user@host/db) or SQLite (sqlite://path?mode=rwc) URL.
+    #[arg(long, env = "ONSITE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Seed the try-it data set (only into an empty database) and print demo logins.
+    #[arg(long, env = "ONSITE_DEMO")]
+    demo: bool,
+    /// IANA time zone of the business calendar.
+    #[arg(long, env = "ONSITE_TIME_ZONE", default_value = "UTC")]
+    time_zone: String,
+    /// Weekly working hours of the business calendar.
+    #[arg(
+        long,
+        env = "ONSITE_WORKING_HOURS",
+        default_value = "Mon-Fri 09:00-18:00"
+    )]
+    working_hours: String,
+    /// Holidays of the business calendar, comma-separated YYYY-MM-DD.
+    #[arg(long, env = "ONSITE_HOLIDAYS", default_value = "")]
+    holidays: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let holidays = BusinessCalendar::parse_holidays(&args.holidays)?;
+    let calendar = BusinessCalendar::new(&args.time_zone, &args.working_hours, holidays)?;
+    let database_url = match args.database_url {
+        Some(url) => url,
+        None => {
+            std::fs::create_dir_all(&args.data_dir)?;
+            store::sqlite_url(&args.data_dir)
+        }
+    };
+    let storage = if database_url.starts_with("sqlite:") {
+        format!("SQLite at {}", args.data_dir.join("onsite.db").display())
+    } else {
+        "PostgreSQL".to_owned()
+    };
+    let mut config = Config::new(database_url);
+    config.calendar = calendar;
+    config.demo = args.demo;
+
+    let listener = TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Onsite listening on {addr} ({storage}, business hours {})",
+        config.calendar
+    );
+    let (ready_tx, ready_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        if let Ok(ready) = ready_rx.await {
+            print_ready(&ready, addr);
+        }
+    });
+    onsite_server::run(config, listener, shutdown_signal(), Some(ready_tx)).await?;
+    println!("Onsite stopped");
+    Ok(())
+}
+
+fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr) {
+    if let Some(token) = &ready.admin_token {
+        println!("First start: administrator token (shown once, keep it safe):\n  {token}");
+    }
+    if let Some(demo) = &ready.demo {
+        println!("Demo data seeded. Try it:");
+        println!("  dispatcher token: {}", demo.manager_token);
+        for (number, name, token) in &demo.engineer_tokens {
+            println!("  engineer No. {number} ({name}) token: {token}");
+        }
+        println!(
+            "  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets",
+            demo.manager_token
+        );
+    }
+    println!("Ready: gRPC on {addr} (health and reflection enabled)");
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

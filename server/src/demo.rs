@@ -1,0 +1,482 @@
+//! The try-it data set: customers with sites and products around one city, two dozen engineers
+//! with skills, and tickets and slips across severities and states, all created through the
+//! same operations the API uses.
+
+use chrono::{Duration, NaiveDate, Utc};
+use onsite_core::geo::GeoPoint;
+use onsite_core::id::CustomerId;
+use onsite_core::slip::{
+    BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome,
+};
+use onsite_core::ticket::{Category, Channel, Severity, TicketIntake, Tier};
+use sea_orm::{EntityTrait, PaginatorTrait, Set};
+
+use crate::app::App;
+use crate::auth::{self, Caller};
+use crate::error::Result;
+use crate::repo::slips::{Act, NewRecord, NewSlip};
+use crate::repo::{customers, engineers, slips, tickets};
+use crate::store::entities::{backup, customer, fix, sign_off};
+use crate::store::{begin_write, now_us, to_us};
+
+/// Tokens to try the demo with.
+#[derive(Debug)]
+pub struct DemoLogins {
+    /// The dispatcher.
+    pub manager_token: String,
+    /// Field engineers: (employee number, name, token).
+    pub engineer_tokens: Vec<(String, String, String)>,
+}
+
+const CUSTOMERS: &[(&str, &str, &[(&str, &str, f64, f64)])] = &[
+    (
+        "Huadong Precision Machinery",
+        "ERP rollout 2025",
+        &[
+            (
+                "Pudong plant",
+                "1288 Zhangjiang Rd, Pudong, Shanghai",
+                31.2046,
+                121.5996,
+            ),
+            (
+                "Minhang warehouse",
+                "88 Jianchuan Rd, Minhang, Shanghai",
+                31.0214,
+                121.4260,
+            ),
+        ],
+    ),
+    (
+        "Riverside General Hospital",
+        "HR & payroll suite",
+        &[(
+            "Main campus",
+            "160 Pujian Rd, Pudong, Shanghai",
+            31.2037,
+            121.5227,
+        )],
+    ),
+    (
+        "Jinqiao Logistics",
+        "Fleet management",
+        &[
+            (
+                "Headquarters",
+                "500 Jinqiao Rd, Pudong, Shanghai",
+                31.2588,
+                121.5891,
+            ),
+            (
+                "Songjiang depot",
+                "36 Xinzhuan Rd, Songjiang, Shanghai",
+                31.0595,
+                121.2235,
+            ),
+        ],
+    ),
+    (
+        "Xuhui District Schools Board",
+        "Campus network and records",
+        &[(
+            "Board offices",
+            "1500 Caoxi N Rd, Xuhui, Shanghai",
+            31.1857,
+            121.4375,
+        )],
+    ),
+];
+
+const SKILLS: &[&str] = &[
+    "erp", "payroll", "network", "database", "printer", "server", "fleet", "mes",
+];
+const NAMES: &[&str] = &[
+    "Wang Lei",
+    "Li Na",
+    "Zhang Wei",
+    "Liu Yang",
+    "Chen Jing",
+    "Yang Fan",
+    "Zhao Min",
+    "Huang Tao",
+    "Zhou Hui",
+    "Wu Qiang",
+    "Xu Li",
+    "Sun Hao",
+    "Ma Lin",
+    "Zhu Jun",
+    "Hu Yan",
+    "Guo Peng",
+    "He Xin",
+    "Lin Feng",
+    "Luo Mei",
+    "Gao Bo",
+    "Liang Yu",
+    "Song Jie",
+    "Tang Rui",
+    "Han Xue",
+];
+
+/// Seeds the data set into an empty database; does nothing when customers exist already.
+pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
+    if customer::Entity::find().count(&app.db).await? > 0 {
+        tracing::info!("demo data not seeded: the database has customers already");
+        return Ok(None);
+    }
+    let txn = begin_write(&app.db).await?;
+    let manager_user = auth::create_user(&txn, "Dispatch desk", Role::Manager, None).await?;
+    let manager = auth::caller_of(&manager_user)?;
+    let (_, manager_token) = auth::issue_token(&txn, &manager_user.id, "demo").await?;
+
+    let mut sites = Vec::new();
+    for (i, (name, project, site_list)) in CUSTOMERS.iter().enumerate() {
+        let day = |m, d| NaiveDate::from_ymd_opt(2025, m, d);
+        let archive = customers::Archive {
+            name: (*name).into(),
+            project_name: (*project).into(),
+            project_manager: format!("{} (customer PM)", NAMES[NAMES.len() - 1 - i]),
+            implementation_staff: "Onsite implementation team".into(),
+            contract_signed_on: day(1, 15),
+            implementation_started_on: day(2, 1),
+            accepted_on: day(6, 30),
+            service_started_on: day(9, 30),
+            warranty_start: day(7, 1),
+            warranty_end: NaiveDate::from_ymd_opt(2027, 6, 30),
+            notes: String::new(),
+        };
+        let contacts = vec![customers::NewContact {
+            name: format!("{} (IT)", NAMES[(i * 5 + 3) % NAMES.len()]),
+            role: "IT lead".into(),
+            phone: format!("+86 21 5555 01{i:02}"),
+            email: format!("it@customer{i}.example"),
+        }];
+        let new_sites = site_list
+            .iter()
+            .map(|(name, address, lat, lon)| customers::NewSite {
+                name: (*name).into(),
+                address: (*address).into(),
+                position: GeoPoint::new(*lat, *lon, "position"),
+            })
+            .collect();
+        let products = vec![customers::NewProduct {
+            site: Some("0".into()),
+            model: "Onsite Server S2".into(),
+            serial_number: format!("S2-{:05}", 1000 + i),
+            installed_on: day(3, 1),
+            warranty_end: NaiveDate::from_ymd_opt(2027, 3, 1),
+        }];
+        let new = customers::validate(archive, contacts, new_sites, products, now_us())?;
+        customers::insert(&txn, &new).await?;
+        for s in &new.sites {
+            sites.push((
+                new.customer.id.clone(),
+                s.id.clone(),
+                new.customer.name.clone(),
+                new.products[0].id.clone(),
+            ));
+        }
+    }
+
+    let mut engineer_rows = Vec::new();
+    let mut engineer_tokens = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        // Spread home bases over the city on a deterministic pattern.
+        let (lat, lon) = (
+            31.05 + (i % 6) as f64 * 0.05,
+            121.25 + (i / 6) as f64 * 0.09 + (i % 3) as f64 * 0.02,
+        );
+        let new = engineers::NewEngineer {
+            employee_number: format!("{}", 17 + i),
+            name: (*name).into(),
+            phone: format!("+86 138 0000 {:04}", 17 + i),
+            tier: Some(if i % 8 == 7 {
+                Tier::Expert
+            } else {
+                Tier::Field
+            }),
+            skills: vec![
+                SKILLS[i % SKILLS.len()].into(),
+                SKILLS[(i * 3 + 1) % SKILLS.len()].into(),
+            ],
+            home_base: GeoPoint::new(lat, lon, "home_base"),
+            status: if i % 11 == 10 { "off" } else { "available" },
+            shift: "Mon-Fri 08:30-17:30".into(),
+            days_off: vec![],
+        };
+        let row = engineers::validate(new, &app.config.calendar, now_us())?;
+        engineers::insert(&txn, &row).await?;
+        if i < 3 {
+            let user = auth::create_user(&txn, name, Role::Engineer, row.id.parse().ok()).await?;
+            let (_, token) = auth::issue_token(&txn, &user.id, "demo").await?;
+            engineer_tokens.push((row.employee_number.clone(), row.name.clone(), token));
+        }
+        engineer_rows.push(row);
+    }
+
+    let now = Utc::now();
+    let scenarios: &[(Severity, Category, &str, &str, SlipState)] = &[
+        (
+            Severity::Urgent,
+            Category::Bug,
+            "Payroll run aborts with a database deadlock",
+            "All 2,400 staff unpaid if not fixed today",
+            SlipState::OnSite,
+        ),
+        (
+            Severity::Urgent,
+            Category::Other,
+            "Plant MES server does not boot after power cut",
+            "Production line 2 stopped",
+            SlipState::EnRoute,
+        ),
+        (
+            Severity::Important,
+            Category::Bug,
+            "Inventory report totals differ from stock count",
+            "Month-end close delayed",
+            SlipState::Scheduled,
+        ),
+        (
+            Severity::Important,
+            Category::Other,
+            "Warehouse Wi-Fi drops every few minutes",
+            "Scanners lose sessions",
+            SlipState::Confirmed,
+        ),
+        (
+            Severity::Important,
+            Category::Bug,
+            "Fleet GPS positions lag by 20 minutes",
+            "Dispatchers cannot see trucks",
+            SlipState::Dispatched,
+        ),
+        (
+            Severity::General,
+            Category::ChangeRequest,
+            "New overtime report for night shifts",
+            "HR department",
+            SlipState::Verified,
+        ),
+        (
+            Severity::General,
+            Category::Other,
+            "Label printer prints blank lines",
+            "One packing station",
+            SlipState::Draft,
+        ),
+        (
+            Severity::General,
+            Category::Bug,
+            "Login page slow in the morning",
+            "About 50 users",
+            SlipState::Declined,
+        ),
+        (
+            Severity::Important,
+            Category::Bug,
+            "Backup job fails on Sundays",
+            "Weekly backups missing",
+            SlipState::Completed,
+        ),
+        (
+            Severity::Urgent,
+            Category::Bug,
+            "Records database corrupted after disk failure",
+            "School admissions blocked",
+            SlipState::WrittenOff,
+        ),
+        (
+            Severity::General,
+            Category::Other,
+            "Projector in meeting room 3 not detected",
+            "One room",
+            SlipState::Cancelled,
+        ),
+    ];
+    for (i, (severity, category, title, impact, target)) in scenarios.iter().enumerate() {
+        let (customer_id, site_id, customer_name, product_id) = sites[i % sites.len()].clone();
+        let intake = TicketIntake {
+            channel: Channel::ALL[i % Channel::ALL.len()],
+            category: *category,
+            severity: *severity,
+            customer_id: customer_id.parse::<CustomerId>().unwrap_or_default(),
+            contact_name: format!("{} (IT)", NAMES[(i * 7) % NAMES.len()]),
+            contact_phone: "+86 21 5555 0100".into(),
+            organisation: customer_name,
+            product_id: product_id.parse().ok(),
+            product_model: "Onsite Server S2".into(),
+            serial_number: String::new(),
+            fault_occurred_at: Some(now - Duration::hours(3)),
+            symptoms: format!("{title}. Reproducible; started this week."),
+            error_message: if *category == Category::Bug {
+                "ERR-5021: operation timed out".into()
+            } else {
+                String::new()
+            },
+            impact_scope: (*impact).into(),
+            initial_urgency: "as soon as possible".into(),
+            title: (*title).into(),
+        };
+        let ticket = tickets::create(&txn, &app.config, &manager, intake, now, "").await?;
+        let new = NewSlip {
+            ticket_id: ticket.id.clone(),
+            site_id,
+            instructions: format!("Diagnose on site: {title}. Back up first."),
+            required_skills: vec![SKILLS[i % SKILLS.len()].into()],
+            follow_up_of: None,
+            state: SlipState::Draft,
+        };
+        let slip = slips::create(&txn, &manager, new, now, "").await?;
+        let engineer = &engineer_rows[(i * 5) % engineer_rows.len()];
+        drive(&txn, app, &manager, engineer, &slip.id, *target, now).await?;
+    }
+    txn.commit().await?;
+    Ok(Some(DemoLogins {
+        manager_token,
+        engineer_tokens,
+    }))
+}
+
+/// Walks a slip to `target` through the state machine, recording what each step needs.
+async fn drive(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    manager: &Caller,
+    engineer: &crate::store::entities::engineer::Model,
+    slip_id: &str,
+    target: SlipState,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let _ = app;
+    let engineer_id = engineer.id.parse().ok();
+    let engineer_caller = Caller {
+        user_id: manager.user_id,
+        role: Role::Engineer,
+        engineer_id,
+    };
+    let start = now + Duration::hours(1);
+    let window = Window {
+        start,
+        end: start + Duration::hours(2),
+    };
+    let mut plan: Vec<(SlipAction, bool)> = vec![(SlipAction::Verify, true)];
+    if let Some(engineer) = engineer_id {
+        plan.push((SlipAction::Dispatch { engineer }, true));
+    }
+    if target == SlipState::Declined {
+        plan.push((
+            SlipAction::Decline {
+                reason: "on another urgent job".into(),
+            },
+            false,
+        ));
+    } else if target == SlipState::Cancelled {
+        plan.push((
+            SlipAction::Cancel {
+                reason: "customer solved it by phone".into(),
+            },
+            true,
+        ));
+    } else {
+        plan.extend([
+            (SlipAction::Confirm, false),
+            (SlipAction::BookAppointment { window }, false),
+            (SlipAction::StartTravel, false),
+            (SlipAction::CheckIn, false),
+            (
+                SlipAction::LogBackup {
+                    kind: BackupKind::Backup,
+                },
+                false,
+            ),
+            (
+                SlipAction::RecordFix {
+                    outcome: FixOutcome::Resolved,
+                },
+                false,
+            ),
+            (SlipAction::CaptureSignOff, false),
+            (SlipAction::Complete, false),
+            (
+                SlipAction::WriteOff {
+                    outcome: WriteOffOutcome::Resolved,
+                },
+                true,
+            ),
+        ]);
+    }
+    for (action, by_manager) in plan {
+        let current = slips::load(txn, slip_id).await?;
+        if current.state == target.as_str() {
+            break;
+        }
+        let caller = if by_manager {
+            manager
+        } else {
+            &engineer_caller
+        };
+        let record = demo_record(&action, now);
+        let act = Act {
+            caller,
+            action,
+            etag: "",
+            now,
+            request_id: "",
+            detail: "demo".into(),
+        };
+        let (saved, _) = slips::act(txn, slip_id, act, |_, c| {
+            c.appointment_contact = Set("IT lead".into())
+        })
+        .await?;
+        slips::insert_record(txn, &saved, record, caller, now).await?;
+    }
+    Ok(())
+}
+
+fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>) -> NewRecord {
+    let id = || uuid::Uuid::now_v7().to_string();
+    match action {
+        SlipAction::LogBackup { kind } => NewRecord::Backup(backup::Model {
+            id: id(),
+            slip_id: String::new(),
+            kind: kind.as_str().into(),
+            location: "external disk, handed to the customer's IT lead".into(),
+            note: String::new(),
+            attachments: String::new(),
+            recorded_by: String::new(),
+            recorded_at_us: to_us(now),
+        }),
+        SlipAction::RecordFix { outcome } => NewRecord::Fix(fix::Model {
+            id: id(),
+            slip_id: String::new(),
+            outcome: outcome.as_str().into(),
+            root_cause: Some("configuration_error".into()),
+            cause: "Scheduled job overlapped with the nightly import".into(),
+            solution: "Moved the job and added a lock".into(),
+            prevention: "Job calendar reviewed with the customer".into(),
+            time_spent_minutes: 95,
+            data_removal_authorised: false,
+            attachments: String::new(),
+            recorded_by: String::new(),
+            recorded_at_us: to_us(now),
+        }),
+        SlipAction::CaptureSignOff => NewRecord::SignOff(sign_off::Model {
+            slip_id: String::new(),
+            signer_name: "Customer IT lead".into(),
+            satisfaction: Some("very_satisfied".into()),
+            service_quality_rating: 5,
+            product_rating: 4,
+            support_rating: 5,
+            customer_opinion: "Quick and tidy.".into(),
+            signature_png: Vec::new(),
+            signature_png_sha256: String::new(),
+            report_content_sha256: String::new(),
+            device_signature: Vec::new(),
+            device_id: "demo".into(),
+            signed_at_us: to_us(now),
+            verified: false,
+            recorded_by: String::new(),
+        }),
+        _ => NewRecord::None,
+    }
+}

@@ -1,0 +1,103 @@
+//! Storage operations of each resource: what a request does to the database, in one
+//! transaction handed in by the caller. Handlers in `api` stay thin on top of these.
+
+pub mod customers;
+pub mod engineers;
+pub mod slips;
+pub mod tickets;
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+use crate::error::{Error, Result};
+
+/// The etag of a row version (AIP-154).
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// An empty etag always passes; otherwise it must be the current one.
+pub fn check_etag(given: &str, version: i64, resource: &'static str) -> Result<()> {
+    if given.is_empty() || given == etag(version) {
+        Ok(())
+    } else {
+        Err(Error::StaleEtag { resource })
+    }
+}
+
+/// Runs SQL written with `$1, $2…` placeholders on either backend.
+pub async fn query_one(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<sea_orm::QueryResult>> {
+    let backend = db.get_database_backend();
+    Ok(db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            placeholders(backend, sql),
+            values,
+        ))
+        .await?)
+}
+
+fn placeholders(backend: DbBackend, sql: &str) -> String {
+    if backend == DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Joins a list for a text column, one entry per line.
+pub fn join_lines(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Splits a text column written by [`join_lines`].
+pub fn split_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let sql = "UPDATE t SET a = $1 WHERE b = $2 AND c = $10";
+        assert_eq!(
+            placeholders(DbBackend::Sqlite, sql),
+            "UPDATE t SET a = ? WHERE b = ? AND c = ?"
+        );
+        assert_eq!(placeholders(DbBackend::Postgres, sql), sql);
+    }
+
+    #[test]
+    fn etags_compare() {
+        assert!(check_etag("", 3, "ticket").is_ok());
+        assert!(check_etag(&etag(3), 3, "ticket").is_ok());
+        assert!(matches!(
+            check_etag(&etag(2), 3, "ticket"),
+            Err(Error::StaleEtag { .. })
+        ));
+    }
+}

@@ -1,0 +1,434 @@
+//! Slips: creation, every transition through the one state machine of `onsite-core`, the
+//! records a visit produces, and the append-only audit log.
+
+use chrono::{DateTime, Utc};
+use onsite_core::id::{EngineerId, SlipId};
+use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, Window};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::{check_etag, join_lines, tickets};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::store::entities::{backup, cost_line, fix, sign_off, slip, slip_event, ticket};
+use crate::store::{from_us, to_us};
+
+/// Loads a slip.
+pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<slip::Model> {
+    let id: SlipId = onsite_proto::convert::id(id, "slip_id")?;
+    slip::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("slip", id))
+}
+
+/// Loads a slip the caller may see: managers see all, engineers only their own.
+pub async fn load_visible(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: &str,
+) -> Result<slip::Model> {
+    let model = load(db, id).await?;
+    if caller.actor().is_manager() || assigned_to(&model, caller.engineer_id) {
+        Ok(model)
+    } else {
+        Err(Error::PermissionDenied("the slip is not assigned to you"))
+    }
+}
+
+fn assigned_to(model: &slip::Model, engineer: Option<EngineerId>) -> bool {
+    engineer.is_some_and(|e| model.engineer_id.as_deref() == Some(e.to_string().as_str()))
+}
+
+/// The state-machine view of a stored slip.
+pub fn domain(m: &slip::Model) -> Result<Slip> {
+    let bad = |what: &str| Error::Internal(format!("slip {} has a bad {what}", m.id));
+    let appointment = match (m.appointment_start_us, m.appointment_end_us) {
+        (Some(start), Some(end)) => Some(Window {
+            start: from_us(start),
+            end: from_us(end),
+        }),
+        _ => None,
+    };
+    Ok(Slip {
+        state: m.state.parse().map_err(|()| bad("state"))?,
+        engineer: m
+            .engineer_id
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| bad("engineer"))?,
+        appointment,
+        backup: m
+            .backup_kind
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|()| bad("backup kind"))?,
+        fix: m
+            .fix_outcome
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|()| bad("fix outcome"))?,
+        signed_off: m.signed_off,
+    })
+}
+
+/// What a new slip says.
+#[derive(Debug)]
+pub struct NewSlip {
+    pub ticket_id: String,
+    pub site_id: String,
+    pub instructions: String,
+    pub required_skills: Vec<String>,
+    pub follow_up_of: Option<String>,
+    pub state: SlipState,
+}
+
+/// Opens a slip for a ticket; the ticket counts as answered from now on.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    new: NewSlip,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<slip::Model> {
+    let ticket = tickets::load(db, &new.ticket_id).await?;
+    tickets::ensure_open(&ticket, "open a slip for")?;
+    let site = crate::store::entities::site::Entity::find_by_id(new.site_id.clone())
+        .one(db)
+        .await?;
+    if site.is_none_or(|s| s.customer_id != ticket.customer_id) {
+        return Err(Error::invalid(
+            "site_id",
+            "is not a site of the ticket's customer",
+        ));
+    }
+    let visits = slip::Entity::find()
+        .filter(slip::Column::TicketId.eq(ticket.id.as_str()))
+        .count(db)
+        .await?;
+    let model = slip::Model {
+        id: SlipId::new().to_string(),
+        ticket_id: ticket.id.clone(),
+        visit_number: i32::try_from(visits + 1).unwrap_or(i32::MAX),
+        state: new.state.as_str().to_owned(),
+        engineer_id: None,
+        site_id: Some(new.site_id),
+        instructions: new.instructions,
+        required_skills: join_lines(&new.required_skills),
+        follow_up_of: new.follow_up_of,
+        appointment_start_us: None,
+        appointment_end_us: None,
+        appointment_contact: String::new(),
+        reschedule_count: 0,
+        last_reschedule_reason: String::new(),
+        customer_informed: false,
+        arrived_at_us: None,
+        arrived_on_time: false,
+        check_in_latitude: None,
+        check_in_longitude: None,
+        backup_kind: None,
+        fix_outcome: None,
+        signed_off: false,
+        decline_reason: String::new(),
+        cancel_reason: String::new(),
+        write_off_outcome: None,
+        needs_review: false,
+        created_by: caller.user_id.to_string(),
+        created_at_us: to_us(now),
+        updated_at_us: to_us(now),
+        version: 1,
+    };
+    slip::Entity::insert(slip::ActiveModel::from(model.clone()))
+        .exec(db)
+        .await?;
+    let action = if model.follow_up_of.is_some() {
+        "create_follow_up"
+    } else {
+        "create"
+    };
+    let audit = Audit {
+        action,
+        from: None,
+        to: new.state,
+        detail: format!("visit {}", model.visit_number),
+    };
+    append_audit(db, &model, caller, audit, now, request_id).await?;
+    let mut changes = ticket::ActiveModel {
+        ..Default::default()
+    };
+    tickets::mark_responded(&ticket, &mut changes, now);
+    if changes.is_changed() {
+        tickets::save(db, &ticket, changes, now).await?;
+    }
+    let event = tickets::Event {
+        action: "slip_opened",
+        detail: format!("visit {} ({})", model.visit_number, model.id),
+        ..Default::default()
+    };
+    tickets::record(db, &ticket.id, Some(caller), event, now, request_id).await?;
+    Ok(model)
+}
+
+/// One action on a slip, as requested.
+#[derive(Debug)]
+pub struct Act<'a> {
+    pub caller: &'a Caller,
+    pub action: SlipAction,
+    pub etag: &'a str,
+    pub now: DateTime<Utc>,
+    pub request_id: &'a str,
+    /// Audit detail (reason, engineer, outcome).
+    pub detail: String,
+}
+
+/// Decides `act` with the state machine and, when legal, stores the new state, the fields set
+/// by `extra` (which sees the slip as it was), and the audit event, all in the caller's
+/// transaction.
+pub async fn act(
+    db: &impl ConnectionTrait,
+    slip_id: &str,
+    act: Act<'_>,
+    extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel),
+) -> Result<(slip::Model, Transition)> {
+    let current = load(db, slip_id).await?;
+    check_etag(act.etag, current.version, "slip")?;
+    let mut slip = domain(&current)?;
+    let transition = slip.apply(&act.caller.actor(), &act.action)?;
+    let mut changes = slip::ActiveModel {
+        state: Set(slip.state.as_str().to_owned()),
+        engineer_id: Set(slip.engineer.map(|e| e.to_string())),
+        appointment_start_us: Set(slip.appointment.map(|w| to_us(w.start))),
+        appointment_end_us: Set(slip.appointment.map(|w| to_us(w.end))),
+        backup_kind: Set(slip.backup.map(|b| b.as_str().to_owned())),
+        fix_outcome: Set(slip.fix.map(|f| f.as_str().to_owned())),
+        signed_off: Set(slip.signed_off),
+        version: Set(current.version + 1),
+        updated_at_us: Set(to_us(act.now)),
+        ..Default::default()
+    };
+    extra(&current, &mut changes);
+    let result = slip::Entity::update_many()
+        .set(changes)
+        .filter(slip::Column::Id.eq(current.id.as_str()))
+        .filter(slip::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(Error::StaleEtag { resource: "slip" });
+    }
+    let saved = load(db, &current.id).await?;
+    let audit = Audit {
+        action: act.action.name(),
+        from: Some(transition.from),
+        to: transition.to,
+        detail: act.detail,
+    };
+    append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
+    Ok((saved, transition))
+}
+
+/// What goes into the audit log.
+#[derive(Debug)]
+pub struct Audit {
+    pub action: &'static str,
+    pub from: Option<SlipState>,
+    pub to: SlipState,
+    pub detail: String,
+}
+
+async fn append_audit(
+    db: &impl ConnectionTrait,
+    slip: &slip::Model,
+    caller: &Caller,
+    audit: Audit,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<()> {
+    slip_event::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        slip_id: Set(slip.id.clone()),
+        ticket_id: Set(slip.ticket_id.clone()),
+        action: Set(audit.action.to_owned()),
+        from_state: Set(audit.from.map(|s| s.as_str()).unwrap_or("").to_owned()),
+        to_state: Set(audit.to.as_str().to_owned()),
+        actor_user_id: Set(caller.user_id.to_string()),
+        actor_role: Set(caller.role.as_str().to_owned()),
+        device_id: Set(None),
+        server_time_us: Set(to_us(now)),
+        device_time_us: Set(None),
+        request_id: Set(request_id.to_owned()),
+        detail: Set(audit.detail),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The audit history of a slip, oldest first.
+pub async fn events(db: &impl ConnectionTrait, slip_id: &str) -> Result<Vec<slip_event::Model>> {
+    Ok(slip_event::Entity::find()
+        .filter(slip_event::Column::SlipId.eq(slip_id))
+        .order_by_asc(slip_event::Column::ServerTimeUs)
+        .order_by_asc(slip_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Everything a visit recorded, for the full view of a slip.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub ticket_number: String,
+    pub backups: Vec<backup::Model>,
+    pub fix: Option<fix::Model>,
+    pub cost_lines: Vec<cost_line::Model>,
+    pub sign_off: Option<sign_off::Model>,
+}
+
+/// Loads the records of a slip.
+pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Records> {
+    let ticket_number = ticket::Entity::find_by_id(slip.ticket_id.clone())
+        .one(db)
+        .await?
+        .map(|t| t.number)
+        .unwrap_or_default();
+    Ok(Records {
+        ticket_number,
+        backups: backup::Entity::find()
+            .filter(backup::Column::SlipId.eq(slip.id.as_str()))
+            .order_by_asc(backup::Column::RecordedAtUs)
+            .all(db)
+            .await?,
+        fix: fix::Entity::find()
+            .filter(fix::Column::SlipId.eq(slip.id.as_str()))
+            .order_by_desc(fix::Column::RecordedAtUs)
+            .one(db)
+            .await?,
+        cost_lines: cost_line::Entity::find()
+            .filter(cost_line::Column::SlipId.eq(slip.id.as_str()))
+            .order_by_asc(cost_line::Column::RecordedAtUs)
+            .order_by_asc(cost_line::Column::Id)
+            .all(db)
+            .await?,
+        sign_off: sign_off::Entity::find_by_id(slip.id.clone())
+            .one(db)
+            .await?,
+    })
+}
+
+/// Ticket numbers of a set of slips, for list views.
+pub async fn ticket_numbers(
+    db: &impl ConnectionTrait,
+    slips: &[slip::Model],
+) -> Result<std::collections::HashMap<String, String>> {
+    let ids: Vec<String> = slips.iter().map(|s| s.ticket_id.clone()).collect();
+    let rows = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|t| (t.id, t.number)).collect())
+}
+
+/// Filters of a slip list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub ticket_id: Option<String>,
+    pub state: Option<SlipState>,
+    pub engineer_id: Option<String>,
+}
+
+/// One page of slips, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<slip::Model>> {
+    let mut query = slip::Entity::find();
+    if let Some(ticket_id) = &filter.ticket_id {
+        query = query.filter(slip::Column::TicketId.eq(ticket_id.as_str()));
+    }
+    if let Some(state) = filter.state {
+        query = query.filter(slip::Column::State.eq(state.as_str()));
+    }
+    if let Some(engineer) = &filter.engineer_id {
+        query = query.filter(slip::Column::EngineerId.eq(engineer.as_str()));
+    }
+    if let Some(after) = after {
+        query = query.filter(slip::Column::Id.lt(after));
+    }
+    Ok(query
+        .order_by_desc(slip::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Whether the ticket still has slips that are not written off or cancelled.
+pub async fn has_unfinished(db: &impl ConnectionTrait, ticket_id: &str) -> Result<bool> {
+    let finished = [
+        SlipState::WrittenOff.as_str(),
+        SlipState::Cancelled.as_str(),
+    ];
+    let open = slip::Entity::find()
+        .filter(slip::Column::TicketId.eq(ticket_id))
+        .filter(slip::Column::State.is_not_in(finished))
+        .count(db)
+        .await?;
+    Ok(open > 0)
+}
+
+/// A record a visit adds, validated before the transaction starts.
+#[derive(Debug)]
+pub enum NewRecord {
+    None,
+    Backup(backup::Model),
+    Fix(fix::Model),
+    Costs(Vec<cost_line::Model>),
+    SignOff(sign_off::Model),
+}
+
+/// Stores a record of the visit, filling in the slip and who recorded it.
+pub async fn insert_record(
+    db: &impl ConnectionTrait,
+    slip: &slip::Model,
+    record: NewRecord,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let by = caller.user_id.to_string();
+    match record {
+        NewRecord::None => {}
+        NewRecord::Backup(mut b) => {
+            (b.slip_id, b.recorded_by) = (slip.id.clone(), by);
+            backup::Entity::insert(backup::ActiveModel::from(b))
+                .exec(db)
+                .await?;
+        }
+        NewRecord::Fix(mut f) => {
+            (f.slip_id, f.recorded_by) = (slip.id.clone(), by);
+            fix::Entity::insert(fix::ActiveModel::from(f))
+                .exec(db)
+                .await?;
+        }
+        NewRecord::Costs(lines) => {
+            let rows = lines.into_iter().map(|mut c| {
+                (c.slip_id, c.recorded_by, c.recorded_at_us) =
+                    (slip.id.clone(), by.clone(), to_us(now));
+                cost_line::ActiveModel::from(c)
+            });
+            cost_line::Entity::insert_many(rows).exec(db).await?;
+        }
+        NewRecord::SignOff(mut s) => {
+            (s.slip_id, s.recorded_by) = (slip.id.clone(), by);
+            sign_off::Entity::insert(sign_off::ActiveModel::from(s))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}

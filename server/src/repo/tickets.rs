@@ -1,0 +1,453 @@
+//! Tickets: intake with daily numbering, SLA due times, updates, escalation, closing, history.
+
+use chrono::{DateTime, Utc};
+use onsite_core::id::{CustomerId, TicketId};
+use onsite_core::sla::{Breach, SlaClock};
+use onsite_core::ticket::{TicketIntake, TicketNumber, TicketStatus, Tier};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::{check_etag, query_one};
+use crate::app::Config;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::store::entities::{customer, product, ticket, ticket_event};
+use crate::store::{from_us, to_us};
+
+/// Loads a ticket by id or by number.
+pub async fn load(db: &impl ConnectionTrait, id_or_number: &str) -> Result<ticket::Model> {
+    let found = if id_or_number.starts_with("TS") {
+        ticket::Entity::find()
+            .filter(ticket::Column::Number.eq(id_or_number))
+            .one(db)
+            .await?
+    } else {
+        let id: TicketId = onsite_proto::convert::id(id_or_number, "id")?;
+        ticket::Entity::find_by_id(id.to_string()).one(db).await?
+    };
+    found.ok_or_else(|| Error::not_found("ticket", id_or_number))
+}
+
+/// Takes a request in: numbers it, computes its due times, records the intake event.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    config: &Config,
+    caller: &Caller,
+    intake: TicketIntake,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    customer::Entity::find_by_id(intake.customer_id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::invalid("ticket.customer_id", "no such customer"))?;
+    if let Some(product_id) = intake.product_id {
+        let product = product::Entity::find_by_id(product_id.to_string())
+            .one(db)
+            .await?;
+        if product.is_none_or(|p| p.customer_id != intake.customer_id.to_string()) {
+            return Err(Error::invalid(
+                "ticket.product_id",
+                "is not a product of this customer",
+            ));
+        }
+    }
+    let number = next_number(db, config, now).await?;
+    let due = config
+        .sla_policy
+        .due_times(&config.calendar, intake.severity, now);
+    let model = ticket::Model {
+        id: TicketId::new().to_string(),
+        number: number.to_string(),
+        title: intake.title.trim().to_owned(),
+        channel: intake.channel.as_str().to_owned(),
+        category: intake.category.as_str().to_owned(),
+        severity: i32::from(intake.severity.level()),
+        tier: i32::from(Tier::ServiceDesk.level()),
+        status: TicketStatus::Open.as_str().to_owned(),
+        customer_id: intake.customer_id.to_string(),
+        contact_name: intake.contact_name.trim().to_owned(),
+        contact_phone: intake.contact_phone,
+        organisation: intake.organisation,
+        product_id: intake.product_id.map(|p| p.to_string()),
+        product_model: intake.product_model,
+        serial_number: intake.serial_number,
+        submitted_at_us: to_us(now),
+        fault_occurred_at_us: intake.fault_occurred_at.map(to_us),
+        symptoms: intake.symptoms,
+        error_message: intake.error_message,
+        impact_scope: intake.impact_scope,
+        initial_urgency: intake.initial_urgency,
+        root_cause: None,
+        resolution_note: String::new(),
+        respond_by_us: to_us(due.respond_by),
+        resolve_by_us: to_us(due.resolve_by),
+        responded_at_us: None,
+        resolved_at_us: None,
+        response_breach_escalated: false,
+        resolution_breach_escalated: false,
+        created_by: caller.user_id.to_string(),
+        updated_at_us: to_us(now),
+        version: 1,
+    };
+    ticket::Entity::insert(ticket::ActiveModel::from(model.clone()))
+        .exec(db)
+        .await?;
+    let event = Event {
+        action: "created",
+        detail: format!("taken in by {}", model.channel),
+        ..Event::default()
+    };
+    record(db, &model.id, Some(caller), event, now, request_id).await?;
+    Ok(model)
+}
+
+/// The next daily number. The counter row is bumped atomically, so concurrent intakes (also
+/// on several replicas sharing PostgreSQL) never share a number.
+async fn next_number(
+    db: &impl ConnectionTrait,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<TicketNumber> {
+    let day = now.with_timezone(&config.calendar.time_zone()).date_naive();
+    let row = query_one(
+        db,
+        "INSERT INTO ticket_counters (day, last_serial) VALUES ($1, 1)
+         ON CONFLICT (day) DO UPDATE SET last_serial = ticket_counters.last_serial + 1
+         RETURNING last_serial",
+        vec![day.format("%Y%m%d").to_string().into()],
+    )
+    .await?
+    .ok_or_else(|| Error::Internal("ticket counter returned no row".into()))?;
+    let serial: i64 = row.try_get("", "last_serial")?;
+    Ok(TicketNumber::new(
+        day,
+        u32::try_from(serial).map_err(|_| Error::Internal("serial overflow".into()))?,
+    )?)
+}
+
+/// Writes `changes` if the ticket is still at `version`; bumps the version.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    current: &ticket::Model,
+    mut changes: ticket::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<ticket::Model> {
+    changes.version = Set(current.version + 1);
+    changes.updated_at_us = Set(to_us(now));
+    let result = ticket::Entity::update_many()
+        .set(changes)
+        .filter(ticket::Column::Id.eq(current.id.as_str()))
+        .filter(ticket::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(Error::StaleEtag { resource: "ticket" });
+    }
+    load(db, &current.id).await
+}
+
+/// Marks the first response, if none was recorded yet.
+pub fn mark_responded(
+    current: &ticket::Model,
+    changes: &mut ticket::ActiveModel,
+    now: DateTime<Utc>,
+) {
+    if current.responded_at_us.is_none() {
+        changes.responded_at_us = Set(Some(to_us(now)));
+    }
+    if current.status == TicketStatus::Open.as_str() {
+        changes.status = Set(TicketStatus::InProgress.as_str().to_owned());
+    }
+}
+
+/// Moves the ticket one tier up.
+pub async fn escalate(
+    db: &impl ConnectionTrait,
+    current: &ticket::Model,
+    caller: Option<&Caller>,
+    reason: &str,
+    etag: &str,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    check_etag(etag, current.version, "ticket")?;
+    ensure_open(current, "escalate")?;
+    let tier = tier_of(current)?;
+    let next = tier.next().ok_or_else(|| {
+        Error::precondition(
+            "ALREADY_AT_TOP_TIER",
+            "the ticket is already with tier 3 (experts)",
+        )
+    })?;
+    let mut changes = ticket::ActiveModel {
+        tier: Set(i32::from(next.level())),
+        ..Default::default()
+    };
+    mark_responded(current, &mut changes, now);
+    let saved = save(db, current, changes, now).await?;
+    let event = Event {
+        action: "escalated",
+        detail: reason.to_owned(),
+        from_tier: Some(tier),
+        to_tier: Some(next),
+    };
+    record(db, &saved.id, caller, event, now, request_id).await?;
+    Ok(saved)
+}
+
+/// Escalates straight to tier 3 (a slip written off as unsolved).
+pub async fn escalate_to_experts(
+    db: &impl ConnectionTrait,
+    ticket_id: &str,
+    caller: &Caller,
+    reason: &str,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    let current = load(db, ticket_id).await?;
+    let tier = tier_of(&current)?;
+    let changes = ticket::ActiveModel {
+        tier: Set(i32::from(Tier::Expert.level())),
+        ..Default::default()
+    };
+    let saved = save(db, &current, changes, now).await?;
+    let event = Event {
+        action: "escalated",
+        detail: reason.to_owned(),
+        from_tier: Some(tier),
+        to_tier: Some(Tier::Expert),
+    };
+    record(db, &saved.id, Some(caller), event, now, request_id).await?;
+    Ok(saved)
+}
+
+/// Marks the ticket resolved (a slip written off as solved).
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    ticket_id: &str,
+    caller: &Caller,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    let current = load(db, ticket_id).await?;
+    if current.status == TicketStatus::Closed.as_str() {
+        return Ok(current);
+    }
+    let mut changes = ticket::ActiveModel {
+        status: Set(TicketStatus::Resolved.as_str().to_owned()),
+        ..Default::default()
+    };
+    if current.resolved_at_us.is_none() {
+        changes.resolved_at_us = Set(Some(to_us(now)));
+    }
+    let saved = save(db, &current, changes, now).await?;
+    let event = Event {
+        action: "resolved",
+        detail: "on-site visit solved the problem".into(),
+        ..Event::default()
+    };
+    record(db, &saved.id, Some(caller), event, now, request_id).await?;
+    Ok(saved)
+}
+
+/// Refuses changes to a closed ticket.
+pub fn ensure_open(current: &ticket::Model, action: &str) -> Result<()> {
+    if current.status == TicketStatus::Closed.as_str() {
+        return Err(Error::precondition(
+            "TICKET_CLOSED",
+            format!("cannot {action} a closed ticket"),
+        ));
+    }
+    Ok(())
+}
+
+/// The ticket's tier.
+pub fn tier_of(t: &ticket::Model) -> Result<Tier> {
+    u8::try_from(t.tier)
+        .ok()
+        .and_then(Tier::from_level)
+        .ok_or_else(|| Error::Internal(format!("ticket {} has tier {}", t.id, t.tier)))
+}
+
+/// The ticket's SLA clock.
+pub fn sla_clock(t: &ticket::Model) -> SlaClock {
+    SlaClock {
+        due: onsite_core::sla::DueTimes {
+            respond_by: from_us(t.respond_by_us),
+            resolve_by: from_us(t.resolve_by_us),
+        },
+        responded_at: t.responded_at_us.map(from_us),
+        resolved_at: t.resolved_at_us.map(from_us),
+    }
+}
+
+/// Filters of a ticket list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<TicketStatus>,
+    pub severity: Option<onsite_core::ticket::Severity>,
+    pub customer_id: Option<CustomerId>,
+    pub sla_breached: Option<bool>,
+}
+
+/// One page of tickets, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<ticket::Model>> {
+    let mut query = ticket::Entity::find();
+    if let Some(status) = filter.status {
+        query = query.filter(ticket::Column::Status.eq(status.as_str()));
+    }
+    if let Some(severity) = filter.severity {
+        query = query.filter(ticket::Column::Severity.eq(i32::from(severity.level())));
+    }
+    if let Some(customer) = filter.customer_id {
+        query = query.filter(ticket::Column::CustomerId.eq(customer.to_string()));
+    }
+    if let Some(breached) = filter.sla_breached {
+        let condition = breached_condition(to_us(now));
+        query = query.filter(if breached { condition } else { condition.not() });
+    }
+    if let Some(after) = after {
+        query = query.filter(ticket::Column::Id.lt(after));
+    }
+    Ok(query
+        .order_by_desc(ticket::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// SQL form of [`SlaClock::breaches`]: answered or solved late, or overdue now.
+fn breached_condition(now_us: i64) -> Condition {
+    use ticket::Column as C;
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(C::RespondedAtUs.is_null())
+                .add(C::RespondByUs.lt(now_us)),
+        )
+        .add(Expr::col(C::RespondedAtUs).gt(Expr::col(C::RespondByUs)))
+        .add(
+            Condition::all()
+                .add(C::ResolvedAtUs.is_null())
+                .add(C::ResolveByUs.lt(now_us)),
+        )
+        .add(Expr::col(C::ResolvedAtUs).gt(Expr::col(C::ResolveByUs)))
+}
+
+/// Open tickets with a breach that was not escalated yet, for the SLA watch.
+pub async fn unescalated_breaches(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<ticket::Model>> {
+    use ticket::Column as C;
+    let now = to_us(now);
+    let response = Condition::all()
+        .add(C::ResponseBreachEscalated.eq(false))
+        .add(
+            Condition::any()
+                .add(C::RespondedAtUs.is_null().and(C::RespondByUs.lt(now)))
+                .add(Expr::col(C::RespondedAtUs).gt(Expr::col(C::RespondByUs))),
+        );
+    let resolution = Condition::all()
+        .add(C::ResolutionBreachEscalated.eq(false))
+        .add(C::ResolvedAtUs.is_null())
+        .add(C::ResolveByUs.lt(now));
+    Ok(ticket::Entity::find()
+        .filter(C::Status.ne(TicketStatus::Closed.as_str()))
+        .filter(Condition::any().add(response).add(resolution))
+        .order_by_asc(C::Id)
+        .limit(500)
+        .all(db)
+        .await?)
+}
+
+/// Escalates one breached ticket one tier (if not at the top) and marks the breach handled,
+/// so each breach escalates exactly once.
+pub async fn escalate_breach(
+    db: &impl ConnectionTrait,
+    current: &ticket::Model,
+    breach: Breach,
+    now: DateTime<Utc>,
+) -> Result<ticket::Model> {
+    let tier = tier_of(current)?;
+    let next = onsite_core::sla::escalate_on_breach(tier);
+    let mut changes = ticket::ActiveModel {
+        ..Default::default()
+    };
+    match breach {
+        Breach::Response => changes.response_breach_escalated = Set(true),
+        Breach::Resolution => changes.resolution_breach_escalated = Set(true),
+    }
+    if let Some(next) = next {
+        changes.tier = Set(i32::from(next.level()));
+    }
+    let saved = save(db, current, changes, now).await?;
+    let detail = match next {
+        Some(_) => format!("{}: escalated, manager notified", breach.reason()),
+        None => format!("{}: already at tier 3, manager notified", breach.reason()),
+    };
+    let event = Event {
+        action: "sla_breached",
+        detail,
+        from_tier: Some(tier),
+        to_tier: Some(next.unwrap_or(tier)),
+    };
+    record(db, &saved.id, None, event, now, "").await?;
+    Ok(saved)
+}
+
+/// What goes into a ticket's history.
+#[derive(Debug, Default)]
+pub struct Event {
+    pub action: &'static str,
+    pub detail: String,
+    pub from_tier: Option<Tier>,
+    pub to_tier: Option<Tier>,
+}
+
+/// Appends an event to the ticket's history.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    ticket_id: &str,
+    caller: Option<&Caller>,
+    event: Event,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<()> {
+    ticket_event::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        ticket_id: Set(ticket_id.to_owned()),
+        action: Set(event.action.to_owned()),
+        detail: Set(event.detail),
+        from_tier: Set(event.from_tier.map(|t| i32::from(t.level()))),
+        to_tier: Set(event.to_tier.map(|t| i32::from(t.level()))),
+        actor_user_id: Set(caller.map(|c| c.user_id.to_string())),
+        at_us: Set(to_us(now)),
+        request_id: Set(request_id.to_owned()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The ticket's history, oldest first.
+pub async fn events(
+    db: &impl ConnectionTrait,
+    ticket_id: &str,
+) -> Result<Vec<ticket_event::Model>> {
+    Ok(ticket_event::Entity::find()
+        .filter(ticket_event::Column::TicketId.eq(ticket_id))
+        .order_by_asc(ticket_event::Column::Id)
+        .all(db)
+        .await?)
+}

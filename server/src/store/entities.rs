@@ -1,0 +1,349 @@
+//! sea-orm entities: one module per table.
+//!
+//! Conventions, so both backends behave the same: ids are UUID text, instants are integer
+//! microseconds since the Unix epoch (`*_us`), enums are their stable lower-case names from
+//! `onsite-core`, severities and tiers are their level numbers, money is minor units + code.
+
+/// Declares an entity module with an empty relation set; joins are written where needed.
+macro_rules! entity {
+    ($(#[$doc:meta])* $module:ident, $table:literal { $($body:tt)* }) => {
+        $(#[$doc])*
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model { $($body)* }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(
+    /// People who can sign in.
+    user, "users" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub role: String,
+        pub engineer_id: Option<String>,
+        pub created_at_us: i64,
+    }
+);
+
+entity!(
+    /// Bearer tokens, stored as SHA-256 hashes only.
+    api_token, "api_tokens" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub label: String,
+        pub created_at_us: i64,
+        pub revoked_at_us: Option<i64>,
+    }
+);
+
+entity!(
+    /// Stored results of mutations, keyed by caller and request id (AIP-155).
+    idempotency_key, "idempotency_keys" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub method: String,
+        pub request_hash: String,
+        pub response: Vec<u8>,
+        pub created_at_us: i64,
+    }
+);
+
+entity!(
+    /// The customer archive.
+    customer, "customers" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub project_name: String,
+        pub project_manager: String,
+        pub implementation_staff: String,
+        pub contract_signed_on: Option<String>,
+        pub implementation_started_on: Option<String>,
+        pub accepted_on: Option<String>,
+        pub service_started_on: Option<String>,
+        pub warranty_start: Option<String>,
+        pub warranty_end: Option<String>,
+        pub notes: String,
+        pub created_at_us: i64,
+        pub version: i64,
+    }
+);
+
+entity!(
+    /// A customer's contact persons.
+    contact, "customer_contacts" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub ordinal: i32,
+        pub name: String,
+        pub role: String,
+        pub phone: String,
+        pub email: String,
+    }
+);
+
+entity!(
+    /// A customer's sites.
+    site, "customer_sites" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub ordinal: i32,
+        pub name: String,
+        pub address: String,
+        pub latitude: f64,
+        pub longitude: f64,
+    }
+);
+
+entity!(
+    /// Products installed at a customer's sites.
+    product, "installed_products" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub site_id: Option<String>,
+        pub model: String,
+        pub serial_number: String,
+        pub installed_on: Option<String>,
+        pub warranty_end: Option<String>,
+    }
+);
+
+entity!(
+    /// Field engineers.
+    engineer, "engineers" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub employee_number: String,
+        pub name: String,
+        pub phone: String,
+        pub tier: i32,
+        /// Skills as `|skill|skill|`, so one LIKE finds a whole skill.
+        pub skills: String,
+        pub home_latitude: f64,
+        pub home_longitude: f64,
+        pub status: String,
+        pub shift: String,
+        /// Days off as comma-separated YYYY-MM-DD.
+        pub days_off: String,
+        pub last_latitude: Option<f64>,
+        pub last_longitude: Option<f64>,
+        pub last_position_at_us: Option<i64>,
+        pub created_at_us: i64,
+        pub version: i64,
+    }
+);
+
+entity!(
+    /// The last serial handed out per day, for ticket numbers.
+    ticket_counter, "ticket_counters" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: String,
+        pub last_serial: i64,
+    }
+);
+
+entity!(
+    /// Service requests.
+    ticket, "tickets" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub number: String,
+        pub title: String,
+        pub channel: String,
+        pub category: String,
+        pub severity: i32,
+        pub tier: i32,
+        pub status: String,
+        pub customer_id: String,
+        pub contact_name: String,
+        pub contact_phone: String,
+        pub organisation: String,
+        pub product_id: Option<String>,
+        pub product_model: String,
+        pub serial_number: String,
+        pub submitted_at_us: i64,
+        pub fault_occurred_at_us: Option<i64>,
+        pub symptoms: String,
+        pub error_message: String,
+        pub impact_scope: String,
+        pub initial_urgency: String,
+        pub root_cause: Option<String>,
+        pub resolution_note: String,
+        pub respond_by_us: i64,
+        pub resolve_by_us: i64,
+        pub responded_at_us: Option<i64>,
+        pub resolved_at_us: Option<i64>,
+        pub response_breach_escalated: bool,
+        pub resolution_breach_escalated: bool,
+        pub created_by: String,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+);
+
+entity!(
+    /// A ticket's history (append-only).
+    ticket_event, "ticket_events" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub ticket_id: String,
+        pub action: String,
+        pub detail: String,
+        pub from_tier: Option<i32>,
+        pub to_tier: Option<i32>,
+        pub actor_user_id: Option<String>,
+        pub at_us: i64,
+        pub request_id: String,
+    }
+);
+
+entity!(
+    /// Dispatch slips, one per visit.
+    slip, "slips" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub ticket_id: String,
+        pub visit_number: i32,
+        pub state: String,
+        pub engineer_id: Option<String>,
+        pub site_id: Option<String>,
+        pub instructions: String,
+        /// Required skills, newline-separated.
+        pub required_skills: String,
+        pub follow_up_of: Option<String>,
+        pub appointment_start_us: Option<i64>,
+        pub appointment_end_us: Option<i64>,
+        pub appointment_contact: String,
+        pub reschedule_count: i32,
+        pub last_reschedule_reason: String,
+        pub customer_informed: bool,
+        pub arrived_at_us: Option<i64>,
+        pub arrived_on_time: bool,
+        pub check_in_latitude: Option<f64>,
+        pub check_in_longitude: Option<f64>,
+        pub backup_kind: Option<String>,
+        pub fix_outcome: Option<String>,
+        pub signed_off: bool,
+        pub decline_reason: String,
+        pub cancel_reason: String,
+        pub write_off_outcome: Option<String>,
+        pub needs_review: bool,
+        pub created_by: String,
+        pub created_at_us: i64,
+        pub updated_at_us: i64,
+        pub version: i64,
+    }
+);
+
+entity!(
+    /// The append-only audit log of slip transitions.
+    slip_event, "slip_events" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub ticket_id: String,
+        pub action: String,
+        pub from_state: String,
+        pub to_state: String,
+        pub actor_user_id: String,
+        pub actor_role: String,
+        pub device_id: Option<String>,
+        pub server_time_us: i64,
+        pub device_time_us: Option<i64>,
+        pub request_id: String,
+        pub detail: String,
+    }
+);
+
+entity!(
+    /// Backups, or the customer's waivers.
+    backup, "slip_backups" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub kind: String,
+        pub location: String,
+        pub note: String,
+        /// Attachment hashes, newline-separated.
+        pub attachments: String,
+        pub recorded_by: String,
+        pub recorded_at_us: i64,
+    }
+);
+
+entity!(
+    /// Fix records.
+    fix, "slip_fixes" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub outcome: String,
+        pub root_cause: Option<String>,
+        pub cause: String,
+        pub solution: String,
+        pub prevention: String,
+        pub time_spent_minutes: i32,
+        pub data_removal_authorised: bool,
+        pub attachments: String,
+        pub recorded_by: String,
+        pub recorded_at_us: i64,
+    }
+);
+
+entity!(
+    /// Parts and cost lines.
+    cost_line, "slip_cost_lines" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub kind: String,
+        pub description: String,
+        pub part_number: String,
+        pub quantity: i32,
+        pub unit_price_minor: i64,
+        pub currency: String,
+        pub billable: bool,
+        pub recorded_by: String,
+        pub recorded_at_us: i64,
+    }
+);
+
+entity!(
+    /// The customer's sign-off of a slip.
+    sign_off, "slip_sign_offs" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub slip_id: String,
+        pub signer_name: String,
+        pub satisfaction: Option<String>,
+        pub service_quality_rating: i32,
+        pub product_rating: i32,
+        pub support_rating: i32,
+        pub customer_opinion: String,
+        pub signature_png: Vec<u8>,
+        pub signature_png_sha256: String,
+        pub report_content_sha256: String,
+        pub device_signature: Vec<u8>,
+        pub device_id: String,
+        pub signed_at_us: i64,
+        pub verified: bool,
+        pub recorded_by: String,
+    }
+);
