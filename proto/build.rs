@@ -19,10 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(PROTOS, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     // Server reflection serves this encoded descriptor set.
-    std::fs::write(
-        out.join("onsite_descriptor.bin"),
-        prost::Message::encode_to_vec(&fds),
-    )?;
+    std::fs::write(out.join("onsite_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
     tonic_prost_build::configure()
         // Services not implemented yet answer UNIMPLEMENTED instead of failing to compile.
         .generate_default_stubs(true)

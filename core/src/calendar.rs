@@ -30,15 +30,7 @@ impl Default for BusinessCalendar {
         let day = vec![(9 * 60, 18 * 60)];
         Self {
             tz: Tz::UTC,
-            week: [
-                day.clone(),
-                day.clone(),
-                day.clone(),
-                day.clone(),
-                day,
-                vec![],
-                vec![],
-            ],
+            week: [day.clone(), day.clone(), day.clone(), day.clone(), day, vec![], vec![]],
             holidays: BTreeSet::new(),
         }
     }
@@ -52,18 +44,11 @@ impl BusinessCalendar {
         hours: &str,
         holidays: impl IntoIterator<Item = NaiveDate>,
     ) -> Result<Self, FieldViolation> {
-        let tz: Tz = time_zone.parse().map_err(|_| {
-            FieldViolation::new(
-                "time_zone",
-                "must be an IANA time zone such as Europe/Berlin",
-            )
-        })?;
+        let tz: Tz = time_zone
+            .parse()
+            .map_err(|_| FieldViolation::new("time_zone", "must be an IANA time zone such as Europe/Berlin"))?;
         let week = parse_week(hours)?;
-        Ok(Self {
-            tz,
-            week,
-            holidays: holidays.into_iter().collect(),
-        })
+        Ok(Self { tz, week, holidays: holidays.into_iter().collect() })
     }
 
     /// Parses holidays written as `2026-12-25,2027-01-01`.
@@ -72,9 +57,8 @@ impl BusinessCalendar {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    FieldViolation::new("holidays", format!("{s:?} is not a YYYY-MM-DD date"))
-                })
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|_| FieldViolation::new("holidays", format!("{s:?} is not a YYYY-MM-DD date")))
             })
             .collect()
     }
@@ -86,11 +70,7 @@ impl BusinessCalendar {
 
     /// The longest working day of the week: what "one working day" of an SLA means.
     pub fn working_day(&self) -> Duration {
-        let longest = self
-            .week
-            .iter()
-            .map(|d| d.iter().map(|(a, b)| b - a).sum::<Minute>())
-            .max();
+        let longest = self.week.iter().map(|d| d.iter().map(|(a, b)| b - a).sum::<Minute>()).max();
         Duration::minutes(i64::from(longest.unwrap_or(0)))
     }
 
@@ -140,9 +120,7 @@ impl BusinessCalendar {
         let weekday = day.weekday().num_days_from_monday() as usize;
         self.week[weekday]
             .iter()
-            .filter_map(|&(open, close)| {
-                Some((self.instant(day, open)?, self.instant(day, close)?))
-            })
+            .filter_map(|&(open, close)| Some((self.instant(day, open)?, self.instant(day, close)?)))
             .filter(|(open, close)| open < close)
             .collect()
     }
@@ -151,11 +129,7 @@ impl BusinessCalendar {
     fn instant(&self, day: NaiveDate, minute: Minute) -> Option<DateTime<Utc>> {
         let wall: NaiveDateTime = day.and_hms_opt(0, 0, 0)? + Duration::minutes(i64::from(minute));
         (0..=2)
-            .find_map(|h| {
-                self.tz
-                    .from_local_datetime(&(wall + Duration::hours(h)))
-                    .earliest()
-            })
+            .find_map(|h| self.tz.from_local_datetime(&(wall + Duration::hours(h))).earliest())
             .map(|t| t.with_timezone(&Utc))
     }
 }
@@ -168,10 +142,7 @@ impl fmt::Display for BusinessCalendar {
             .zip(WEEKDAYS)
             .filter(|(hours, _)| !hours.is_empty())
             .map(|(hours, name)| {
-                let spans: Vec<String> = hours
-                    .iter()
-                    .map(|(a, b)| format!("{}-{}", hhmm(*a), hhmm(*b)))
-                    .collect();
+                let spans: Vec<String> = hours.iter().map(|(a, b)| format!("{}-{}", hhmm(*a), hhmm(*b))).collect();
                 format!("{name} {}", spans.join(","))
             })
             .collect();
@@ -187,9 +158,8 @@ fn parse_week(spec: &str) -> Result<[Vec<(Minute, Minute)>; 7], FieldViolation> 
     let bad = |why: String| FieldViolation::new("working_hours", why);
     let mut week: [Vec<(Minute, Minute)>; 7] = Default::default();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (days, spans) = part
-            .split_once(' ')
-            .ok_or_else(|| bad(format!("{part:?} should look like \"Mon-Fri 09:00-18:00\"")))?;
+        let (days, spans) =
+            part.split_once(' ').ok_or_else(|| bad(format!("{part:?} should look like \"Mon-Fri 09:00-18:00\"")))?;
         let (first, last) = match days.split_once('-') {
             Some((a, b)) => (weekday(a), weekday(b)),
             None => (weekday(days), weekday(days)),
@@ -220,17 +190,13 @@ fn parse_week(spec: &str) -> Result<[Vec<(Minute, Minute)>; 7], FieldViolation> 
         }
     }
     if week.iter().all(Vec::is_empty) {
-        return Err(bad(
-            "at least one working interval per week is required".to_owned()
-        ));
+        return Err(bad("at least one working interval per week is required".to_owned()));
     }
     Ok(week)
 }
 
 fn weekday(name: &str) -> Option<usize> {
-    WEEKDAYS
-        .iter()
-        .position(|d| d.eq_ignore_ascii_case(name.trim()))
+    WEEKDAYS.iter().position(|d| d.eq_ignore_ascii_case(name.trim()))
 }
 
 fn minute(text: &str) -> Option<Minute> {
@@ -246,25 +212,19 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .single()
-            .unwrap_or_default()
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().unwrap_or_default()
     }
 
     fn shanghai() -> BusinessCalendar {
         let holidays = BusinessCalendar::parse_holidays("2026-12-25").unwrap_or_default();
-        BusinessCalendar::new("Asia/Shanghai", "Mon-Fri 09:00-12:00,13:00-18:00", holidays)
-            .unwrap_or_default()
+        BusinessCalendar::new("Asia/Shanghai", "Mon-Fri 09:00-12:00,13:00-18:00", holidays).unwrap_or_default()
     }
 
     #[test]
     fn adds_within_a_day_and_skips_lunch() {
         let cal = shanghai();
         // Mon 2026-11-23 10:00 local = 02:00 UTC; 3 working hours later, lunch skipped: 14:00 local.
-        assert_eq!(
-            cal.add_working_time(at(2026, 11, 23, 2, 0), Duration::hours(3)),
-            at(2026, 11, 23, 6, 0)
-        );
+        assert_eq!(cal.add_working_time(at(2026, 11, 23, 2, 0), Duration::hours(3)), at(2026, 11, 23, 6, 0));
     }
 
     #[test]
@@ -272,33 +232,21 @@ mod tests {
         let cal = shanghai();
         // Thu 2026-12-24 17:00 local; 2 hours: 1 h Thursday, Fri 25th is a holiday,
         // weekend, so Monday 28th 10:00 local = 02:00 UTC.
-        assert_eq!(
-            cal.add_working_time(at(2026, 12, 24, 9, 0), Duration::hours(2)),
-            at(2026, 12, 28, 2, 0)
-        );
+        assert_eq!(cal.add_working_time(at(2026, 12, 24, 9, 0), Duration::hours(2)), at(2026, 12, 28, 2, 0));
     }
 
     #[test]
     fn a_request_at_night_starts_counting_in_the_morning() {
         let cal = BusinessCalendar::default();
-        assert_eq!(
-            cal.add_working_time(at(2026, 11, 21, 23, 0), Duration::zero()),
-            at(2026, 11, 23, 9, 0)
-        );
-        assert_eq!(
-            cal.add_working_time(at(2026, 11, 23, 17, 0), Duration::hours(1)),
-            at(2026, 11, 23, 18, 0)
-        );
+        assert_eq!(cal.add_working_time(at(2026, 11, 21, 23, 0), Duration::zero()), at(2026, 11, 23, 9, 0));
+        assert_eq!(cal.add_working_time(at(2026, 11, 23, 17, 0), Duration::hours(1)), at(2026, 11, 23, 18, 0));
     }
 
     #[test]
     fn round_the_clock_calendar_is_plain_time() {
         let cal = BusinessCalendar::new("UTC", "Mon-Sun 00:00-24:00", []).unwrap_or_default();
         let start = at(2026, 11, 21, 23, 30);
-        assert_eq!(
-            cal.add_working_time(start, Duration::hours(4)),
-            start + Duration::hours(4)
-        );
+        assert_eq!(cal.add_working_time(start, Duration::hours(4)), start + Duration::hours(4));
         assert_eq!(cal.working_day(), Duration::hours(24));
     }
 

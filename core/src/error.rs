@@ -20,10 +20,7 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
+        Self { field: field.into(), description: description.into() }
     }
 
     /// The same violation with `prefix.` in front of the field path.
@@ -49,25 +46,16 @@ pub enum DomainError {
     Invalid(Vec<FieldViolation>),
     /// The caller's role may not perform this action at all.
     #[error("{role} may not {action}")]
-    Forbidden {
-        role: &'static str,
-        action: &'static str,
-    },
+    Forbidden { role: &'static str, action: &'static str },
     /// The caller is an engineer but the slip is not assigned to them.
     #[error("the slip is not assigned to this engineer")]
     NotAssigned,
     /// The action is not legal in the slip's (or ticket's) current state.
     #[error("cannot {action} a slip that is {from}")]
-    InvalidTransition {
-        action: &'static str,
-        from: &'static str,
-    },
+    InvalidTransition { action: &'static str, from: &'static str },
     /// A precondition of the action is not met (reason is UPPER_SNAKE_CASE).
     #[error("{message}")]
-    Precondition {
-        reason: &'static str,
-        message: String,
-    },
+    Precondition { reason: &'static str, message: String },
 }
 
 impl DomainError {
@@ -84,10 +72,7 @@ impl From<FieldViolation> for DomainError {
 }
 
 fn display_violations(vs: &[FieldViolation]) -> String {
-    vs.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    vs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Collects violations while validating a record, so the caller hears about all of them at once.
@@ -134,11 +119,7 @@ impl Violations {
 
     /// `Ok(value)` when nothing was recorded, the violations otherwise.
     pub fn finish<T>(self, value: T) -> Result<T> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(DomainError::Invalid(self.0))
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(DomainError::Invalid(self.0)) }
     }
 
     /// `Ok(())` when nothing was recorded.

@@ -24,10 +24,7 @@ impl GeoPoint {
                 "must be a number of degrees between -180 and 180",
             ));
         }
-        Ok(Self {
-            latitude,
-            longitude,
-        })
+        Ok(Self { latitude, longitude })
     }
 
     /// Degrees north.
@@ -49,14 +46,9 @@ mod tests {
     fn rejects_out_of_range_and_nan() {
         assert!(GeoPoint::new(31.2, 121.5, "p").is_ok());
         assert_eq!(
-            GeoPoint::new(91.0, 0.0, "site.position")
-                .err()
-                .map(|e| e.field),
+            GeoPoint::new(91.0, 0.0, "site.position").err().map(|e| e.field),
             Some("site.position.latitude".to_owned())
         );
-        assert_eq!(
-            GeoPoint::new(0.0, f64::NAN, "p").err().map(|e| e.field),
-            Some("p.longitude".to_owned())
-        );
+        assert_eq!(GeoPoint::new(0.0, f64::NAN, "p").err().map(|e| e.field), Some("p.longitude".to_owned()));
     }
 }

@@ -22,10 +22,7 @@ impl Currency {
     pub fn parse(code: &str, field: &str) -> Result<Self, FieldViolation> {
         match code.as_bytes() {
             [a, b, c] if code.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(FieldViolation::new(
-                field,
-                "must be an ISO 4217 code such as EUR or CNY",
-            )),
+            _ => Err(FieldViolation::new(field, "must be an ISO 4217 code such as EUR or CNY")),
         }
     }
 
@@ -48,10 +45,7 @@ mod tests {
 
     #[test]
     fn currency_codes() {
-        assert_eq!(
-            Currency::parse("CNY", "c").map(|c| c.to_string()).ok(),
-            Some("CNY".into())
-        );
+        assert_eq!(Currency::parse("CNY", "c").map(|c| c.to_string()).ok(), Some("CNY".into()));
         assert!(Currency::parse("cny", "c").is_err());
         assert!(Currency::parse("EURO", "c").is_err());
     }

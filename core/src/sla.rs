@@ -43,18 +43,9 @@ impl Default for SlaPolicy {
     /// The handbooks' table: urgent 2 h / 4 h, important 4 h / 24 h, general 8 h / 3 working days.
     fn default() -> Self {
         Self {
-            urgent: ServiceLevel {
-                respond_within: SlaSpan::Hours(2),
-                resolve_within: SlaSpan::Hours(4),
-            },
-            important: ServiceLevel {
-                respond_within: SlaSpan::Hours(4),
-                resolve_within: SlaSpan::Hours(24),
-            },
-            general: ServiceLevel {
-                respond_within: SlaSpan::Hours(8),
-                resolve_within: SlaSpan::WorkingDays(3),
-            },
+            urgent: ServiceLevel { respond_within: SlaSpan::Hours(2), resolve_within: SlaSpan::Hours(4) },
+            important: ServiceLevel { respond_within: SlaSpan::Hours(4), resolve_within: SlaSpan::Hours(24) },
+            general: ServiceLevel { respond_within: SlaSpan::Hours(8), resolve_within: SlaSpan::WorkingDays(3) },
         }
     }
 }
@@ -70,18 +61,11 @@ impl SlaPolicy {
     }
 
     /// When a ticket of `severity` submitted at `submitted_at` must be answered and solved.
-    pub fn due_times(
-        &self,
-        calendar: &BusinessCalendar,
-        severity: Severity,
-        submitted_at: DateTime<Utc>,
-    ) -> DueTimes {
+    pub fn due_times(&self, calendar: &BusinessCalendar, severity: Severity, submitted_at: DateTime<Utc>) -> DueTimes {
         let level = self.level(severity);
         DueTimes {
-            respond_by: calendar
-                .add_working_time(submitted_at, level.respond_within.working_time(calendar)),
-            resolve_by: calendar
-                .add_working_time(submitted_at, level.resolve_within.working_time(calendar)),
+            respond_by: calendar.add_working_time(submitted_at, level.respond_within.working_time(calendar)),
+            resolve_by: calendar.add_working_time(submitted_at, level.resolve_within.working_time(calendar)),
         }
     }
 }
@@ -145,9 +129,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0)
-            .single()
-            .unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).single().unwrap_or_default()
     }
 
     #[test]
@@ -156,41 +138,22 @@ mod tests {
         let policy = SlaPolicy::default();
         // Friday 2026-11-27 16:00, urgent: respond by 18:00, resolve by Monday 11:00.
         let due = policy.due_times(&cal, Severity::Urgent, at(27, 16));
-        assert_eq!(
-            due,
-            DueTimes {
-                respond_by: at(27, 18),
-                resolve_by: at(30, 11)
-            }
-        );
+        assert_eq!(due, DueTimes { respond_by: at(27, 18), resolve_by: at(30, 11) });
         // General, Monday 09:00: 8 h respond = Monday 17:00, 3 working days of 9 h = Wed 18:00.
         let due = policy.due_times(&cal, Severity::General, at(23, 9));
-        assert_eq!(
-            due,
-            DueTimes {
-                respond_by: at(23, 17),
-                resolve_by: at(25, 18)
-            }
-        );
+        assert_eq!(due, DueTimes { respond_by: at(23, 17), resolve_by: at(25, 18) });
     }
 
     #[test]
     fn breaches_are_detected_late_or_open() {
         let clock = SlaClock {
-            due: DueTimes {
-                respond_by: at(23, 11),
-                resolve_by: at(23, 13),
-            },
+            due: DueTimes { respond_by: at(23, 11), resolve_by: at(23, 13) },
             responded_at: Some(at(23, 10)),
             resolved_at: None,
         };
         assert_eq!(clock.breaches(at(23, 12)), vec![]);
         assert_eq!(clock.breaches(at(23, 14)), vec![Breach::Resolution]);
-        let late = SlaClock {
-            responded_at: Some(at(23, 12)),
-            resolved_at: Some(at(23, 12)),
-            ..clock
-        };
+        let late = SlaClock { responded_at: Some(at(23, 12)), resolved_at: Some(at(23, 12)), ..clock };
         assert_eq!(late.breaches(at(24, 0)), vec![Breach::Response]);
     }
 

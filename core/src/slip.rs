@@ -99,18 +99,12 @@ pub struct Actor {
 impl Actor {
     /// A manager.
     pub const fn manager() -> Self {
-        Self {
-            role: Role::Manager,
-            engineer_id: None,
-        }
+        Self { role: Role::Manager, engineer_id: None }
     }
 
     /// An engineer.
     pub const fn engineer(id: EngineerId) -> Self {
-        Self {
-            role: Role::Engineer,
-            engineer_id: Some(id),
-        }
+        Self { role: Role::Engineer, engineer_id: Some(id) }
     }
 
     /// Whether the actor may do what a manager does.
@@ -133,16 +127,10 @@ impl Window {
     /// Validates `start < end` and a length of at most [`MAX_WINDOW`].
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, field: &str) -> Result<Self> {
         if end <= start {
-            return Err(DomainError::invalid(
-                format!("{field}.end"),
-                "must be after the start",
-            ));
+            return Err(DomainError::invalid(format!("{field}.end"), "must be after the start"));
         }
         if end - start > MAX_WINDOW {
-            return Err(DomainError::invalid(
-                format!("{field}.end"),
-                "window must be at most 12 hours",
-            ));
+            return Err(DomainError::invalid(format!("{field}.end"), "window must be at most 12 hours"));
         }
         Ok(Self { start, end })
     }
@@ -157,38 +145,20 @@ impl Window {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SlipAction {
     Verify,
-    Dispatch {
-        engineer: EngineerId,
-    },
+    Dispatch { engineer: EngineerId },
     Confirm,
-    Decline {
-        reason: String,
-    },
-    BookAppointment {
-        window: Window,
-    },
-    Reschedule {
-        window: Window,
-        reason: String,
-        customer_informed: bool,
-    },
+    Decline { reason: String },
+    BookAppointment { window: Window },
+    Reschedule { window: Window, reason: String, customer_informed: bool },
     StartTravel,
     CheckIn,
-    LogBackup {
-        kind: BackupKind,
-    },
-    RecordFix {
-        outcome: FixOutcome,
-    },
+    LogBackup { kind: BackupKind },
+    RecordFix { outcome: FixOutcome },
     AddPartsCost,
     CaptureSignOff,
     Complete,
-    Cancel {
-        reason: String,
-    },
-    WriteOff {
-        outcome: WriteOffOutcome,
-    },
+    Cancel { reason: String },
+    WriteOff { outcome: WriteOffOutcome },
 }
 
 impl SlipAction {
@@ -216,9 +186,7 @@ impl SlipAction {
     /// Which side of the desk performs the action.
     pub const fn performer(&self) -> Performer {
         match self {
-            Self::Verify | Self::Dispatch { .. } | Self::Cancel { .. } | Self::WriteOff { .. } => {
-                Performer::Manager
-            }
+            Self::Verify | Self::Dispatch { .. } | Self::Cancel { .. } | Self::WriteOff { .. } => Performer::Manager,
             _ => Performer::AssignedEngineer,
         }
     }
@@ -283,38 +251,23 @@ impl Slip {
         use SlipAction as A;
         use SlipState as S;
         let from = self.state;
-        let illegal = || DomainError::InvalidTransition {
-            action: action.name(),
-            from: from.as_str(),
-        };
-        let to = |to| {
-            Ok(Transition {
-                from,
-                to,
-                side_effect: None,
-            })
-        };
+        let illegal = || DomainError::InvalidTransition { action: action.name(), from: from.as_str() };
+        let to = |to| Ok(Transition { from, to, side_effect: None });
         match (action, from) {
             (A::Verify, S::Draft) => to(S::Verified),
-            (
-                A::Dispatch { .. },
-                S::Verified | S::Dispatched | S::Declined | S::Confirmed | S::Scheduled,
-            ) => to(S::Dispatched),
+            (A::Dispatch { .. }, S::Verified | S::Dispatched | S::Declined | S::Confirmed | S::Scheduled) => {
+                to(S::Dispatched)
+            }
             (A::Confirm, S::Dispatched) => to(S::Confirmed),
             (A::Decline { .. }, S::Dispatched | S::Confirmed) => to(S::Declined),
             (A::BookAppointment { .. }, S::Confirmed) => to(S::Scheduled),
             (A::Reschedule { .. }, S::Scheduled) => to(S::Scheduled),
             (A::StartTravel, S::Scheduled) => to(S::EnRoute),
             (A::CheckIn, S::Scheduled | S::EnRoute) => to(S::OnSite),
-            (A::LogBackup { .. } | A::RecordFix { .. } | A::AddPartsCost, S::OnSite) => {
-                to(S::OnSite)
-            }
+            (A::LogBackup { .. } | A::RecordFix { .. } | A::AddPartsCost, S::OnSite) => to(S::OnSite),
             (A::CaptureSignOff, S::OnSite) => {
                 if self.fix.is_none() {
-                    return Err(precondition(
-                        "FIX_REQUIRED",
-                        "record the fix before the customer signs off",
-                    ));
+                    return Err(precondition("FIX_REQUIRED", "record the fix before the customer signs off"));
                 }
                 to(S::OnSite)
             }
@@ -325,9 +278,7 @@ impl Slip {
             (A::Cancel { .. }, s) if s.is_open() => to(S::Cancelled),
             (A::WriteOff { outcome }, S::Completed) => {
                 let side_effect = match (outcome, self.fix) {
-                    (WriteOffOutcome::Resolved, Some(FixOutcome::Resolved)) => {
-                        SideEffect::ResolveTicket
-                    }
+                    (WriteOffOutcome::Resolved, Some(FixOutcome::Resolved)) => SideEffect::ResolveTicket,
                     (WriteOffOutcome::Resolved, _) => {
                         return Err(precondition(
                             "UNRESOLVED_NEEDS_FOLLOW_UP",
@@ -337,11 +288,7 @@ impl Slip {
                     (WriteOffOutcome::FollowUp, _) => SideEffect::OpenFollowUp,
                     (WriteOffOutcome::Escalate, _) => SideEffect::EscalateTicket,
                 };
-                Ok(Transition {
-                    from,
-                    to: S::WrittenOff,
-                    side_effect: Some(side_effect),
-                })
+                Ok(Transition { from, to: S::WrittenOff, side_effect: Some(side_effect) })
             }
             _ => Err(illegal()),
         }
@@ -374,19 +321,13 @@ impl Slip {
     /// Completion needs a backup or a signed waiver, a fix with an outcome, and the sign-off.
     fn check_completion(&self) -> Result<()> {
         if self.backup.is_none() {
-            return Err(precondition(
-                "BACKUP_REQUIRED",
-                "log the backup or the customer's waiver first",
-            ));
+            return Err(precondition("BACKUP_REQUIRED", "log the backup or the customer's waiver first"));
         }
         if self.fix.is_none() {
             return Err(precondition("FIX_REQUIRED", "record the fix first"));
         }
         if !self.signed_off {
-            return Err(precondition(
-                "SIGN_OFF_REQUIRED",
-                "the customer has not signed off",
-            ));
+            return Err(precondition("SIGN_OFF_REQUIRED", "the customer has not signed off"));
         }
         Ok(())
     }
@@ -394,15 +335,9 @@ impl Slip {
     fn authorize(&self, actor: &Actor, action: &SlipAction) -> Result<()> {
         match action.performer() {
             Performer::Manager if actor.is_manager() => Ok(()),
-            Performer::Manager => Err(DomainError::Forbidden {
-                role: actor.role.as_str(),
-                action: action.name(),
-            }),
+            Performer::Manager => Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() }),
             Performer::AssignedEngineer if actor.role != Role::Engineer => {
-                Err(DomainError::Forbidden {
-                    role: actor.role.as_str(),
-                    action: action.name(),
-                })
+                Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() })
             }
             Performer::AssignedEngineer => match (actor.engineer_id, self.engineer) {
                 (Some(me), Some(assigned)) if me == assigned => Ok(()),
@@ -416,13 +351,7 @@ impl Slip {
         use SlipState as S;
         let needs_engineer = matches!(
             self.state,
-            S::Dispatched
-                | S::Confirmed
-                | S::Scheduled
-                | S::EnRoute
-                | S::OnSite
-                | S::Completed
-                | S::WrittenOff
+            S::Dispatched | S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite | S::Completed | S::WrittenOff
         );
         if needs_engineer && self.engineer.is_none() {
             return Err("an assigned state without an engineer");
@@ -443,10 +372,7 @@ impl Slip {
 }
 
 fn precondition(reason: &'static str, message: &str) -> DomainError {
-    DomainError::Precondition {
-        reason,
-        message: message.to_owned(),
-    }
+    DomainError::Precondition { reason, message: message.to_owned() }
 }
 
 fn validate_payload(action: &SlipAction) -> Result<()> {
@@ -468,14 +394,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn window() -> Window {
-        let start = Utc
-            .with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
-            .single()
-            .unwrap_or_default();
-        Window {
-            start,
-            end: start + Duration::hours(2),
-        }
+        let start = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).single().unwrap_or_default();
+        Window { start, end: start + Duration::hours(2) }
     }
 
     fn walk(slip: &mut Slip, eng: EngineerId, actions: &[SlipAction]) {
@@ -498,12 +418,8 @@ mod tests {
             SlipAction::BookAppointment { window: window() },
             SlipAction::StartTravel,
             SlipAction::CheckIn,
-            SlipAction::LogBackup {
-                kind: BackupKind::Waiver,
-            },
-            SlipAction::RecordFix {
-                outcome: FixOutcome::Resolved,
-            },
+            SlipAction::LogBackup { kind: BackupKind::Waiver },
+            SlipAction::RecordFix { outcome: FixOutcome::Resolved },
             SlipAction::AddPartsCost,
             SlipAction::CaptureSignOff,
             SlipAction::Complete,
@@ -516,16 +432,8 @@ mod tests {
         let mut slip = Slip::new();
         walk(&mut slip, eng, &happy_path(eng));
         assert_eq!(slip.state, SlipState::Completed);
-        let t = slip.apply(
-            &Actor::manager(),
-            &SlipAction::WriteOff {
-                outcome: WriteOffOutcome::Resolved,
-            },
-        );
-        assert_eq!(
-            t.ok().and_then(|t| t.side_effect),
-            Some(SideEffect::ResolveTicket)
-        );
+        let t = slip.apply(&Actor::manager(), &SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved });
+        assert_eq!(t.ok().and_then(|t| t.side_effect), Some(SideEffect::ResolveTicket));
         assert_eq!(slip.state, SlipState::WrittenOff);
     }
 
@@ -539,55 +447,18 @@ mod tests {
             Err(DomainError::Precondition { reason, .. }) => reason,
             other => panic!("expected a precondition, got {other:?}"),
         };
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "BACKUP_REQUIRED");
+        assert_eq!(reason(slip.decide(&me, &SlipAction::CaptureSignOff)), "FIX_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::LogBackup { kind: BackupKind::Backup }]);
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "FIX_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::RecordFix { outcome: FixOutcome::Unresolved }]);
+        assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "SIGN_OFF_REQUIRED");
+        walk(&mut slip, eng, &[SlipAction::CaptureSignOff, SlipAction::Complete]);
+        let resolved = SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved };
+        assert_eq!(reason(slip.decide(&Actor::manager(), &resolved)), "UNRESOLVED_NEEDS_FOLLOW_UP");
+        let follow_up = SlipAction::WriteOff { outcome: WriteOffOutcome::FollowUp };
         assert_eq!(
-            reason(slip.decide(&me, &SlipAction::Complete)),
-            "BACKUP_REQUIRED"
-        );
-        assert_eq!(
-            reason(slip.decide(&me, &SlipAction::CaptureSignOff)),
-            "FIX_REQUIRED"
-        );
-        walk(
-            &mut slip,
-            eng,
-            &[SlipAction::LogBackup {
-                kind: BackupKind::Backup,
-            }],
-        );
-        assert_eq!(
-            reason(slip.decide(&me, &SlipAction::Complete)),
-            "FIX_REQUIRED"
-        );
-        walk(
-            &mut slip,
-            eng,
-            &[SlipAction::RecordFix {
-                outcome: FixOutcome::Unresolved,
-            }],
-        );
-        assert_eq!(
-            reason(slip.decide(&me, &SlipAction::Complete)),
-            "SIGN_OFF_REQUIRED"
-        );
-        walk(
-            &mut slip,
-            eng,
-            &[SlipAction::CaptureSignOff, SlipAction::Complete],
-        );
-        let resolved = SlipAction::WriteOff {
-            outcome: WriteOffOutcome::Resolved,
-        };
-        assert_eq!(
-            reason(slip.decide(&Actor::manager(), &resolved)),
-            "UNRESOLVED_NEEDS_FOLLOW_UP"
-        );
-        let follow_up = SlipAction::WriteOff {
-            outcome: WriteOffOutcome::FollowUp,
-        };
-        assert_eq!(
-            slip.decide(&Actor::manager(), &follow_up)
-                .ok()
-                .and_then(|t| t.side_effect),
+            slip.decide(&Actor::manager(), &follow_up).ok().and_then(|t| t.side_effect),
             Some(SideEffect::OpenFollowUp)
         );
     }
@@ -598,34 +469,14 @@ mod tests {
         let other = EngineerId::new();
         let mut slip = Slip::new();
         walk(&mut slip, eng, &happy_path(eng)[..2]);
-        assert_eq!(
-            slip.decide(&Actor::engineer(other), &SlipAction::Confirm),
-            Err(DomainError::NotAssigned)
-        );
+        assert_eq!(slip.decide(&Actor::engineer(other), &SlipAction::Confirm), Err(DomainError::NotAssigned));
+        assert!(matches!(slip.decide(&Actor::manager(), &SlipAction::Confirm), Err(DomainError::Forbidden { .. })));
         assert!(matches!(
-            slip.decide(&Actor::manager(), &SlipAction::Confirm),
+            slip.decide(&Actor::engineer(eng), &SlipAction::Cancel { reason: "x".into() }),
             Err(DomainError::Forbidden { .. })
         ));
-        assert!(matches!(
-            slip.decide(
-                &Actor::engineer(eng),
-                &SlipAction::Cancel { reason: "x".into() }
-            ),
-            Err(DomainError::Forbidden { .. })
-        ));
-        let admin = Actor {
-            role: Role::Admin,
-            engineer_id: None,
-        };
-        assert!(
-            slip.decide(
-                &admin,
-                &SlipAction::Cancel {
-                    reason: "duplicate".into()
-                }
-            )
-            .is_ok()
-        );
+        let admin = Actor { role: Role::Admin, engineer_id: None };
+        assert!(slip.decide(&admin, &SlipAction::Cancel { reason: "duplicate".into() }).is_ok());
     }
 
     #[test]
@@ -633,27 +484,12 @@ mod tests {
         let eng = EngineerId::new();
         let mut slip = Slip::new();
         walk(&mut slip, eng, &happy_path(eng)[..2]);
-        let blank = SlipAction::Decline {
-            reason: "  ".into(),
-        };
-        assert!(matches!(
-            slip.decide(&Actor::engineer(eng), &blank),
-            Err(DomainError::Invalid(_))
-        ));
-        walk(
-            &mut slip,
-            eng,
-            &[SlipAction::Decline {
-                reason: "on leave".into(),
-            }],
-        );
+        let blank = SlipAction::Decline { reason: "  ".into() };
+        assert!(matches!(slip.decide(&Actor::engineer(eng), &blank), Err(DomainError::Invalid(_))));
+        walk(&mut slip, eng, &[SlipAction::Decline { reason: "on leave".into() }]);
         assert_eq!((slip.state, slip.engineer), (SlipState::Declined, None));
         let next = EngineerId::new();
-        walk(
-            &mut slip,
-            next,
-            &[SlipAction::Dispatch { engineer: next }, SlipAction::Confirm],
-        );
+        walk(&mut slip, next, &[SlipAction::Dispatch { engineer: next }, SlipAction::Confirm]);
         assert_eq!(slip.state, SlipState::Confirmed);
     }
 
@@ -661,13 +497,7 @@ mod tests {
     fn nothing_happens_to_a_cancelled_slip() {
         let eng = EngineerId::new();
         let mut slip = Slip::new();
-        walk(
-            &mut slip,
-            eng,
-            &[SlipAction::Cancel {
-                reason: "customer solved it".into(),
-            }],
-        );
+        walk(&mut slip, eng, &[SlipAction::Cancel { reason: "customer solved it".into() }]);
         for action in happy_path(eng) {
             assert!(slip.decide(&Actor::manager(), &action).is_err());
             assert!(slip.decide(&Actor::engineer(eng), &action).is_err());
@@ -678,41 +508,29 @@ mod tests {
         let text = prop_oneof![Just(String::new()), Just("customer asked".to_owned())];
         prop_oneof![
             Just(SlipAction::Verify),
-            (0..2usize).prop_map(move |i| SlipAction::Dispatch {
-                engineer: engineers[i]
-            }),
+            (0..2usize).prop_map(move |i| SlipAction::Dispatch { engineer: engineers[i] }),
             Just(SlipAction::Confirm),
-            text.clone()
-                .prop_map(|reason| SlipAction::Decline { reason }),
+            text.clone().prop_map(|reason| SlipAction::Decline { reason }),
             Just(SlipAction::BookAppointment { window: window() }),
             (text.clone(), any::<bool>()).prop_map(|(reason, customer_informed)| {
-                SlipAction::Reschedule {
-                    window: window(),
-                    reason,
-                    customer_informed,
-                }
+                SlipAction::Reschedule { window: window(), reason, customer_informed }
             }),
             Just(SlipAction::StartTravel),
             Just(SlipAction::CheckIn),
             prop::sample::select(BackupKind::ALL).prop_map(|kind| SlipAction::LogBackup { kind }),
-            prop::sample::select(FixOutcome::ALL)
-                .prop_map(|outcome| SlipAction::RecordFix { outcome }),
+            prop::sample::select(FixOutcome::ALL).prop_map(|outcome| SlipAction::RecordFix { outcome }),
             Just(SlipAction::AddPartsCost),
             Just(SlipAction::CaptureSignOff),
             Just(SlipAction::Complete),
             text.prop_map(|reason| SlipAction::Cancel { reason }),
-            prop::sample::select(WriteOffOutcome::ALL)
-                .prop_map(|outcome| SlipAction::WriteOff { outcome }),
+            prop::sample::select(WriteOffOutcome::ALL).prop_map(|outcome| SlipAction::WriteOff { outcome }),
         ]
     }
 
     fn arb_actor(engineers: [EngineerId; 2]) -> impl Strategy<Value = Actor> {
         prop_oneof![
             Just(Actor::manager()),
-            Just(Actor {
-                role: Role::Admin,
-                engineer_id: None
-            }),
+            Just(Actor { role: Role::Admin, engineer_id: None }),
             (0..2usize).prop_map(move |i| Actor::engineer(engineers[i])),
         ]
     }

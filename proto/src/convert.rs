@@ -9,9 +9,7 @@ use onsite_core::error::{FieldViolation, Result, Violations};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{CustomerId, ProductId};
 use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipState, Window, WriteOffOutcome};
-use onsite_core::ticket::{
-    Category, Channel, RootCause, Severity, TicketIntake, TicketStatus, Tier,
-};
+use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, TicketStatus, Tier};
 use prost_types::Timestamp;
 
 use crate::v1 as pb;
@@ -26,18 +24,13 @@ pub trait WireEnum: Sized {
 
 /// A required enum field: unspecified or unknown values are violations of `field`.
 pub fn required<E: WireEnum>(value: i32, field: &str) -> Result<E, FieldViolation> {
-    E::from_wire(value)
-        .ok_or_else(|| FieldViolation::new(field, "is required and must be a known value"))
+    E::from_wire(value).ok_or_else(|| FieldViolation::new(field, "is required and must be a known value"))
 }
 
 /// An optional enum field (a filter, a not-yet-known fact): zero is `None`, unknown values are
 /// violations.
 pub fn optional<E: WireEnum>(value: i32, field: &str) -> Result<Option<E>, FieldViolation> {
-    if value == 0 {
-        Ok(None)
-    } else {
-        required(value, field).map(Some)
-    }
+    if value == 0 { Ok(None) } else { required(value, field).map(Some) }
 }
 
 macro_rules! wire_enum {
@@ -86,10 +79,7 @@ wire_enum!(WriteOffOutcome => WriteOffOutcome { Resolved <=> Resolved, FollowUp 
 
 /// A UTC instant on the wire.
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
 /// An optional UTC instant on the wire.
@@ -106,14 +96,8 @@ pub fn datetime(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, FieldViola
 }
 
 /// A required wire timestamp.
-pub fn required_datetime(
-    ts: Option<&Timestamp>,
-    field: &str,
-) -> Result<DateTime<Utc>, FieldViolation> {
-    ts.map_or_else(
-        || Err(FieldViolation::new(field, "is required")),
-        |ts| datetime(ts, field),
-    )
+pub fn required_datetime(ts: Option<&Timestamp>, field: &str) -> Result<DateTime<Utc>, FieldViolation> {
+    ts.map_or_else(|| Err(FieldViolation::new(field, "is required")), |ts| datetime(ts, field))
 }
 
 /// A validated position; a missing one is a violation of `field`.
@@ -124,10 +108,7 @@ pub fn geo_point(p: Option<&pb::GeoPoint>, field: &str) -> Result<GeoPoint, Fiel
 
 /// A position on the wire.
 pub fn wire_point(p: GeoPoint) -> pb::GeoPoint {
-    pb::GeoPoint {
-        latitude: p.latitude(),
-        longitude: p.longitude(),
-    }
+    pb::GeoPoint { latitude: p.latitude(), longitude: p.longitude() }
 }
 
 /// A validated appointment window.
@@ -140,10 +121,7 @@ pub fn window(w: Option<&pb::TimeWindow>, field: &str) -> Result<Window> {
 
 /// A window on the wire.
 pub fn wire_window(w: Window) -> pb::TimeWindow {
-    pb::TimeWindow {
-        start: Some(timestamp(w.start)),
-        end: Some(timestamp(w.end)),
-    }
+    pb::TimeWindow { start: Some(timestamp(w.start)), end: Some(timestamp(w.end)) }
 }
 
 /// An optional calendar date (an all-zero or missing date is `None`).
@@ -162,11 +140,7 @@ pub fn date(d: Option<&pb::Date>, field: &str) -> Result<Option<NaiveDate>, Fiel
 
 /// A date on the wire.
 pub fn wire_date(d: NaiveDate) -> pb::Date {
-    pb::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
+    pb::Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 }
 }
 
 /// Parses a required id field.
@@ -174,17 +148,12 @@ pub fn id<T: std::str::FromStr>(text: &str, field: &str) -> Result<T, FieldViola
     if text.is_empty() {
         return Err(FieldViolation::new(field, "is required"));
     }
-    text.parse()
-        .map_err(|_| FieldViolation::new(field, "must be a UUID"))
+    text.parse().map_err(|_| FieldViolation::new(field, "must be a UUID"))
 }
 
 /// Parses an optional id field (empty is `None`).
 pub fn opt_id<T: std::str::FromStr>(text: &str, field: &str) -> Result<Option<T>, FieldViolation> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        id(text, field).map(Some)
-    }
+    if text.is_empty() { Ok(None) } else { id(text, field).map(Some) }
 }
 
 /// The intake of a ticket sent to `CreateTicket`, validated; `submitted_at` is the server's clock.
@@ -195,27 +164,10 @@ pub fn ticket_intake(t: &pb::Ticket, submitted_at: DateTime<Utc>) -> Result<Tick
     let severity = v.take(required(t.severity, "ticket.severity"));
     let customer_id = v.take(id::<CustomerId>(&t.customer_id, "ticket.customer_id"));
     let product_id = v.take(opt_id::<ProductId>(&t.product_id, "ticket.product_id"));
-    let fault_occurred_at = v.take(
-        t.fault_occurred_at
-            .as_ref()
-            .map(|ts| datetime(ts, "ticket.fault_occurred_at"))
-            .transpose(),
-    );
-    let (
-        Some(channel),
-        Some(category),
-        Some(severity),
-        Some(customer_id),
-        Some(product_id),
-        Some(fault_occurred_at),
-    ) = (
-        channel,
-        category,
-        severity,
-        customer_id,
-        product_id,
-        fault_occurred_at,
-    )
+    let fault_occurred_at =
+        v.take(t.fault_occurred_at.as_ref().map(|ts| datetime(ts, "ticket.fault_occurred_at")).transpose());
+    let (Some(channel), Some(category), Some(severity), Some(customer_id), Some(product_id), Some(fault_occurred_at)) =
+        (channel, category, severity, customer_id, product_id, fault_occurred_at)
     else {
         // Report these together with the text checks below.
         let partial = v.finish(());
@@ -240,9 +192,7 @@ pub fn ticket_intake(t: &pb::Ticket, submitted_at: DateTime<Utc>) -> Result<Tick
         initial_urgency: t.initial_urgency.clone(),
         title: t.title.clone(),
     };
-    intake
-        .validate(submitted_at)
-        .map_err(|e| prefix(e, "ticket"))?;
+    intake.validate(submitted_at).map_err(|e| prefix(e, "ticket"))?;
     Ok(intake)
 }
 
@@ -283,10 +233,7 @@ fn merge(
     field_prefix: &str,
 ) -> onsite_core::DomainError {
     let mut all = Vec::new();
-    for err in [a, b.map(|e| prefix(e, field_prefix))]
-        .into_iter()
-        .flatten()
-    {
+    for err in [a, b.map(|e| prefix(e, field_prefix))].into_iter().flatten() {
         match err {
             onsite_core::DomainError::Invalid(vs) => all.extend(vs),
             other => return other,
@@ -305,26 +252,15 @@ mod tests {
         for s in SlipState::ALL {
             assert_eq!(SlipState::from_wire(s.to_wire()), Some(*s));
         }
-        assert_eq!(
-            required::<Severity>(0, "ticket.severity")
-                .err()
-                .map(|v| v.field),
-            Some("ticket.severity".into())
-        );
+        assert_eq!(required::<Severity>(0, "ticket.severity").err().map(|v| v.field), Some("ticket.severity".into()));
         assert!(required::<Severity>(99, "s").is_err());
         assert_eq!(optional::<RootCause>(0, "r"), Ok(None));
     }
 
     #[test]
     fn intake_reports_every_bad_field_with_its_path() {
-        let t = pb::Ticket {
-            title: "Printer jam".into(),
-            customer_id: "nope".into(),
-            ..Default::default()
-        };
-        let Err(DomainError::Invalid(vs)) = ticket_intake(&t, Utc::now()) else {
-            panic!("accepted")
-        };
+        let t = pb::Ticket { title: "Printer jam".into(), customer_id: "nope".into(), ..Default::default() };
+        let Err(DomainError::Invalid(vs)) = ticket_intake(&t, Utc::now()) else { panic!("accepted") };
         let fields: Vec<_> = vs.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -344,27 +280,8 @@ mod tests {
     fn timestamps_and_dates() {
         let now = Utc::now();
         assert_eq!(datetime(&timestamp(now), "t"), Ok(now));
-        assert!(
-            datetime(
-                &Timestamp {
-                    seconds: 0,
-                    nanos: -1
-                },
-                "t"
-            )
-            .is_err()
-        );
-        assert!(
-            date(
-                Some(&pb::Date {
-                    year: 2026,
-                    month: 2,
-                    day: 30
-                }),
-                "d"
-            )
-            .is_err()
-        );
+        assert!(datetime(&Timestamp { seconds: 0, nanos: -1 }, "t").is_err());
+        assert!(date(Some(&pb::Date { year: 2026, month: 2, day: 30 }), "d").is_err());
         assert_eq!(date(Some(&pb::Date::default()), "d"), Ok(None));
     }
 }

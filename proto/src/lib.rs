@@ -13,5 +13,4 @@ pub mod v1 {
 }
 
 /// The encoded file descriptor set of the contract, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/onsite_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/onsite_descriptor.bin"));

@@ -27,10 +27,7 @@ pub struct Caller {
 impl Caller {
     /// The caller as the state machine sees them.
     pub fn actor(&self) -> Actor {
-        Actor {
-            role: self.role,
-            engineer_id: self.engineer_id,
-        }
+        Actor { role: self.role, engineer_id: self.engineer_id }
     }
 
     /// Requires a manager or admin.
@@ -44,35 +41,22 @@ impl Caller {
 
     /// Requires an admin.
     pub fn require_admin(&self) -> Result<()> {
-        if self.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied("only an admin may do this"))
-        }
+        if self.role == Role::Admin { Ok(()) } else { Err(Error::PermissionDenied("only an admin may do this")) }
     }
 }
 
 /// Resolves the `authorization: Bearer <token>` header to a caller.
 pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap) -> Result<Caller> {
-    let header = metadata
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(Error::Unauthenticated)?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .ok_or(Error::Unauthenticated)?
-        .trim();
+    let header = metadata.get("authorization").and_then(|v| v.to_str().ok()).ok_or(Error::Unauthenticated)?;
+    let token =
+        header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(Error::Unauthenticated)?.trim();
     let row = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(hash_token(token)))
         .filter(api_token::Column::RevokedAtUs.is_null())
         .one(db)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    let user = user::Entity::find_by_id(row.user_id)
-        .one(db)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let user = user::Entity::find_by_id(row.user_id).one(db).await?.ok_or(Error::Unauthenticated)?;
     caller_of(&user)
 }
 
@@ -82,12 +66,7 @@ pub fn caller_of(user: &user::Model) -> Result<Caller> {
     Ok(Caller {
         user_id: user.id.parse().map_err(|_| bad("id"))?,
         role: user.role.parse().map_err(|()| bad("role"))?,
-        engineer_id: user
-            .engineer_id
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|_| bad("engineer id"))?,
+        engineer_id: user.engineer_id.as_deref().map(str::parse).transpose().map_err(|_| bad("engineer id"))?,
     })
 }
 
@@ -104,11 +83,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Issues a token for `user_id`; returns its id and the token itself (shown once).
-pub async fn issue_token(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-    label: &str,
-) -> Result<(String, String)> {
+pub async fn issue_token(db: &impl ConnectionTrait, user_id: &str, label: &str) -> Result<(String, String)> {
     let token = new_token()?;
     let id = uuid::Uuid::now_v7().to_string();
     api_token::Entity::insert(api_token::ActiveModel {
@@ -138,9 +113,7 @@ pub async fn create_user(
         engineer_id: engineer_id.map(|e| e.to_string()),
         created_at_us: now_us(),
     };
-    user::Entity::insert(user::ActiveModel::from(model.clone()))
-        .exec(db)
-        .await?;
+    user::Entity::insert(user::ActiveModel::from(model.clone())).exec(db).await?;
     Ok(model)
 }
 
@@ -161,10 +134,7 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_hashed() {
-        let (a, b) = (
-            new_token().unwrap_or_default(),
-            new_token().unwrap_or_default(),
-        );
+        let (a, b) = (new_token().unwrap_or_default(), new_token().unwrap_or_default());
         assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
         assert_ne!(a, b);
         assert_eq!(hash_token(&a).len(), 64);

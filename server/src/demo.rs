@@ -5,9 +5,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::CustomerId;
-use onsite_core::slip::{
-    BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome,
-};
+use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, Severity, TicketIntake, Tier};
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
 
@@ -33,63 +31,31 @@ const CUSTOMERS: &[(&str, &str, &[(&str, &str, f64, f64)])] = &[
         "Huadong Precision Machinery",
         "ERP rollout 2025",
         &[
-            (
-                "Pudong plant",
-                "1288 Zhangjiang Rd, Pudong, Shanghai",
-                31.2046,
-                121.5996,
-            ),
-            (
-                "Minhang warehouse",
-                "88 Jianchuan Rd, Minhang, Shanghai",
-                31.0214,
-                121.4260,
-            ),
+            ("Pudong plant", "1288 Zhangjiang Rd, Pudong, Shanghai", 31.2046, 121.5996),
+            ("Minhang warehouse", "88 Jianchuan Rd, Minhang, Shanghai", 31.0214, 121.4260),
         ],
     ),
     (
         "Riverside General Hospital",
         "HR & payroll suite",
-        &[(
-            "Main campus",
-            "160 Pujian Rd, Pudong, Shanghai",
-            31.2037,
-            121.5227,
-        )],
+        &[("Main campus", "160 Pujian Rd, Pudong, Shanghai", 31.2037, 121.5227)],
     ),
     (
         "Jinqiao Logistics",
         "Fleet management",
         &[
-            (
-                "Headquarters",
-                "500 Jinqiao Rd, Pudong, Shanghai",
-                31.2588,
-                121.5891,
-            ),
-            (
-                "Songjiang depot",
-                "36 Xinzhuan Rd, Songjiang, Shanghai",
-                31.0595,
-                121.2235,
-            ),
+            ("Headquarters", "500 Jinqiao Rd, Pudong, Shanghai", 31.2588, 121.5891),
+            ("Songjiang depot", "36 Xinzhuan Rd, Songjiang, Shanghai", 31.0595, 121.2235),
         ],
     ),
     (
         "Xuhui District Schools Board",
         "Campus network and records",
-        &[(
-            "Board offices",
-            "1500 Caoxi N Rd, Xuhui, Shanghai",
-            31.1857,
-            121.4375,
-        )],
+        &[("Board offices", "1500 Caoxi N Rd, Xuhui, Shanghai", 31.1857, 121.4375)],
     ),
 ];
 
-const SKILLS: &[&str] = &[
-    "erp", "payroll", "network", "database", "printer", "server", "fleet", "mes",
-];
+const SKILLS: &[&str] = &["erp", "payroll", "network", "database", "printer", "server", "fleet", "mes"];
 const NAMES: &[&str] = &[
     "Wang Lei",
     "Li Na",
@@ -168,12 +134,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         let new = customers::validate(archive, contacts, new_sites, products, now_us())?;
         customers::insert(&txn, &new).await?;
         for s in &new.sites {
-            sites.push((
-                new.customer.id.clone(),
-                s.id.clone(),
-                new.customer.name.clone(),
-                new.products[0].id.clone(),
-            ));
+            sites.push((new.customer.id.clone(), s.id.clone(), new.customer.name.clone(), new.products[0].id.clone()));
         }
     }
 
@@ -181,23 +142,13 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     let mut engineer_tokens = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
         // Spread home bases over the city on a deterministic pattern.
-        let (lat, lon) = (
-            31.05 + (i % 6) as f64 * 0.05,
-            121.25 + (i / 6) as f64 * 0.09 + (i % 3) as f64 * 0.02,
-        );
+        let (lat, lon) = (31.05 + (i % 6) as f64 * 0.05, 121.25 + (i / 6) as f64 * 0.09 + (i % 3) as f64 * 0.02);
         let new = engineers::NewEngineer {
             employee_number: format!("{}", 17 + i),
             name: (*name).into(),
             phone: format!("+86 138 0000 {:04}", 17 + i),
-            tier: Some(if i % 8 == 7 {
-                Tier::Expert
-            } else {
-                Tier::Field
-            }),
-            skills: vec![
-                SKILLS[i % SKILLS.len()].into(),
-                SKILLS[(i * 3 + 1) % SKILLS.len()].into(),
-            ],
+            tier: Some(if i % 8 == 7 { Tier::Expert } else { Tier::Field }),
+            skills: vec![SKILLS[i % SKILLS.len()].into(), SKILLS[(i * 3 + 1) % SKILLS.len()].into()],
             home_base: GeoPoint::new(lat, lon, "home_base"),
             status: if i % 11 == 10 { "off" } else { "available" },
             shift: "Mon-Fri 08:30-17:30".into(),
@@ -264,13 +215,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
             "One packing station",
             SlipState::Draft,
         ),
-        (
-            Severity::General,
-            Category::Bug,
-            "Login page slow in the morning",
-            "About 50 users",
-            SlipState::Declined,
-        ),
+        (Severity::General, Category::Bug, "Login page slow in the morning", "About 50 users", SlipState::Declined),
         (
             Severity::Important,
             Category::Bug,
@@ -331,10 +276,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         drive(&txn, app, &manager, engineer, &slip.id, *target, now).await?;
     }
     txn.commit().await?;
-    Ok(Some(DemoLogins {
-        manager_token,
-        engineer_tokens,
-    }))
+    Ok(Some(DemoLogins { manager_token, engineer_tokens }))
 }
 
 /// Walks a slip to `target` through the state machine, recording what each step needs.
@@ -349,60 +291,28 @@ async fn drive(
 ) -> Result<()> {
     let _ = app;
     let engineer_id = engineer.id.parse().ok();
-    let engineer_caller = Caller {
-        user_id: manager.user_id,
-        role: Role::Engineer,
-        engineer_id,
-    };
+    let engineer_caller = Caller { user_id: manager.user_id, role: Role::Engineer, engineer_id };
     let start = now + Duration::hours(1);
-    let window = Window {
-        start,
-        end: start + Duration::hours(2),
-    };
+    let window = Window { start, end: start + Duration::hours(2) };
     let mut plan: Vec<(SlipAction, bool)> = vec![(SlipAction::Verify, true)];
     if let Some(engineer) = engineer_id {
         plan.push((SlipAction::Dispatch { engineer }, true));
     }
     if target == SlipState::Declined {
-        plan.push((
-            SlipAction::Decline {
-                reason: "on another urgent job".into(),
-            },
-            false,
-        ));
+        plan.push((SlipAction::Decline { reason: "on another urgent job".into() }, false));
     } else if target == SlipState::Cancelled {
-        plan.push((
-            SlipAction::Cancel {
-                reason: "customer solved it by phone".into(),
-            },
-            true,
-        ));
+        plan.push((SlipAction::Cancel { reason: "customer solved it by phone".into() }, true));
     } else {
         plan.extend([
             (SlipAction::Confirm, false),
             (SlipAction::BookAppointment { window }, false),
             (SlipAction::StartTravel, false),
             (SlipAction::CheckIn, false),
-            (
-                SlipAction::LogBackup {
-                    kind: BackupKind::Backup,
-                },
-                false,
-            ),
-            (
-                SlipAction::RecordFix {
-                    outcome: FixOutcome::Resolved,
-                },
-                false,
-            ),
+            (SlipAction::LogBackup { kind: BackupKind::Backup }, false),
+            (SlipAction::RecordFix { outcome: FixOutcome::Resolved }, false),
             (SlipAction::CaptureSignOff, false),
             (SlipAction::Complete, false),
-            (
-                SlipAction::WriteOff {
-                    outcome: WriteOffOutcome::Resolved,
-                },
-                true,
-            ),
+            (SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved }, true),
         ]);
     }
     for (action, by_manager) in plan {
@@ -410,24 +320,10 @@ async fn drive(
         if current.state == target.as_str() {
             break;
         }
-        let caller = if by_manager {
-            manager
-        } else {
-            &engineer_caller
-        };
+        let caller = if by_manager { manager } else { &engineer_caller };
         let record = demo_record(&action, now);
-        let act = Act {
-            caller,
-            action,
-            etag: "",
-            now,
-            request_id: "",
-            detail: "demo".into(),
-        };
-        let (saved, _) = slips::act(txn, slip_id, act, |_, c| {
-            c.appointment_contact = Set("IT lead".into())
-        })
-        .await?;
+        let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into() };
+        let (saved, _) = slips::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?;
         slips::insert_record(txn, &saved, record, caller, now).await?;
     }
     Ok(())

@@ -21,10 +21,7 @@ pub enum Error {
     NotFound { resource: &'static str, id: String },
     /// A unique resource exists already.
     #[error("{message}")]
-    AlreadyExists {
-        reason: &'static str,
-        message: String,
-    },
+    AlreadyExists { reason: &'static str, message: String },
     /// No or an unknown bearer token.
     #[error("a valid bearer token is required")]
     Unauthenticated,
@@ -51,10 +48,7 @@ pub enum Error {
 impl Error {
     /// A not-found error.
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
-        Self::NotFound {
-            resource,
-            id: id.to_string(),
-        }
+        Self::NotFound { resource, id: id.to_string() }
     }
 
     /// A single invalid field.
@@ -64,10 +58,7 @@ impl Error {
 
     /// A failed precondition with an UPPER_SNAKE_CASE reason.
     pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::Domain(DomainError::Precondition {
-            reason,
-            message: message.into(),
-        })
+        Self::Domain(DomainError::Precondition { reason, message: message.into() })
     }
 }
 
@@ -78,8 +69,7 @@ impl From<onsite_core::FieldViolation> for Error {
 }
 
 fn with_reason(code: Code, message: String, reason: &str) -> Status {
-    let details =
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+    let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
     Status::with_error_details(code, message, details)
 }
 
@@ -100,29 +90,17 @@ impl From<Error> for Status {
                     }
                     Status::with_error_details(Code::InvalidArgument, message, details)
                 }
-                DomainError::Forbidden { .. } => {
-                    with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED")
-                }
-                DomainError::NotAssigned => {
-                    with_reason(Code::PermissionDenied, message, "SLIP_NOT_ASSIGNED")
-                }
+                DomainError::Forbidden { .. } => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED"),
+                DomainError::NotAssigned => with_reason(Code::PermissionDenied, message, "SLIP_NOT_ASSIGNED"),
                 DomainError::InvalidTransition { .. } => {
                     with_reason(Code::FailedPrecondition, message, "INVALID_TRANSITION")
                 }
-                DomainError::Precondition { reason, .. } => {
-                    with_reason(Code::FailedPrecondition, message, reason)
-                }
+                DomainError::Precondition { reason, .. } => with_reason(Code::FailedPrecondition, message, reason),
             },
             Error::NotFound { .. } => with_reason(Code::NotFound, message, "NOT_FOUND"),
-            Error::AlreadyExists { reason, .. } => {
-                with_reason(Code::AlreadyExists, message, reason)
-            }
-            Error::Unauthenticated => {
-                with_reason(Code::Unauthenticated, message, "UNAUTHENTICATED")
-            }
-            Error::PermissionDenied(_) => {
-                with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED")
-            }
+            Error::AlreadyExists { reason, .. } => with_reason(Code::AlreadyExists, message, reason),
+            Error::Unauthenticated => with_reason(Code::Unauthenticated, message, "UNAUTHENTICATED"),
+            Error::PermissionDenied(_) => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED"),
             Error::StaleEtag { .. } => with_reason(Code::Aborted, message, "STALE_ETAG"),
             Error::RequestIdReused => {
                 let mut details = ErrorDetails::with_error_info(
@@ -130,10 +108,7 @@ impl From<Error> for Status {
                     ERROR_DOMAIN,
                     std::collections::HashMap::<String, String>::new(),
                 );
-                details.add_bad_request_violation(
-                    "request_id",
-                    "was already used for a different request",
-                );
+                details.add_bad_request_violation("request_id", "was already used for a different request");
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             Error::Unavailable => with_reason(Code::Unavailable, message, "STARTING_UP"),

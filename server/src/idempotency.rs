@@ -32,16 +32,7 @@ where
     F: FnOnce(DatabaseTransaction) -> Fut,
     Fut: Future<Output = Result<(DatabaseTransaction, Resp)>>,
 {
-    run_redacted(
-        app,
-        caller,
-        method,
-        request_id,
-        request,
-        |r: &Resp| r.encode_to_vec(),
-        mutation,
-    )
-    .await
+    run_redacted(app, caller, method, request_id, request, |r: &Resp| r.encode_to_vec(), mutation).await
 }
 
 /// Like [`run`], but stores `redact(response)`: for responses that carry a secret.
@@ -72,10 +63,7 @@ where
     let key = format!("{}:{request_id}", caller.user_id);
     let hash = request_hash(method, request);
     let txn = begin_write(&app.db).await?;
-    if let Some(stored) = idempotency_key::Entity::find_by_id(key.clone())
-        .one(&txn)
-        .await?
-    {
+    if let Some(stored) = idempotency_key::Entity::find_by_id(key.clone()).one(&txn).await? {
         return replay(&stored, method, &hash);
     }
     let (txn, response) = mutation(txn).await?;
@@ -94,26 +82,18 @@ where
         Ok(()) => Ok(response),
         // A concurrent retry of the same request committed first: answer with its result.
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            let stored = idempotency_key::Entity::find_by_id(key)
-                .one(&app.db)
-                .await?
-                .ok_or(Error::Database(e))?;
+            let stored = idempotency_key::Entity::find_by_id(key).one(&app.db).await?.ok_or(Error::Database(e))?;
             replay(&stored, method, &hash)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn replay<Resp: Message + Default>(
-    stored: &idempotency_key::Model,
-    method: &str,
-    hash: &str,
-) -> Result<Resp> {
+fn replay<Resp: Message + Default>(stored: &idempotency_key::Model, method: &str, hash: &str) -> Result<Resp> {
     if stored.method != method || stored.request_hash != hash {
         return Err(Error::RequestIdReused);
     }
-    Resp::decode(stored.response.as_slice())
-        .map_err(|e| Error::Internal(format!("stored response: {e}")))
+    Resp::decode(stored.response.as_slice()).map_err(|e| Error::Internal(format!("stored response: {e}")))
 }
 
 fn request_hash(method: &str, request: &impl Message) -> String {

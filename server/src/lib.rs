@@ -70,9 +70,7 @@ pub async fn run(
 ) -> Result<()> {
     let shared = app::Shared::default();
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
+    health.set_service_status("", ServingStatus::NotServing).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(onsite_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -89,43 +87,24 @@ pub async fn run(
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::admin_service_server::AdminServiceServer::new(
-            api::admin::Admin {
-                shared: shared.clone(),
-            },
-        ))
-        .add_service(pb::ticket_service_server::TicketServiceServer::new(
-            api::tickets::Tickets {
-                shared: shared.clone(),
-            },
-        ))
-        .add_service(pb::slip_service_server::SlipServiceServer::new(
-            api::slips::Slips {
-                shared: shared.clone(),
-            },
-        ))
-        .add_service(pb::customer_service_server::CustomerServiceServer::new(
-            api::customers::Customers {
-                shared: shared.clone(),
-            },
-        ))
-        .add_service(pb::engineer_service_server::EngineerServiceServer::new(
-            api::engineers::Engineers {
-                shared: shared.clone(),
-            },
-        ))
-        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(
-            Pending,
-        ))
+        .add_service(pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() }))
+        .add_service(pb::ticket_service_server::TicketServiceServer::new(api::tickets::Tickets {
+            shared: shared.clone(),
+        }))
+        .add_service(pb::slip_service_server::SlipServiceServer::new(api::slips::Slips { shared: shared.clone() }))
+        .add_service(pb::customer_service_server::CustomerServiceServer::new(api::customers::Customers {
+            shared: shared.clone(),
+        }))
+        .add_service(pb::engineer_service_server::EngineerServiceServer::new(api::engineers::Engineers {
+            shared: shared.clone(),
+        }))
+        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(Pending))
         .add_service(pb::sync_service_server::SyncServiceServer::new(Pending))
         .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
-    let serving = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        },
-    ));
+    let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        let _ = server_stop.wait_for(|stop| *stop).await;
+    }));
 
     let app = match start(config).await {
         Ok(started) => started,
@@ -143,10 +122,7 @@ pub async fn run(
     }
     tokio::spawn(sla_watch::watch(app, stop_rx));
 
-    serving
-        .await
-        .map_err(|e| Error::Internal(format!("server task: {e}")))?
-        .map_err(|e| Error::Internal(e.to_string()))
+    serving.await.map_err(|e| Error::Internal(format!("server task: {e}")))?.map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Connects, migrates, bootstraps the admin and seeds the demo data.
@@ -156,10 +132,6 @@ async fn start(config: Config) -> Result<(Arc<app::App>, Ready)> {
     tracing::info!(applied, "database migrated");
     let admin_token = auth::bootstrap_admin(&db).await?;
     let app = Arc::new(app::App { db, config });
-    let demo = if app.config.demo {
-        demo::seed(&app).await?
-    } else {
-        None
-    };
+    let demo = if app.config.demo { demo::seed(&app).await? } else { None };
     Ok((app, Ready { admin_token, demo }))
 }

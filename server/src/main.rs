@@ -29,11 +29,7 @@ struct Args {
     #[arg(long, env = "ONSITE_TIME_ZONE", default_value = "UTC")]
     time_zone: String,
     /// Weekly working hours of the business calendar.
-    #[arg(
-        long,
-        env = "ONSITE_WORKING_HOURS",
-        default_value = "Mon-Fri 09:00-18:00"
-    )]
+    #[arg(long, env = "ONSITE_WORKING_HOURS", default_value = "Mon-Fri 09:00-18:00")]
     working_hours: String,
     /// Holidays of the business calendar, comma-separated YYYY-MM-DD.
     #[arg(long, env = "ONSITE_HOLIDAYS", default_value = "")]
@@ -43,10 +39,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
     let holidays = BusinessCalendar::parse_holidays(&args.holidays)?;
@@ -69,10 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    println!(
-        "Onsite listening on {addr} ({storage}, business hours {})",
-        config.calendar
-    );
+    println!("Onsite listening on {addr} ({storage}, business hours {})", config.calendar);
     let (ready_tx, ready_rx) = oneshot::channel();
     tokio::spawn(async move {
         if let Ok(ready) = ready_rx.await {
@@ -94,10 +84,7 @@ fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr) {
         for (number, name, token) in &demo.engineer_tokens {
             println!("  engineer No. {number} ({name}) token: {token}");
         }
-        println!(
-            "  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets",
-            demo.manager_token
-        );
+        println!("  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets", demo.manager_token);
     }
     println!("Ready: gRPC on {addr} (health and reflection enabled)");
 }

@@ -34,12 +34,7 @@ impl Page {
         let after = if page_token.is_empty() {
             None
         } else {
-            let bad = || {
-                Error::invalid(
-                    "page_token",
-                    "is not a token from the previous page of this query",
-                )
-            };
+            let bad = || Error::invalid("page_token", "is not a token from the previous page of this query");
             let raw = URL_SAFE_NO_PAD.decode(page_token).map_err(|_| bad())?;
             let text = String::from_utf8(raw).map_err(|_| bad())?;
             let (token_filter, key) = text.split_once('|').ok_or_else(bad)?;
@@ -48,11 +43,7 @@ impl Page {
             }
             Some(key.to_owned())
         };
-        Ok(Self {
-            size,
-            after,
-            filter,
-        })
+        Ok(Self { size, after, filter })
     }
 
     /// How many rows to fetch: one more than the page, to know whether another page follows.
@@ -66,9 +57,7 @@ impl Page {
             return String::new();
         }
         rows.truncate(self.size as usize);
-        rows.last()
-            .map(|last| URL_SAFE_NO_PAD.encode(format!("{}|{}", self.filter, key(last))))
-            .unwrap_or_default()
+        rows.last().map(|last| URL_SAFE_NO_PAD.encode(format!("{}|{}", self.filter, key(last)))).unwrap_or_default()
     }
 }
 

@@ -34,9 +34,7 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<usize> {
         for breach in tickets::sla_clock(&current).breaches(now) {
             let pending = match breach {
                 Breach::Response => !current.response_breach_escalated,
-                Breach::Resolution => {
-                    !current.resolution_breach_escalated && current.resolved_at_us.is_none()
-                }
+                Breach::Resolution => !current.resolution_breach_escalated && current.resolved_at_us.is_none(),
             };
             if !pending {
                 continue;

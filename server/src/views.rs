@@ -10,8 +10,8 @@ use onsite_proto::v1 as pb;
 use crate::repo::slips::Records;
 use crate::repo::{engineers, etag, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, engineer, fix, product, sign_off, site, slip, slip_event,
-    ticket, ticket_event, user,
+    backup, contact, cost_line, customer, engineer, fix, product, sign_off, site, slip, slip_event, ticket,
+    ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -32,15 +32,11 @@ fn opt_ts(us: Option<i64>) -> Option<prost_types::Timestamp> {
 }
 
 fn date(text: Option<&str>) -> Option<pb::Date> {
-    text.and_then(|t| t.parse::<NaiveDate>().ok())
-        .map(wire_date)
+    text.and_then(|t| t.parse::<NaiveDate>().ok()).map(wire_date)
 }
 
 fn level<E: WireEnum>(n: i32, from_level: fn(u8) -> Option<E>) -> i32 {
-    u8::try_from(n)
-        .ok()
-        .and_then(from_level)
-        .map_or(0, WireEnum::to_wire)
+    u8::try_from(n).ok().and_then(from_level).map_or(0, WireEnum::to_wire)
 }
 
 /// A ticket, with its SLA state as of `now`.
@@ -102,22 +98,17 @@ pub fn ticket_event(e: &ticket_event::Model) -> pb::TicketEvent {
 pub fn slip(s: &slip::Model, ticket_number: String, records: Option<Records>) -> pb::Slip {
     let appointment = match (s.appointment_start_us, s.appointment_end_us) {
         (Some(start), Some(end)) => Some(pb::Appointment {
-            window: Some(pb::TimeWindow {
-                start: ts(start),
-                end: ts(end),
-            }),
+            window: Some(pb::TimeWindow { start: ts(start), end: ts(end) }),
             contact_name: s.appointment_contact.clone(),
             reschedule_count: s.reschedule_count,
             last_reschedule_reason: s.last_reschedule_reason.clone(),
             customer_informed: s.customer_informed,
             arrived_at: opt_ts(s.arrived_at_us),
             on_time: s.arrived_on_time,
-            check_in_position: s.check_in_latitude.zip(s.check_in_longitude).map(
-                |(latitude, longitude)| pb::GeoPoint {
-                    latitude,
-                    longitude,
-                },
-            ),
+            check_in_position: s
+                .check_in_latitude
+                .zip(s.check_in_longitude)
+                .map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
         }),
         _ => None,
     };
@@ -184,10 +175,7 @@ fn cost_line(c: &cost_line::Model) -> pb::CostLine {
         description: c.description.clone(),
         part_number: c.part_number.clone(),
         quantity: c.quantity,
-        unit_price: Some(pb::Money {
-            minor_units: c.unit_price_minor,
-            currency_code: c.currency.clone(),
-        }),
+        unit_price: Some(pb::Money { minor_units: c.unit_price_minor, currency_code: c.currency.clone() }),
         billable: c.billable,
         recorded_by: c.recorded_by.clone(),
     }
@@ -264,10 +252,7 @@ pub fn customer(
                 id: s.id.clone(),
                 name: s.name.clone(),
                 address: s.address.clone(),
-                position: Some(pb::GeoPoint {
-                    latitude: s.latitude,
-                    longitude: s.longitude,
-                }),
+                position: Some(pb::GeoPoint { latitude: s.latitude, longitude: s.longitude }),
             })
             .collect(),
         products: products
@@ -301,24 +286,14 @@ pub fn engineer(e: &engineer::Model) -> pb::Engineer {
         phone: e.phone.clone(),
         tier: level(e.tier, Tier::from_level),
         skills: engineers::decode_skills(&e.skills),
-        home_base: Some(pb::GeoPoint {
-            latitude: e.home_latitude,
-            longitude: e.home_longitude,
-        }),
+        home_base: Some(pb::GeoPoint { latitude: e.home_latitude, longitude: e.home_longitude }),
         status: status as i32,
         shift: e.shift.clone(),
-        days_off: e
-            .days_off
-            .split(',')
-            .filter_map(|d| date(Some(d)))
-            .collect(),
+        days_off: e.days_off.split(',').filter_map(|d| date(Some(d))).collect(),
         last_position: e
             .last_latitude
             .zip(e.last_longitude)
-            .map(|(latitude, longitude)| pb::GeoPoint {
-                latitude,
-                longitude,
-            }),
+            .map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
         last_position_time: opt_ts(e.last_position_at_us),
         etag: etag(e.version),
     }

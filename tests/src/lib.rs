@@ -1,1 +1,345 @@
+//! Test harness: real Onsite servers on loopback ports, over real SQLite files or a real
+//! PostgreSQL cluster that the harness starts itself.
+//!
+//! - [`TestServer`] runs `onsite_server::run` on `127.0.0.1:0` and stops it on drop.
+//! - [`pg`] starts one PostgreSQL cluster per test process and gives each test its own database.
+//! - [`conformance!`] turns one list of scenario functions into a test per backend.
 
+pub mod pg;
+
+use std::time::Duration;
+
+use onsite_proto::v1 as pb;
+use onsite_server::Config;
+use tokio::sync::oneshot;
+use tonic::Request;
+use tonic::transport::Channel;
+
+/// A storage backend to run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and the admin token it bootstrapped.
+#[derive(Debug)]
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub admin_token: String,
+    pub database_url: String,
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<onsite_server::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+                let url = onsite_server::store::sqlite_url(dir.path());
+                Self::start_with(Config::new(url), Some(dir)).await
+            }
+            Backend::Postgres => {
+                let cluster = pg::cluster().unwrap_or_else(|e| panic!("PostgreSQL cluster: {e}"));
+                let url = cluster.create_database().await;
+                Self::start_with(Config::new(url), None).await
+            }
+        }
+    }
+
+    /// A server with `config`; `dir` is kept alive as long as the server.
+    pub async fn start_with(config: Config, dir: Option<tempfile::TempDir>) -> Self {
+        let database_url = config.database_url.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let task = tokio::spawn(onsite_server::run(
+            config,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+            Some(ready_tx),
+        ));
+        let ready = tokio::time::timeout(Duration::from_secs(60), ready_rx)
+            .await
+            .unwrap_or_else(|_| panic!("server not ready within 60 s"))
+            .unwrap_or_else(|_| panic!("server failed to start"));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap_or_else(|e| panic!("uri: {e}"))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        Self {
+            addr,
+            admin_token: ready.admin_token.unwrap_or_default(),
+            database_url,
+            channel,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = task.await.unwrap_or_else(|e| panic!("server task: {e}"));
+            result.unwrap_or_else(|e| panic!("server failed: {e}"));
+        }
+        self._dir.take()
+    }
+
+    pub fn tickets(&self) -> pb::ticket_service_client::TicketServiceClient<Channel> {
+        pb::ticket_service_client::TicketServiceClient::new(self.channel.clone())
+    }
+
+    pub fn slips(&self) -> pb::slip_service_client::SlipServiceClient<Channel> {
+        pb::slip_service_client::SlipServiceClient::new(self.channel.clone())
+    }
+
+    pub fn customers(&self) -> pb::customer_service_client::CustomerServiceClient<Channel> {
+        pb::customer_service_client::CustomerServiceClient::new(self.channel.clone())
+    }
+
+    pub fn engineers(&self) -> pb::engineer_service_client::EngineerServiceClient<Channel> {
+        pb::engineer_service_client::EngineerServiceClient::new(self.channel.clone())
+    }
+
+    pub fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
+        pb::admin_service_client::AdminServiceClient::new(self.channel.clone())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    let value = format!("Bearer {token}").parse().unwrap_or_else(|e| panic!("token header: {e}"));
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+/// A fresh request id.
+pub fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Generates one `#[tokio::test]` per scenario and backend.
+///
+/// Each scenario is `async fn(Backend)`; the SQLite tests run on temp files, the PostgreSQL
+/// tests on databases of the harness's own cluster.
+#[macro_export]
+macro_rules! conformance {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A server with a manager, two engineers with their own tokens, and a customer with a site.
+#[derive(Debug)]
+pub struct Fixture {
+    pub server: TestServer,
+    pub manager: String,
+    pub engineer_id: String,
+    pub engineer: String,
+    pub other_engineer_id: String,
+    pub other_engineer: String,
+    pub customer_id: String,
+    pub site_id: String,
+    pub product_id: String,
+}
+
+impl Fixture {
+    /// Builds the fixture through the public API only.
+    pub async fn new(backend: Backend) -> Self {
+        let server = TestServer::start(backend).await;
+        let admin = server.admin_token.clone();
+        let manager = new_login(&server, &admin, "Dispatch desk", pb::Role::Manager, "").await;
+        let customer = server
+            .customers()
+            .create_customer(authed(
+                &manager,
+                pb::CreateCustomerRequest {
+                    request_id: request_id(),
+                    customer: Some(pb::Customer {
+                        name: "Huadong Precision Machinery".into(),
+                        project_name: "ERP rollout".into(),
+                        warranty_start: Some(pb::Date { year: 2025, month: 7, day: 1 }),
+                        warranty_end: Some(pb::Date { year: 2027, month: 6, day: 30 }),
+                        contacts: vec![pb::Contact {
+                            name: "Ms. Zhou".into(),
+                            role: "IT lead".into(),
+                            ..Default::default()
+                        }],
+                        sites: vec![pb::Site {
+                            name: "Pudong plant".into(),
+                            address: "1288 Zhangjiang Rd".into(),
+                            position: Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 }),
+                            ..Default::default()
+                        }],
+                        products: vec![pb::InstalledProduct {
+                            site_id: "0".into(),
+                            model: "S2".into(),
+                            serial_number: "S2-01000".into(),
+                            warranty_end: Some(pb::Date { year: 2027, month: 3, day: 1 }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("create customer: {e}"))
+            .into_inner();
+        let (engineer_id, engineer) = new_engineer(&server, &admin, &manager, "17", "Wang Lei").await;
+        let (other_engineer_id, other_engineer) = new_engineer(&server, &admin, &manager, "18", "Li Na").await;
+        Self {
+            manager,
+            engineer_id,
+            engineer,
+            other_engineer_id,
+            other_engineer,
+            customer_id: customer.id.clone(),
+            site_id: customer.sites[0].id.clone(),
+            product_id: customer.products[0].id.clone(),
+            server,
+        }
+    }
+
+    /// A complete, valid intake for `severity`.
+    pub fn intake(&self, severity: pb::Severity) -> pb::Ticket {
+        pb::Ticket {
+            title: "Payroll run aborts".into(),
+            channel: pb::Channel::Hotline as i32,
+            category: pb::Category::Bug as i32,
+            severity: severity as i32,
+            customer_id: self.customer_id.clone(),
+            contact_name: "Ms. Zhou".into(),
+            contact_phone: "+86 21 5555 0100".into(),
+            product_id: self.product_id.clone(),
+            symptoms: "Run stops at 40% with a deadlock".into(),
+            error_message: "ERR-5021".into(),
+            impact_scope: "2,400 employees unpaid".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Takes in a ticket.
+    pub async fn ticket(&self, severity: pb::Severity) -> pb::Ticket {
+        self.server
+            .tickets()
+            .create_ticket(authed(
+                &self.manager,
+                pb::CreateTicketRequest { request_id: request_id(), ticket: Some(self.intake(severity)) },
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("create ticket: {e}"))
+            .into_inner()
+    }
+
+    /// Opens a slip for `ticket` at the fixture's site.
+    pub async fn slip(&self, ticket: &pb::Ticket) -> pb::Slip {
+        self.server
+            .slips()
+            .create_slip(authed(
+                &self.manager,
+                pb::CreateSlipRequest {
+                    request_id: request_id(),
+                    ticket_id: ticket.id.clone(),
+                    site_id: self.site_id.clone(),
+                    instructions: "Diagnose the payroll deadlock; back up first".into(),
+                    required_skills: vec!["payroll".into()],
+                },
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("create slip: {e}"))
+            .into_inner()
+    }
+}
+
+/// Creates a user with `role` and returns a token for it.
+pub async fn new_login(server: &TestServer, admin: &str, name: &str, role: pb::Role, engineer_id: &str) -> String {
+    let user = server
+        .admin()
+        .create_user(authed(
+            admin,
+            pb::CreateUserRequest {
+                request_id: request_id(),
+                user: Some(pb::User {
+                    name: name.into(),
+                    role: role as i32,
+                    engineer_id: engineer_id.into(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("create user: {e}"))
+        .into_inner();
+    server
+        .admin()
+        .create_token(authed(
+            admin,
+            pb::CreateTokenRequest { request_id: request_id(), user_id: user.id, label: "tests".into() },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("create token: {e}"))
+        .into_inner()
+        .token
+}
+
+async fn new_engineer(server: &TestServer, admin: &str, manager: &str, number: &str, name: &str) -> (String, String) {
+    let engineer = server
+        .engineers()
+        .create_engineer(authed(
+            manager,
+            pb::CreateEngineerRequest {
+                request_id: request_id(),
+                engineer: Some(pb::Engineer {
+                    employee_number: number.into(),
+                    name: name.into(),
+                    tier: pb::Tier::Field as i32,
+                    skills: vec!["payroll".into(), "database".into()],
+                    home_base: Some(pb::GeoPoint { latitude: 31.23, longitude: 121.47 }),
+                    shift: "Mon-Fri 08:30-17:30".into(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("create engineer: {e}"))
+        .into_inner();
+    let token = new_login(server, admin, name, pb::Role::Engineer, &engineer.id).await;
+    (engineer.id, token)
+}

@@ -26,10 +26,7 @@ pub struct Admin {
 
 #[tonic::async_trait]
 impl AdminService for Admin {
-    async fn who_am_i(
-        &self,
-        request: Request<pb::WhoAmIRequest>,
-    ) -> Result<Response<pb::User>, Status> {
+    async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::User>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
             let me = user::Entity::find_by_id(caller.user_id.to_string())
@@ -41,10 +38,7 @@ impl AdminService for Admin {
         .await
     }
 
-    async fn create_user(
-        &self,
-        request: Request<pb::CreateUserRequest>,
-    ) -> Result<Response<pb::User>, Status> {
+    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::User>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
             caller.require_admin()?;
@@ -53,34 +47,22 @@ impl AdminService for Admin {
             let mut v = Violations::new();
             v.required_text("user.name", &u.name, onsite_core::ticket::MAX_SHORT);
             let role = v.take(convert::required::<Role>(u.role, "user.role"));
-            let engineer_id = v.take(convert::opt_id::<onsite_core::id::EngineerId>(
-                &u.engineer_id,
-                "user.engineer_id",
-            ));
+            let engineer_id =
+                v.take(convert::opt_id::<onsite_core::id::EngineerId>(&u.engineer_id, "user.engineer_id"));
             v.check()?;
             let (Some(role), Some(engineer_id)) = (role, engineer_id) else {
                 return Err(Error::Internal("validated fields missing".into()));
             };
             if (role == Role::Engineer) != engineer_id.is_some() {
-                return Err(Error::invalid(
-                    "user.engineer_id",
-                    "is required for engineers and only for them",
-                ));
+                return Err(Error::invalid("user.engineer_id", "is required for engineers and only for them"));
             }
-            idempotency::run(
-                app,
-                &caller,
-                "CreateUser",
-                &req.request_id,
-                req,
-                |txn| async {
-                    if let Some(engineer_id) = engineer_id {
-                        engineers::load(&txn, &engineer_id.to_string(), "user.engineer_id").await?;
-                    }
-                    let created = auth::create_user(&txn, u.name.trim(), role, engineer_id).await?;
-                    Ok((txn, views::user(&created)))
-                },
-            )
+            idempotency::run(app, &caller, "CreateUser", &req.request_id, req, |txn| async {
+                if let Some(engineer_id) = engineer_id {
+                    engineers::load(&txn, &engineer_id.to_string(), "user.engineer_id").await?;
+                }
+                let created = auth::create_user(&txn, u.name.trim(), role, engineer_id).await?;
+                Ok((txn, views::user(&created)))
+            })
             .await
         })
         .await
@@ -95,37 +77,21 @@ impl AdminService for Admin {
             caller.require_admin()?;
             let req = request.get_ref();
             let mut v = Violations::new();
-            v.take(convert::id::<onsite_core::id::UserId>(
-                &req.user_id,
-                "user_id",
-            ));
+            v.take(convert::id::<onsite_core::id::UserId>(&req.user_id, "user_id"));
             v.optional_text("label", &req.label, onsite_core::ticket::MAX_SHORT);
             v.check()?;
             // The secret is never stored, not even in the idempotency record.
             let redact = |r: &pb::CreateTokenResponse| {
-                pb::CreateTokenResponse {
-                    token_id: r.token_id.clone(),
-                    token: String::new(),
-                }
-                .encode_to_vec()
+                pb::CreateTokenResponse { token_id: r.token_id.clone(), token: String::new() }.encode_to_vec()
             };
-            idempotency::run_redacted(
-                app,
-                &caller,
-                "CreateToken",
-                &req.request_id,
-                req,
-                redact,
-                |txn| async {
-                    user::Entity::find_by_id(req.user_id.clone())
-                        .one(&txn)
-                        .await?
-                        .ok_or_else(|| Error::not_found("user", &req.user_id))?;
-                    let (token_id, token) =
-                        auth::issue_token(&txn, &req.user_id, req.label.trim()).await?;
-                    Ok((txn, pb::CreateTokenResponse { token_id, token }))
-                },
-            )
+            idempotency::run_redacted(app, &caller, "CreateToken", &req.request_id, req, redact, |txn| async {
+                user::Entity::find_by_id(req.user_id.clone())
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| Error::not_found("user", &req.user_id))?;
+                let (token_id, token) = auth::issue_token(&txn, &req.user_id, req.label.trim()).await?;
+                Ok((txn, pb::CreateTokenResponse { token_id, token }))
+            })
             .await
         })
         .await
@@ -140,28 +106,18 @@ impl AdminService for Admin {
             caller.require_admin()?;
             let req = request.get_ref();
             convert::id::<uuid::Uuid>(&req.token_id, "token_id")?;
-            idempotency::run(
-                app,
-                &caller,
-                "RevokeToken",
-                &req.request_id,
-                req,
-                |txn| async {
-                    let result = api_token::Entity::update_many()
-                        .set(api_token::ActiveModel {
-                            revoked_at_us: Set(Some(to_us(Utc::now()))),
-                            ..Default::default()
-                        })
-                        .filter(api_token::Column::Id.eq(req.token_id.as_str()))
-                        .filter(api_token::Column::RevokedAtUs.is_null())
-                        .exec(&txn)
-                        .await?;
-                    if result.rows_affected == 0 {
-                        return Err(Error::not_found("active token", &req.token_id));
-                    }
-                    Ok((txn, pb::RevokeTokenResponse {}))
-                },
-            )
+            idempotency::run(app, &caller, "RevokeToken", &req.request_id, req, |txn| async {
+                let result = api_token::Entity::update_many()
+                    .set(api_token::ActiveModel { revoked_at_us: Set(Some(to_us(Utc::now()))), ..Default::default() })
+                    .filter(api_token::Column::Id.eq(req.token_id.as_str()))
+                    .filter(api_token::Column::RevokedAtUs.is_null())
+                    .exec(&txn)
+                    .await?;
+                if result.rows_affected == 0 {
+                    return Err(Error::not_found("active token", &req.token_id));
+                }
+                Ok((txn, pb::RevokeTokenResponse {}))
+            })
             .await
         })
         .await

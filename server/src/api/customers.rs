@@ -34,10 +34,7 @@ pub fn new_customer(c: &pb::Customer, now_us: i64) -> Result<NewCustomer> {
         project_manager: c.project_manager.clone(),
         implementation_staff: c.implementation_staff.clone(),
         contract_signed_on: date(c.contract_signed_on.as_ref(), "customer.contract_signed_on"),
-        implementation_started_on: date(
-            c.implementation_started_on.as_ref(),
-            "customer.implementation_started_on",
-        ),
+        implementation_started_on: date(c.implementation_started_on.as_ref(), "customer.implementation_started_on"),
         accepted_on: date(c.accepted_on.as_ref(), "customer.accepted_on"),
         service_started_on: date(c.service_started_on.as_ref(), "customer.service_started_on"),
         warranty_start: date(c.warranty_start.as_ref(), "customer.warranty_start"),
@@ -72,16 +69,10 @@ pub fn new_customer(c: &pb::Customer, now_us: i64) -> Result<NewCustomer> {
             model: p.model.clone(),
             serial_number: p.serial_number.clone(),
             installed_on: v
-                .take(convert::date(
-                    p.installed_on.as_ref(),
-                    &format!("customer.products[{i}].installed_on"),
-                ))
+                .take(convert::date(p.installed_on.as_ref(), &format!("customer.products[{i}].installed_on")))
                 .flatten(),
             warranty_end: v
-                .take(convert::date(
-                    p.warranty_end.as_ref(),
-                    &format!("customer.products[{i}].warranty_end"),
-                ))
+                .take(convert::date(p.warranty_end.as_ref(), &format!("customer.products[{i}].warranty_end")))
                 .flatten(),
         })
         .collect();
@@ -99,30 +90,17 @@ impl CustomerService for Customers {
             let (app, caller) = self.shared.enter(&request).await?;
             caller.require_manager()?;
             let req = request.get_ref();
-            let new = new_customer(
-                required(req.customer.as_ref(), "customer")?,
-                to_us(Utc::now()),
-            )?;
-            idempotency::run(
-                app,
-                &caller,
-                "CreateCustomer",
-                &req.request_id,
-                req,
-                |txn| async {
-                    repo::insert(&txn, &new).await?;
-                    Ok((txn, view(&new)))
-                },
-            )
+            let new = new_customer(required(req.customer.as_ref(), "customer")?, to_us(Utc::now()))?;
+            idempotency::run(app, &caller, "CreateCustomer", &req.request_id, req, |txn| async {
+                repo::insert(&txn, &new).await?;
+                Ok((txn, view(&new)))
+            })
             .await
         })
         .await
     }
 
-    async fn get_customer(
-        &self,
-        request: Request<pb::GetCustomerRequest>,
-    ) -> Result<Response<pb::Customer>, Status> {
+    async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
         handle(async {
             let (app, _caller) = self.shared.enter(&request).await?;
             Ok(view(&repo::load(&app.db, &request.get_ref().id).await?))
@@ -141,14 +119,8 @@ impl CustomerService for Customers {
             let page = Page::new(req.page_size, &req.page_token, "customers")?;
             let mut rows = repo::list(&app.db, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, repo::page_key);
-            let customers = rows
-                .iter()
-                .map(|c| views::customer(c, &[], &[], &[]))
-                .collect();
-            Ok(pb::ListCustomersResponse {
-                customers,
-                next_page_token,
-            })
+            let customers = rows.iter().map(|c| views::customer(c, &[], &[], &[])).collect();
+            Ok(pb::ListCustomersResponse { customers, next_page_token })
         })
         .await
     }

@@ -37,10 +37,7 @@ pub fn new_engineer(e: &pb::Engineer) -> Result<NewEngineer> {
         .days_off
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| {
-            v.take(convert::date(Some(d), &format!("engineer.days_off[{i}]")))
-                .flatten()
-        })
+        .filter_map(|(i, d)| v.take(convert::date(Some(d), &format!("engineer.days_off[{i}]"))).flatten())
         .collect();
     v.check()?;
     Ok(NewEngineer {
@@ -68,31 +65,19 @@ impl EngineerService for Engineers {
             let req = request.get_ref();
             let new = new_engineer(required(req.engineer.as_ref(), "engineer")?)?;
             let model = repo::validate(new, &app.config.calendar, to_us(Utc::now()))?;
-            idempotency::run(
-                app,
-                &caller,
-                "CreateEngineer",
-                &req.request_id,
-                req,
-                |txn| async {
-                    repo::insert(&txn, &model).await?;
-                    Ok((txn, views::engineer(&model)))
-                },
-            )
+            idempotency::run(app, &caller, "CreateEngineer", &req.request_id, req, |txn| async {
+                repo::insert(&txn, &model).await?;
+                Ok((txn, views::engineer(&model)))
+            })
             .await
         })
         .await
     }
 
-    async fn get_engineer(
-        &self,
-        request: Request<pb::GetEngineerRequest>,
-    ) -> Result<Response<pb::Engineer>, Status> {
+    async fn get_engineer(&self, request: Request<pb::GetEngineerRequest>) -> Result<Response<pb::Engineer>, Status> {
         handle(async {
             let (app, _caller) = self.shared.enter(&request).await?;
-            Ok(views::engineer(
-                &repo::load(&app.db, &request.get_ref().id, "id").await?,
-            ))
+            Ok(views::engineer(&repo::load(&app.db, &request.get_ref().id, "id").await?))
         })
         .await
     }
@@ -109,10 +94,7 @@ impl EngineerService for Engineers {
             let page = Page::new(req.page_size, &req.page_token, &format!("skill={skill:?}"))?;
             let mut rows = repo::list(&app.db, skill, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |e| e.employee_number.clone());
-            Ok(pb::ListEngineersResponse {
-                engineers: rows.iter().map(views::engineer).collect(),
-                next_page_token,
-            })
+            Ok(pb::ListEngineersResponse { engineers: rows.iter().map(views::engineer).collect(), next_page_token })
         })
         .await
     }

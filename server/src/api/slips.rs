@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use onsite_core::error::Violations;
 use onsite_core::money::Currency;
-use onsite_core::slip::{
-    BackupKind, FixOutcome, Role, SideEffect, SlipAction, SlipState, WriteOffOutcome,
-};
+use onsite_core::slip::{BackupKind, FixOutcome, Role, SideEffect, SlipAction, SlipState, WriteOffOutcome};
 use onsite_core::ticket::{MAX_SHORT, MAX_TEXT, RootCause};
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, slip_service_server::SlipService};
@@ -48,13 +46,7 @@ struct Step<'a> {
 }
 
 impl<'a> Step<'a> {
-    fn new(
-        method: &'static str,
-        request_id: &'a str,
-        slip_id: &'a str,
-        etag: &'a str,
-        action: SlipAction,
-    ) -> Self {
+    fn new(method: &'static str, request_id: &'a str, slip_id: &'a str, etag: &'a str, action: SlipAction) -> Self {
         Self {
             method,
             request_id,
@@ -72,10 +64,7 @@ impl<'a> Step<'a> {
         self
     }
 
-    fn extra(
-        mut self,
-        extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'a,
-    ) -> Self {
+    fn extra(mut self, extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'a) -> Self {
         self.extra = Box::new(extra);
         self
     }
@@ -96,204 +85,109 @@ impl Slips {
         let (app, caller) = self.shared.enter(request).await?;
         let now = Utc::now();
         let step = build(&caller, now)?;
-        let Step {
-            method,
-            request_id,
-            slip_id,
-            etag,
-            action,
-            detail,
-            extra,
-            record,
-        } = step;
-        idempotency::run(
-            app,
-            &caller,
-            method,
-            request_id,
-            request.get_ref(),
-            |txn| async {
-                if let SlipAction::Dispatch { engineer } = &action {
-                    let engineer =
-                        engineers::load(&txn, &engineer.to_string(), "engineer_id").await?;
-                    if engineer.status == "off" {
-                        return Err(Error::precondition(
-                            "ENGINEER_OFF",
-                            "the engineer is off and cannot be dispatched",
-                        ));
-                    }
+        let Step { method, request_id, slip_id, etag, action, detail, extra, record } = step;
+        idempotency::run(app, &caller, method, request_id, request.get_ref(), |txn| async {
+            if let SlipAction::Dispatch { engineer } = &action {
+                let engineer = engineers::load(&txn, &engineer.to_string(), "engineer_id").await?;
+                if engineer.status == "off" {
+                    return Err(Error::precondition("ENGINEER_OFF", "the engineer is off and cannot be dispatched"));
                 }
-                let act = Act {
-                    caller: &caller,
-                    action,
-                    etag,
-                    now,
-                    request_id,
-                    detail,
-                };
-                let (saved, _) = repo::act(&txn, slip_id, act, extra).await?;
-                repo::insert_record(&txn, &saved, record, &caller, now).await?;
-                let view = full_view(&txn, &saved).await?;
-                Ok((txn, view))
-            },
-        )
+            }
+            let act = Act { caller: &caller, action, etag, now, request_id, detail };
+            let (saved, _) = repo::act(&txn, slip_id, act, extra).await?;
+            repo::insert_record(&txn, &saved, record, &caller, now).await?;
+            let view = full_view(&txn, &saved).await?;
+            Ok((txn, view))
+        })
         .await
     }
 }
 
 async fn full_view(db: &impl ConnectionTrait, model: &slip::Model) -> Result<pb::Slip> {
     let records = repo::records(db, model).await?;
-    Ok(views::slip(
-        model,
-        records.ticket_number.clone(),
-        Some(records),
-    ))
+    Ok(views::slip(model, records.ticket_number.clone(), Some(records)))
 }
 
 #[tonic::async_trait]
 impl SlipService for Slips {
-    async fn create_slip(
-        &self,
-        request: Request<pb::CreateSlipRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn create_slip(&self, request: Request<pb::CreateSlipRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
             caller.require_manager()?;
             let req = request.get_ref();
             let mut v = Violations::new();
-            v.take(convert::id::<onsite_core::id::TicketId>(
-                &req.ticket_id,
-                "ticket_id",
-            ));
-            v.take(convert::id::<onsite_core::id::SiteId>(
-                &req.site_id,
-                "site_id",
-            ));
+            v.take(convert::id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id"));
+            v.take(convert::id::<onsite_core::id::SiteId>(&req.site_id, "site_id"));
             v.required_text("instructions", &req.instructions, MAX_TEXT);
             if req.required_skills.len() > 20 || req.required_skills.iter().any(|s| s.len() > 100) {
-                v.push(
-                    "required_skills",
-                    "at most 20 skills of at most 100 characters",
-                );
+                v.push("required_skills", "at most 20 skills of at most 100 characters");
             }
             v.check()?;
             let now = Utc::now();
-            idempotency::run(
-                app,
-                &caller,
-                "CreateSlip",
-                &req.request_id,
-                req,
-                |txn| async {
-                    let new = NewSlip {
-                        ticket_id: req.ticket_id.clone(),
-                        site_id: req.site_id.clone(),
-                        instructions: req.instructions.trim().to_owned(),
-                        required_skills: req
-                            .required_skills
-                            .iter()
-                            .map(|s| s.trim().to_lowercase())
-                            .collect(),
-                        follow_up_of: None,
-                        state: SlipState::Draft,
-                    };
-                    let model = repo::create(&txn, &caller, new, now, &req.request_id).await?;
-                    let view = full_view(&txn, &model).await?;
-                    Ok((txn, view))
-                },
-            )
+            idempotency::run(app, &caller, "CreateSlip", &req.request_id, req, |txn| async {
+                let new = NewSlip {
+                    ticket_id: req.ticket_id.clone(),
+                    site_id: req.site_id.clone(),
+                    instructions: req.instructions.trim().to_owned(),
+                    required_skills: req.required_skills.iter().map(|s| s.trim().to_lowercase()).collect(),
+                    follow_up_of: None,
+                    state: SlipState::Draft,
+                };
+                let model = repo::create(&txn, &caller, new, now, &req.request_id).await?;
+                let view = full_view(&txn, &model).await?;
+                Ok((txn, view))
+            })
             .await
         })
         .await
     }
 
-    async fn verify_slip(
-        &self,
-        request: Request<pb::SlipActionRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn verify_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
-            Ok(Step::new(
-                "VerifySlip",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::Verify,
-            ))
+            Ok(Step::new("VerifySlip", &r.request_id, &r.slip_id, &r.etag, SlipAction::Verify))
         }))
         .await
     }
 
-    async fn dispatch_slip(
-        &self,
-        request: Request<pb::DispatchSlipRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn dispatch_slip(&self, request: Request<pb::DispatchSlipRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
             let engineer = convert::id(&r.engineer_id, "engineer_id")?;
-            Ok(Step::new(
-                "DispatchSlip",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::Dispatch { engineer },
-            )
-            .detail(format!("to engineer {engineer}")))
+            Ok(Step::new("DispatchSlip", &r.request_id, &r.slip_id, &r.etag, SlipAction::Dispatch { engineer })
+                .detail(format!("to engineer {engineer}")))
         }))
         .await
     }
 
-    async fn confirm_slip(
-        &self,
-        request: Request<pb::SlipActionRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn confirm_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
-            Ok(Step::new(
-                "ConfirmSlip",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::Confirm,
-            ))
+            Ok(Step::new("ConfirmSlip", &r.request_id, &r.slip_id, &r.etag, SlipAction::Confirm))
         }))
         .await
     }
 
-    async fn decline_slip(
-        &self,
-        request: Request<pb::ReasonRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn decline_slip(&self, request: Request<pb::ReasonRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
             let reason = r.reason.trim().to_owned();
-            let action = SlipAction::Decline {
-                reason: reason.clone(),
-            };
-            Ok(
-                Step::new("DeclineSlip", &r.request_id, &r.slip_id, &r.etag, action)
-                    .detail(reason.clone())
-                    .extra(move |_, c| c.decline_reason = Set(reason)),
-            )
+            let action = SlipAction::Decline { reason: reason.clone() };
+            Ok(Step::new("DeclineSlip", &r.request_id, &r.slip_id, &r.etag, action)
+                .detail(reason.clone())
+                .extra(move |_, c| c.decline_reason = Set(reason)))
         }))
         .await
     }
 
-    async fn cancel_slip(
-        &self,
-        request: Request<pb::ReasonRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn cancel_slip(&self, request: Request<pb::ReasonRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
             let reason = r.reason.trim().to_owned();
-            let action = SlipAction::Cancel {
-                reason: reason.clone(),
-            };
-            Ok(
-                Step::new("CancelSlip", &r.request_id, &r.slip_id, &r.etag, action)
-                    .detail(reason.clone())
-                    .extra(move |_, c| c.cancel_reason = Set(reason)),
-            )
+            let action = SlipAction::Cancel { reason: reason.clone() };
+            Ok(Step::new("CancelSlip", &r.request_id, &r.slip_id, &r.etag, action)
+                .detail(reason.clone())
+                .extra(move |_, c| c.cancel_reason = Set(reason)))
         }))
         .await
     }
@@ -310,86 +204,63 @@ impl SlipService for Slips {
             v.optional_text("note", &req.note, MAX_TEXT);
             v.check()?;
             let now = Utc::now();
-            idempotency::run(
-                app,
-                &caller,
-                "WriteOffSlip",
-                &req.request_id,
-                req,
-                |txn| async {
-                    let act = Act {
-                        caller: &caller,
-                        action: SlipAction::WriteOff { outcome },
-                        etag: &req.etag,
-                        now,
-                        request_id: &req.request_id,
-                        detail: format!("{outcome}: {}", req.note.trim()),
-                    };
-                    let (saved, transition) = repo::act(&txn, &req.slip_id, act, |_, c| {
-                        c.write_off_outcome = Set(Some(outcome.as_str().to_owned()))
-                    })
-                    .await?;
-                    let mut follow_up = None;
-                    let ticket = match transition.side_effect {
-                        Some(SideEffect::OpenFollowUp) => {
-                            let new = NewSlip {
-                                ticket_id: saved.ticket_id.clone(),
-                                site_id: saved.site_id.clone().unwrap_or_default(),
-                                instructions: format!(
-                                    "Follow-up of visit {}. {}\n\n{}",
-                                    saved.visit_number,
-                                    req.note.trim(),
-                                    saved.instructions
-                                ),
-                                required_skills: crate::repo::split_lines(&saved.required_skills),
-                                follow_up_of: Some(saved.id.clone()),
-                                // The manager asked for the visit while writing off: no second check.
-                                state: SlipState::Verified,
-                            };
-                            let created =
-                                repo::create(&txn, &caller, new, now, &req.request_id).await?;
-                            follow_up = Some(full_view(&txn, &created).await?);
-                            tickets::load(&txn, &saved.ticket_id).await?
-                        }
-                        Some(SideEffect::EscalateTicket) => {
-                            let reason = format!(
-                                "visit {} could not solve it: {}",
+            idempotency::run(app, &caller, "WriteOffSlip", &req.request_id, req, |txn| async {
+                let act = Act {
+                    caller: &caller,
+                    action: SlipAction::WriteOff { outcome },
+                    etag: &req.etag,
+                    now,
+                    request_id: &req.request_id,
+                    detail: format!("{outcome}: {}", req.note.trim()),
+                };
+                let (saved, transition) = repo::act(&txn, &req.slip_id, act, |_, c| {
+                    c.write_off_outcome = Set(Some(outcome.as_str().to_owned()))
+                })
+                .await?;
+                let mut follow_up = None;
+                let ticket = match transition.side_effect {
+                    Some(SideEffect::OpenFollowUp) => {
+                        let new = NewSlip {
+                            ticket_id: saved.ticket_id.clone(),
+                            site_id: saved.site_id.clone().unwrap_or_default(),
+                            instructions: format!(
+                                "Follow-up of visit {}. {}\n\n{}",
                                 saved.visit_number,
-                                req.note.trim()
-                            );
-                            tickets::escalate_to_experts(
-                                &txn,
-                                &saved.ticket_id,
-                                &caller,
-                                &reason,
-                                now,
-                                &req.request_id,
-                            )
+                                req.note.trim(),
+                                saved.instructions
+                            ),
+                            required_skills: crate::repo::split_lines(&saved.required_skills),
+                            follow_up_of: Some(saved.id.clone()),
+                            // The manager asked for the visit while writing off: no second check.
+                            state: SlipState::Verified,
+                        };
+                        let created = repo::create(&txn, &caller, new, now, &req.request_id).await?;
+                        follow_up = Some(full_view(&txn, &created).await?);
+                        tickets::load(&txn, &saved.ticket_id).await?
+                    }
+                    Some(SideEffect::EscalateTicket) => {
+                        let reason = format!("visit {} could not solve it: {}", saved.visit_number, req.note.trim());
+                        tickets::escalate_to_experts(&txn, &saved.ticket_id, &caller, &reason, now, &req.request_id)
                             .await?
-                        }
-                        Some(SideEffect::ResolveTicket) => {
-                            tickets::resolve(&txn, &saved.ticket_id, &caller, now, &req.request_id)
-                                .await?
-                        }
-                        None => tickets::load(&txn, &saved.ticket_id).await?,
-                    };
-                    let response = pb::WriteOffSlipResponse {
-                        slip: Some(full_view(&txn, &saved).await?),
-                        follow_up,
-                        ticket: Some(views::ticket(&ticket, now)),
-                    };
-                    Ok((txn, response))
-                },
-            )
+                    }
+                    Some(SideEffect::ResolveTicket) => {
+                        tickets::resolve(&txn, &saved.ticket_id, &caller, now, &req.request_id).await?
+                    }
+                    None => tickets::load(&txn, &saved.ticket_id).await?,
+                };
+                let response = pb::WriteOffSlipResponse {
+                    slip: Some(full_view(&txn, &saved).await?),
+                    follow_up,
+                    ticket: Some(views::ticket(&ticket, now)),
+                };
+                Ok((txn, response))
+            })
             .await
         })
         .await
     }
 
-    async fn get_slip(
-        &self,
-        request: Request<pb::GetSlipRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn get_slip(&self, request: Request<pb::GetSlipRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
             let model = repo::load_visible(&app.db, &caller, &request.get_ref().id).await?;
@@ -406,34 +277,19 @@ impl SlipService for Slips {
             let (app, caller) = self.shared.enter(&request).await?;
             let req = request.get_ref();
             let mut v = Violations::new();
-            let ticket_id = v
-                .take(convert::opt_id::<onsite_core::id::TicketId>(
-                    &req.ticket_id,
-                    "ticket_id",
-                ))
-                .flatten();
-            let state = v
-                .take(convert::optional::<SlipState>(req.state, "state"))
-                .flatten();
-            let mut engineer_id = v
-                .take(convert::opt_id::<onsite_core::id::EngineerId>(
-                    &req.engineer_id,
-                    "engineer_id",
-                ))
-                .flatten();
+            let ticket_id = v.take(convert::opt_id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id")).flatten();
+            let state = v.take(convert::optional::<SlipState>(req.state, "state")).flatten();
+            let mut engineer_id =
+                v.take(convert::opt_id::<onsite_core::id::EngineerId>(&req.engineer_id, "engineer_id")).flatten();
             v.check()?;
             if caller.role == Role::Engineer {
                 // Engineers see only their own slips, whatever they ask for.
                 if engineer_id.is_some_and(|e| Some(e) != caller.engineer_id) {
-                    return Err(Error::PermissionDenied(
-                        "engineers may list only their own slips",
-                    ));
+                    return Err(Error::PermissionDenied("engineers may list only their own slips"));
                 }
                 engineer_id = caller.engineer_id;
                 if engineer_id.is_none() {
-                    return Err(Error::PermissionDenied(
-                        "this engineer user has no engineer record",
-                    ));
+                    return Err(Error::PermissionDenied("this engineer user has no engineer record"));
                 }
             }
             let filter = repo::ListFilter {
@@ -442,24 +298,14 @@ impl SlipService for Slips {
                 engineer_id: engineer_id.map(|e| e.to_string()),
             };
             let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
-            let mut rows =
-                repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
+            let mut rows = repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |s| s.id.clone());
             let numbers = repo::ticket_numbers(&app.db, &rows).await?;
             let slips = rows
                 .iter()
-                .map(|s| {
-                    views::slip(
-                        s,
-                        numbers.get(&s.ticket_id).cloned().unwrap_or_default(),
-                        None,
-                    )
-                })
+                .map(|s| views::slip(s, numbers.get(&s.ticket_id).cloned().unwrap_or_default(), None))
                 .collect();
-            Ok(pb::ListSlipsResponse {
-                slips,
-                next_page_token,
-            })
+            Ok(pb::ListSlipsResponse { slips, next_page_token })
         })
         .await
     }
@@ -472,9 +318,7 @@ impl SlipService for Slips {
             let (app, caller) = self.shared.enter(&request).await?;
             let model = repo::load_visible(&app.db, &caller, &request.get_ref().id).await?;
             let events = repo::events(&app.db, &model.id).await?;
-            Ok(pb::ListSlipEventsResponse {
-                events: events.iter().map(views::slip_event).collect(),
-            })
+            Ok(pb::ListSlipEventsResponse { events: events.iter().map(views::slip_event).collect() })
         })
         .await
     }
@@ -490,15 +334,9 @@ impl SlipService for Slips {
             v.required_text("contact_name", &r.contact_name, MAX_SHORT);
             v.check()?;
             let contact = r.contact_name.trim().to_owned();
-            Ok(Step::new(
-                "BookAppointment",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::BookAppointment { window },
-            )
-            .detail(format!("{} - {} with {contact}", window.start, window.end))
-            .extra(move |_, c| c.appointment_contact = Set(contact)))
+            Ok(Step::new("BookAppointment", &r.request_id, &r.slip_id, &r.etag, SlipAction::BookAppointment { window })
+                .detail(format!("{} - {} with {contact}", window.start, window.end))
+                .extra(move |_, c| c.appointment_contact = Set(contact)))
         }))
         .await
     }
@@ -512,85 +350,46 @@ impl SlipService for Slips {
             let window = convert::window(r.window.as_ref(), "window")?;
             let reason = r.reason.trim().to_owned();
             let informed = r.customer_informed;
-            let action = SlipAction::Reschedule {
-                window,
-                reason: reason.clone(),
-                customer_informed: informed,
-            };
-            let detail = format!(
-                "to {} - {}: {reason} (customer informed: {informed})",
-                window.start, window.end
-            );
-            Ok(Step::new(
-                "RescheduleAppointment",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                action,
-            )
-            .detail(detail)
-            .extra(move |current, c| {
-                c.reschedule_count = Set(current.reschedule_count + 1);
-                c.last_reschedule_reason = Set(reason);
-                c.customer_informed = Set(informed);
-            }))
-        }))
-        .await
-    }
-
-    async fn start_travel(
-        &self,
-        request: Request<pb::SlipActionRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |_, _| {
-            let r = request.get_ref();
-            Ok(Step::new(
-                "StartTravel",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::StartTravel,
+            let action = SlipAction::Reschedule { window, reason: reason.clone(), customer_informed: informed };
+            let detail = format!("to {} - {}: {reason} (customer informed: {informed})", window.start, window.end);
+            Ok(Step::new("RescheduleAppointment", &r.request_id, &r.slip_id, &r.etag, action).detail(detail).extra(
+                move |current, c| {
+                    c.reschedule_count = Set(current.reschedule_count + 1);
+                    c.last_reschedule_reason = Set(reason);
+                    c.customer_informed = Set(informed);
+                },
             ))
         }))
         .await
     }
 
-    async fn check_in(
-        &self,
-        request: Request<pb::CheckInRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn start_travel(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
+        handle(self.step(&request, |_, _| {
+            let r = request.get_ref();
+            Ok(Step::new("StartTravel", &r.request_id, &r.slip_id, &r.etag, SlipAction::StartTravel))
+        }))
+        .await
+    }
+
+    async fn check_in(&self, request: Request<pb::CheckInRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, now| {
             let r = request.get_ref();
             let position = convert::geo_point(r.position.as_ref(), "position")?;
-            Ok(Step::new(
-                "CheckIn",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::CheckIn,
-            )
-            .detail(format!(
-                "at {:.5}, {:.5}",
-                position.latitude(),
-                position.longitude()
-            ))
-            .extra(move |current, c| {
-                let now_us = to_us(now);
-                c.arrived_at_us = Set(Some(now_us));
-                c.check_in_latitude = Set(Some(position.latitude()));
-                c.check_in_longitude = Set(Some(position.longitude()));
-                // On time: at the latest by the end of the agreed window.
-                c.arrived_on_time =
-                    Set(current.appointment_end_us.is_some_and(|end| now_us <= end));
-            }))
+            Ok(Step::new("CheckIn", &r.request_id, &r.slip_id, &r.etag, SlipAction::CheckIn)
+                .detail(format!("at {:.5}, {:.5}", position.latitude(), position.longitude()))
+                .extra(move |current, c| {
+                    let now_us = to_us(now);
+                    c.arrived_at_us = Set(Some(now_us));
+                    c.check_in_latitude = Set(Some(position.latitude()));
+                    c.check_in_longitude = Set(Some(position.longitude()));
+                    // On time: at the latest by the end of the agreed window.
+                    c.arrived_on_time = Set(current.appointment_end_us.is_some_and(|end| now_us <= end));
+                }))
         }))
         .await
     }
 
-    async fn log_backup(
-        &self,
-        request: Request<pb::LogBackupRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn log_backup(&self, request: Request<pb::LogBackupRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, now| {
             let r = request.get_ref();
             let b = required(r.backup.as_ref(), "backup")?;
@@ -600,11 +399,7 @@ impl SlipService for Slips {
             v.optional_text("backup.note", &b.note, MAX_TEXT);
             check_hashes(&mut v, "backup.attachment_sha256", &b.attachment_sha256);
             let id = v.take(record_id(&b.id, "backup.id"));
-            let at = v.take(device_time(
-                b.recorded_at.as_ref(),
-                "backup.recorded_at",
-                now,
-            ));
+            let at = v.take(device_time(b.recorded_at.as_ref(), "backup.recorded_at", now));
             v.check()?;
             let model = backup::Model {
                 id: id.unwrap_or_default(),
@@ -616,34 +411,20 @@ impl SlipService for Slips {
                 recorded_by: String::new(),
                 recorded_at_us: to_us(at.unwrap_or(now)),
             };
-            Ok(Step::new(
-                "LogBackup",
-                &r.request_id,
-                &r.slip_id,
-                "",
-                SlipAction::LogBackup { kind },
-            )
-            .detail(kind.as_str())
-            .record(NewRecord::Backup(model)))
+            Ok(Step::new("LogBackup", &r.request_id, &r.slip_id, "", SlipAction::LogBackup { kind })
+                .detail(kind.as_str())
+                .record(NewRecord::Backup(model)))
         }))
         .await
     }
 
-    async fn record_fix(
-        &self,
-        request: Request<pb::RecordFixRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn record_fix(&self, request: Request<pb::RecordFixRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, now| {
             let r = request.get_ref();
             let f = required(r.fix.as_ref(), "fix")?;
             let outcome: FixOutcome = convert::required(f.outcome, "fix.outcome")?;
             let mut v = Violations::new();
-            let root_cause = v
-                .take(convert::optional::<RootCause>(
-                    f.root_cause,
-                    "fix.root_cause",
-                ))
-                .flatten();
+            let root_cause = v.take(convert::optional::<RootCause>(f.root_cause, "fix.root_cause")).flatten();
             v.optional_text("fix.cause", &f.cause, MAX_TEXT);
             v.required_text("fix.solution", &f.solution, MAX_TEXT);
             v.optional_text("fix.prevention", &f.prevention, MAX_TEXT);
@@ -668,45 +449,26 @@ impl SlipService for Slips {
                 recorded_by: String::new(),
                 recorded_at_us: to_us(at.unwrap_or(now)),
             };
-            Ok(Step::new(
-                "RecordFix",
-                &r.request_id,
-                &r.slip_id,
-                "",
-                SlipAction::RecordFix { outcome },
-            )
-            .detail(outcome.as_str())
-            .record(NewRecord::Fix(model)))
+            Ok(Step::new("RecordFix", &r.request_id, &r.slip_id, "", SlipAction::RecordFix { outcome })
+                .detail(outcome.as_str())
+                .record(NewRecord::Fix(model)))
         }))
         .await
     }
 
-    async fn add_parts_cost(
-        &self,
-        request: Request<pb::AddPartsCostRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn add_parts_cost(&self, request: Request<pb::AddPartsCostRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
             let mut v = Violations::new();
             if r.lines.is_empty() || r.lines.len() > 100 {
                 v.push("lines", "send between 1 and 100 lines");
             }
-            let lines: Vec<cost_line::Model> = r
-                .lines
-                .iter()
-                .enumerate()
-                .filter_map(|(i, line)| cost_line(&mut v, i, line))
-                .collect();
+            let lines: Vec<cost_line::Model> =
+                r.lines.iter().enumerate().filter_map(|(i, line)| cost_line(&mut v, i, line)).collect();
             v.check()?;
-            Ok(Step::new(
-                "AddPartsCost",
-                &r.request_id,
-                &r.slip_id,
-                "",
-                SlipAction::AddPartsCost,
-            )
-            .detail(format!("{} line(s)", lines.len()))
-            .record(NewRecord::Costs(lines)))
+            Ok(Step::new("AddPartsCost", &r.request_id, &r.slip_id, "", SlipAction::AddPartsCost)
+                .detail(format!("{} line(s)", lines.len()))
+                .record(NewRecord::Costs(lines)))
         }))
         .await
     }
@@ -719,32 +481,17 @@ impl SlipService for Slips {
             let r = request.get_ref();
             let s = required(r.sign_off.as_ref(), "sign_off")?;
             let model = sign_off_record(s, &r.signature_png, now)?;
-            Ok(Step::new(
-                "CaptureSignOff",
-                &r.request_id,
-                &r.slip_id,
-                "",
-                SlipAction::CaptureSignOff,
-            )
-            .detail(format!("signed by {}", model.signer_name))
-            .record(NewRecord::SignOff(model)))
+            Ok(Step::new("CaptureSignOff", &r.request_id, &r.slip_id, "", SlipAction::CaptureSignOff)
+                .detail(format!("signed by {}", model.signer_name))
+                .record(NewRecord::SignOff(model)))
         }))
         .await
     }
 
-    async fn complete_slip(
-        &self,
-        request: Request<pb::SlipActionRequest>,
-    ) -> Result<Response<pb::Slip>, Status> {
+    async fn complete_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |_, _| {
             let r = request.get_ref();
-            Ok(Step::new(
-                "CompleteSlip",
-                &r.request_id,
-                &r.slip_id,
-                &r.etag,
-                SlipAction::Complete,
-            ))
+            Ok(Step::new("CompleteSlip", &r.request_id, &r.slip_id, &r.etag, SlipAction::Complete))
         }))
         .await
     }
@@ -771,17 +518,12 @@ fn device_time(
 
 fn check_hashes(v: &mut Violations, field: &str, hashes: &[String]) {
     if hashes.len() > 50 || hashes.iter().any(|h| !is_sha256_hex(h)) {
-        v.push(
-            field,
-            "at most 50 SHA-256 hashes, each 64 lower-case hex digits",
-        );
+        v.push(field, "at most 50 SHA-256 hashes, each 64 lower-case hex digits");
     }
 }
 
 fn is_sha256_hex(h: &str) -> bool {
-    h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 const COST_KINDS: [(pb::CostKind, &str); 5] = [
@@ -794,10 +536,7 @@ const COST_KINDS: [(pb::CostKind, &str); 5] = [
 
 /// A stored cost kind on the wire.
 pub fn cost_kind_wire(kind: &str) -> i32 {
-    COST_KINDS
-        .iter()
-        .find(|(_, name)| *name == kind)
-        .map_or(0, |(k, _)| *k as i32)
+    COST_KINDS.iter().find(|(_, name)| *name == kind).map_or(0, |(k, _)| *k as i32)
 }
 
 const SATISFACTION: [(pb::Satisfaction, &str); 4] = [
@@ -809,18 +548,12 @@ const SATISFACTION: [(pb::Satisfaction, &str); 4] = [
 
 /// A stored satisfaction on the wire.
 pub fn satisfaction_wire(text: Option<&str>) -> i32 {
-    SATISFACTION
-        .iter()
-        .find(|(_, name)| Some(*name) == text)
-        .map_or(0, |(s, _)| *s as i32)
+    SATISFACTION.iter().find(|(_, name)| Some(*name) == text).map_or(0, |(s, _)| *s as i32)
 }
 
 fn cost_line(v: &mut Violations, i: usize, line: &pb::CostLine) -> Option<cost_line::Model> {
     let field = |name: &str| format!("lines[{i}].{name}");
-    let kind = COST_KINDS
-        .iter()
-        .find(|(k, _)| *k as i32 == line.kind)
-        .map(|(_, name)| *name);
+    let kind = COST_KINDS.iter().find(|(k, _)| *k as i32 == line.kind).map(|(_, name)| *name);
     if kind.is_none() {
         v.push(field("kind"), "is required and must be a known value");
     }
@@ -833,12 +566,7 @@ fn cost_line(v: &mut Violations, i: usize, line: &pb::CostLine) -> Option<cost_l
     if price.is_none() {
         v.push(field("unit_price"), "is required");
     }
-    let currency = price.and_then(|p| {
-        v.take(Currency::parse(
-            &p.currency_code,
-            &field("unit_price.currency_code"),
-        ))
-    });
+    let currency = price.and_then(|p| v.take(Currency::parse(&p.currency_code, &field("unit_price.currency_code"))));
     let id = v.take(record_id(&line.id, &field("id")));
     Some(cost_line::Model {
         id: id?,
@@ -862,10 +590,7 @@ fn sign_off_record(s: &pb::SignOff, png: &[u8], now: DateTime<Utc>) -> Result<si
     let satisfaction = match s.satisfaction {
         0 => None,
         n => {
-            let found = SATISFACTION
-                .iter()
-                .find(|(k, _)| *k as i32 == n)
-                .map(|(_, name)| (*name).to_owned());
+            let found = SATISFACTION.iter().find(|(k, _)| *k as i32 == n).map(|(_, name)| (*name).to_owned());
             if found.is_none() {
                 v.push("sign_off.satisfaction", "must be a known value");
             }
@@ -878,10 +603,7 @@ fn sign_off_record(s: &pb::SignOff, png: &[u8], now: DateTime<Utc>) -> Result<si
         ("support_rating", s.support_rating),
     ] {
         if !(0..=5).contains(&rating) {
-            v.push(
-                format!("sign_off.{name}"),
-                "must be 1-5, or 0 when not given",
-            );
+            v.push(format!("sign_off.{name}"), "must be 1-5, or 0 when not given");
         }
     }
     if png.is_empty() || png.len() > MAX_SIGNATURE_PNG || !png.starts_with(PNG_MAGIC) {
@@ -889,16 +611,10 @@ fn sign_off_record(s: &pb::SignOff, png: &[u8], now: DateTime<Utc>) -> Result<si
     }
     let png_hash = hex::encode(Sha256::digest(png));
     if !s.signature_png_sha256.is_empty() && s.signature_png_sha256 != png_hash {
-        v.push(
-            "sign_off.signature_png_sha256",
-            "does not match the signature image",
-        );
+        v.push("sign_off.signature_png_sha256", "does not match the signature image");
     }
     if !s.report_content_sha256.is_empty() && !is_sha256_hex(&s.report_content_sha256) {
-        v.push(
-            "sign_off.report_content_sha256",
-            "must be 64 lower-case hex digits",
-        );
+        v.push("sign_off.report_content_sha256", "must be 64 lower-case hex digits");
     }
     if s.device_signature.len() > 256 {
         v.push("sign_off.device_signature", "must be at most 256 bytes");

@@ -4,9 +4,7 @@ use chrono::NaiveDate;
 use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{ContactId, CustomerId, ProductId, SiteId};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::error::{Error, Result};
 use crate::store::entities::{contact, customer, product, site};
@@ -78,28 +76,18 @@ pub fn validate(
     for (field, value) in [
         ("customer.project_name", &archive.project_name),
         ("customer.project_manager", &archive.project_manager),
-        (
-            "customer.implementation_staff",
-            &archive.implementation_staff,
-        ),
+        ("customer.implementation_staff", &archive.implementation_staff),
     ] {
         v.optional_text(field, value, SHORT);
     }
-    v.optional_text(
-        "customer.notes",
-        &archive.notes,
-        onsite_core::ticket::MAX_TEXT,
-    );
+    v.optional_text("customer.notes", &archive.notes, onsite_core::ticket::MAX_TEXT);
     if let (Some(start), Some(end)) = (archive.warranty_start, archive.warranty_end) {
         if end < start {
             v.push("customer.warranty_end", "must not be before warranty_start");
         }
     }
     if contacts.len() > 100 || sites.len() > 1000 || products.len() > 10_000 {
-        v.push(
-            "customer",
-            "too many contacts, sites or products in one request",
-        );
+        v.push("customer", "too many contacts, sites or products in one request");
     }
     let id = CustomerId::new().to_string();
     let contacts = contacts
@@ -126,10 +114,7 @@ pub fn validate(
         .filter_map(|(i, s)| {
             v.required_text(&format!("customer.sites[{i}].name"), &s.name, SHORT);
             v.required_text(&format!("customer.sites[{i}].address"), &s.address, 500);
-            let position = v.take(
-                s.position
-                    .map_err(|e| e.nested(&format!("customer.sites[{i}]"))),
-            )?;
+            let position = v.take(s.position.map_err(|e| e.nested(&format!("customer.sites[{i}]"))))?;
             Some(site::Model {
                 id: SiteId::new().to_string(),
                 customer_id: id.clone(),
@@ -146,22 +131,11 @@ pub fn validate(
         .enumerate()
         .map(|(i, p)| {
             v.required_text(&format!("customer.products[{i}].model"), &p.model, SHORT);
-            v.required_text(
-                &format!("customer.products[{i}].serial_number"),
-                &p.serial_number,
-                SHORT,
-            );
+            v.required_text(&format!("customer.products[{i}].serial_number"), &p.serial_number, SHORT);
             let site_id = p.site.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
-                let found = s
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| site_models.get(n))
-                    .map(|m| m.id.clone());
+                let found = s.parse::<usize>().ok().and_then(|n| site_models.get(n)).map(|m| m.id.clone());
                 if found.is_none() {
-                    v.push(
-                        format!("customer.products[{i}].site_id"),
-                        "must be the index of a site in this request",
-                    );
+                    v.push(format!("customer.products[{i}].site_id"), "must be the index of a site in this request");
                 }
                 found
             });
@@ -194,33 +168,20 @@ pub fn validate(
         version: 1,
     };
     v.check()?;
-    Ok(NewCustomer {
-        customer,
-        contacts,
-        sites: site_models,
-        products,
-    })
+    Ok(NewCustomer { customer, contacts, sites: site_models, products })
 }
 
 /// Stores a validated customer.
 pub async fn insert(db: &impl ConnectionTrait, new: &NewCustomer) -> Result<()> {
-    customer::Entity::insert(customer::ActiveModel::from(new.customer.clone()))
-        .exec(db)
-        .await?;
+    customer::Entity::insert(customer::ActiveModel::from(new.customer.clone())).exec(db).await?;
     if !new.contacts.is_empty() {
-        contact::Entity::insert_many(new.contacts.iter().cloned().map(contact::ActiveModel::from))
-            .exec(db)
-            .await?;
+        contact::Entity::insert_many(new.contacts.iter().cloned().map(contact::ActiveModel::from)).exec(db).await?;
     }
     if !new.sites.is_empty() {
-        site::Entity::insert_many(new.sites.iter().cloned().map(site::ActiveModel::from))
-            .exec(db)
-            .await?;
+        site::Entity::insert_many(new.sites.iter().cloned().map(site::ActiveModel::from)).exec(db).await?;
     }
     for chunk in new.products.chunks(500) {
-        product::Entity::insert_many(chunk.iter().cloned().map(product::ActiveModel::from))
-            .exec(db)
-            .await?;
+        product::Entity::insert_many(chunk.iter().cloned().map(product::ActiveModel::from)).exec(db).await?;
     }
     Ok(())
 }
@@ -228,10 +189,8 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewCustomer) -> Result<()> 
 /// A customer with everything it owns.
 pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<NewCustomer> {
     let id: CustomerId = onsite_proto::convert::id(id, "id")?;
-    let customer = customer::Entity::find_by_id(id.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", id))?;
+    let customer =
+        customer::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("customer", id))?;
     Ok(NewCustomer {
         contacts: contact::Entity::find()
             .filter(contact::Column::CustomerId.eq(customer.id.as_str()))
@@ -253,26 +212,15 @@ pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<NewCustomer> {
 }
 
 /// One page of customers by name. `after` is `name\u{1f}id` of the last one.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    after: Option<&str>,
-    limit: u64,
-) -> Result<Vec<customer::Model>> {
+pub async fn list(db: &impl ConnectionTrait, after: Option<&str>, limit: u64) -> Result<Vec<customer::Model>> {
     use customer::Column as C;
     let mut query = customer::Entity::find();
     if let Some((name, id)) = after.and_then(|a| a.split_once('\u{1f}')) {
         query = query.filter(
-            Condition::any()
-                .add(C::Name.gt(name))
-                .add(Condition::all().add(C::Name.eq(name)).add(C::Id.gt(id))),
+            Condition::any().add(C::Name.gt(name)).add(Condition::all().add(C::Name.eq(name)).add(C::Id.gt(id))),
         );
     }
-    Ok(query
-        .order_by_asc(C::Name)
-        .order_by_asc(C::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    Ok(query.order_by_asc(C::Name).order_by_asc(C::Id).limit(limit).all(db).await?)
 }
 
 /// The page key of a customer.

@@ -5,9 +5,7 @@ use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::EngineerId;
 use onsite_core::ticket::Tier;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
 
 use crate::error::{Error, Result};
 use crate::store::entities::engineer;
@@ -30,25 +28,13 @@ pub struct NewEngineer {
 }
 
 /// Validates and builds the row.
-pub fn validate(
-    new: NewEngineer,
-    calendar: &BusinessCalendar,
-    now_us: i64,
-) -> Result<engineer::Model> {
+pub fn validate(new: NewEngineer, calendar: &BusinessCalendar, now_us: i64) -> Result<engineer::Model> {
     let mut v = Violations::new();
     v.required_text("engineer.employee_number", &new.employee_number, 50);
     v.required_text("engineer.name", &new.name, onsite_core::ticket::MAX_SHORT);
     v.optional_text("engineer.phone", &new.phone, 50);
-    if new.skills.len() > 50
-        || new
-            .skills
-            .iter()
-            .any(|s| s.contains('|') || s.trim().is_empty() || s.len() > 100)
-    {
-        v.push(
-            "engineer.skills",
-            "at most 50 non-empty skills of at most 100 characters, without '|'",
-        );
+    if new.skills.len() > 50 || new.skills.iter().any(|s| s.contains('|') || s.trim().is_empty() || s.len() > 100) {
+        v.push("engineer.skills", "at most 50 non-empty skills of at most 100 characters, without '|'");
     }
     if !new.shift.trim().is_empty() {
         let tz = calendar.time_zone().name().to_owned();
@@ -71,12 +57,7 @@ pub fn validate(
         home_longitude: home.longitude(),
         status: new.status.to_owned(),
         shift: new.shift.trim().to_owned(),
-        days_off: new
-            .days_off
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
+        days_off: new.days_off.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         last_latitude: None,
         last_longitude: None,
         last_position_at_us: None,
@@ -87,17 +68,12 @@ pub fn validate(
 
 /// Stores a new engineer; a taken employee number is ALREADY_EXISTS.
 pub async fn insert(db: &impl ConnectionTrait, model: &engineer::Model) -> Result<()> {
-    match engineer::Entity::insert(engineer::ActiveModel::from(model.clone()))
-        .exec(db)
-        .await
-    {
+    match engineer::Entity::insert(engineer::ActiveModel::from(model.clone())).exec(db).await {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            Err(Error::AlreadyExists {
-                reason: "EMPLOYEE_NUMBER_TAKEN",
-                message: format!("employee number {} is taken", model.employee_number),
-            })
-        }
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(Error::AlreadyExists {
+            reason: "EMPLOYEE_NUMBER_TAKEN",
+            message: format!("employee number {} is taken", model.employee_number),
+        }),
         Err(e) => Err(e.into()),
     }
 }
@@ -105,10 +81,7 @@ pub async fn insert(db: &impl ConnectionTrait, model: &engineer::Model) -> Resul
 /// Loads an engineer.
 pub async fn load(db: &impl ConnectionTrait, id: &str, field: &str) -> Result<engineer::Model> {
     let id: EngineerId = onsite_proto::convert::id(id, field)?;
-    engineer::Entity::find_by_id(id.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("engineer", id))
+    engineer::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("engineer", id))
 }
 
 /// One page of engineers by employee number.
@@ -120,33 +93,20 @@ pub async fn list(
 ) -> Result<Vec<engineer::Model>> {
     let mut query = engineer::Entity::find();
     if let Some(skill) = skill {
-        query = query.filter(
-            engineer::Column::Skills.contains(format!("|{}|", skill.trim().to_lowercase())),
-        );
+        query = query.filter(engineer::Column::Skills.contains(format!("|{}|", skill.trim().to_lowercase())));
     }
     if let Some(after) = after {
         query = query.filter(engineer::Column::EmployeeNumber.gt(after));
     }
-    Ok(query
-        .order_by_asc(engineer::Column::EmployeeNumber)
-        .limit(limit)
-        .all(db)
-        .await?)
+    Ok(query.order_by_asc(engineer::Column::EmployeeNumber).limit(limit).all(db).await?)
 }
 
 /// Skills as stored: `|a|b|`, so a LIKE on `|skill|` matches whole skills only.
 pub fn encode_skills(skills: &[String]) -> String {
-    if skills.is_empty() {
-        String::new()
-    } else {
-        format!("|{}|", skills.join("|"))
-    }
+    if skills.is_empty() { String::new() } else { format!("|{}|", skills.join("|")) }
 }
 
 /// Skills from storage.
 pub fn decode_skills(text: &str) -> Vec<String> {
-    text.split('|')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }

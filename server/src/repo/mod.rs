@@ -17,11 +17,7 @@ pub fn etag(version: i64) -> String {
 
 /// An empty etag always passes; otherwise it must be the current one.
 pub fn check_etag(given: &str, version: i64, resource: &'static str) -> Result<()> {
-    if given.is_empty() || given == etag(version) {
-        Ok(())
-    } else {
-        Err(Error::StaleEtag { resource })
-    }
+    if given.is_empty() || given == etag(version) { Ok(()) } else { Err(Error::StaleEtag { resource }) }
 }
 
 /// Runs SQL written with `$1, $2…` placeholders on either backend.
@@ -31,13 +27,7 @@ pub async fn query_one(
     values: Vec<Value>,
 ) -> Result<Option<sea_orm::QueryResult>> {
     let backend = db.get_database_backend();
-    Ok(db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            placeholders(backend, sql),
-            values,
-        ))
-        .await?)
+    Ok(db.query_one_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values)).await?)
 }
 
 fn placeholders(backend: DbBackend, sql: &str) -> String {
@@ -61,20 +51,12 @@ fn placeholders(backend: DbBackend, sql: &str) -> String {
 
 /// Joins a list for a text column, one entry per line.
 pub fn join_lines(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
 }
 
 /// Splits a text column written by [`join_lines`].
 pub fn split_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 #[cfg(test)]
@@ -84,10 +66,7 @@ mod tests {
     #[test]
     fn placeholders_follow_the_backend() {
         let sql = "UPDATE t SET a = $1 WHERE b = $2 AND c = $10";
-        assert_eq!(
-            placeholders(DbBackend::Sqlite, sql),
-            "UPDATE t SET a = ? WHERE b = ? AND c = ?"
-        );
+        assert_eq!(placeholders(DbBackend::Sqlite, sql), "UPDATE t SET a = ? WHERE b = ? AND c = ?");
         assert_eq!(placeholders(DbBackend::Postgres, sql), sql);
     }
 
@@ -95,9 +74,6 @@ mod tests {
     fn etags_compare() {
         assert!(check_etag("", 3, "ticket").is_ok());
         assert!(check_etag(&etag(3), 3, "ticket").is_ok());
-        assert!(matches!(
-            check_etag(&etag(2), 3, "ticket"),
-            Err(Error::StaleEtag { .. })
-        ));
+        assert!(matches!(check_etag(&etag(2), 3, "ticket"), Err(Error::StaleEtag { .. })));
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use onsite_core::id::{EngineerId, SlipId};
 use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, Window};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use super::{check_etag, join_lines, tickets};
@@ -18,18 +18,11 @@ use crate::store::{from_us, to_us};
 /// Loads a slip.
 pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<slip::Model> {
     let id: SlipId = onsite_proto::convert::id(id, "slip_id")?;
-    slip::Entity::find_by_id(id.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("slip", id))
+    slip::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("slip", id))
 }
 
 /// Loads a slip the caller may see: managers see all, engineers only their own.
-pub async fn load_visible(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    id: &str,
-) -> Result<slip::Model> {
+pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<slip::Model> {
     let model = load(db, id).await?;
     if caller.actor().is_manager() || assigned_to(&model, caller.engineer_id) {
         Ok(model)
@@ -46,33 +39,15 @@ fn assigned_to(model: &slip::Model, engineer: Option<EngineerId>) -> bool {
 pub fn domain(m: &slip::Model) -> Result<Slip> {
     let bad = |what: &str| Error::Internal(format!("slip {} has a bad {what}", m.id));
     let appointment = match (m.appointment_start_us, m.appointment_end_us) {
-        (Some(start), Some(end)) => Some(Window {
-            start: from_us(start),
-            end: from_us(end),
-        }),
+        (Some(start), Some(end)) => Some(Window { start: from_us(start), end: from_us(end) }),
         _ => None,
     };
     Ok(Slip {
         state: m.state.parse().map_err(|()| bad("state"))?,
-        engineer: m
-            .engineer_id
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|_| bad("engineer"))?,
+        engineer: m.engineer_id.as_deref().map(str::parse).transpose().map_err(|_| bad("engineer"))?,
         appointment,
-        backup: m
-            .backup_kind
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|()| bad("backup kind"))?,
-        fix: m
-            .fix_outcome
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|()| bad("fix outcome"))?,
+        backup: m.backup_kind.as_deref().map(str::parse).transpose().map_err(|()| bad("backup kind"))?,
+        fix: m.fix_outcome.as_deref().map(str::parse).transpose().map_err(|()| bad("fix outcome"))?,
         signed_off: m.signed_off,
     })
 }
@@ -98,19 +73,11 @@ pub async fn create(
 ) -> Result<slip::Model> {
     let ticket = tickets::load(db, &new.ticket_id).await?;
     tickets::ensure_open(&ticket, "open a slip for")?;
-    let site = crate::store::entities::site::Entity::find_by_id(new.site_id.clone())
-        .one(db)
-        .await?;
+    let site = crate::store::entities::site::Entity::find_by_id(new.site_id.clone()).one(db).await?;
     if site.is_none_or(|s| s.customer_id != ticket.customer_id) {
-        return Err(Error::invalid(
-            "site_id",
-            "is not a site of the ticket's customer",
-        ));
+        return Err(Error::invalid("site_id", "is not a site of the ticket's customer"));
     }
-    let visits = slip::Entity::find()
-        .filter(slip::Column::TicketId.eq(ticket.id.as_str()))
-        .count(db)
-        .await?;
+    let visits = slip::Entity::find().filter(slip::Column::TicketId.eq(ticket.id.as_str())).count(db).await?;
     let model = slip::Model {
         id: SlipId::new().to_string(),
         ticket_id: ticket.id.clone(),
@@ -143,24 +110,11 @@ pub async fn create(
         updated_at_us: to_us(now),
         version: 1,
     };
-    slip::Entity::insert(slip::ActiveModel::from(model.clone()))
-        .exec(db)
-        .await?;
-    let action = if model.follow_up_of.is_some() {
-        "create_follow_up"
-    } else {
-        "create"
-    };
-    let audit = Audit {
-        action,
-        from: None,
-        to: new.state,
-        detail: format!("visit {}", model.visit_number),
-    };
+    slip::Entity::insert(slip::ActiveModel::from(model.clone())).exec(db).await?;
+    let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };
+    let audit = Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number) };
     append_audit(db, &model, caller, audit, now, request_id).await?;
-    let mut changes = ticket::ActiveModel {
-        ..Default::default()
-    };
+    let mut changes = ticket::ActiveModel { ..Default::default() };
     tickets::mark_responded(&ticket, &mut changes, now);
     if changes.is_changed() {
         tickets::save(db, &ticket, changes, now).await?;
@@ -222,12 +176,7 @@ pub async fn act(
         return Err(Error::StaleEtag { resource: "slip" });
     }
     let saved = load(db, &current.id).await?;
-    let audit = Audit {
-        action: act.action.name(),
-        from: Some(transition.from),
-        to: transition.to,
-        detail: act.detail,
-    };
+    let audit = Audit { action: act.action.name(), from: Some(transition.from), to: transition.to, detail: act.detail };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
     Ok((saved, transition))
 }
@@ -291,11 +240,8 @@ pub struct Records {
 
 /// Loads the records of a slip.
 pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Records> {
-    let ticket_number = ticket::Entity::find_by_id(slip.ticket_id.clone())
-        .one(db)
-        .await?
-        .map(|t| t.number)
-        .unwrap_or_default();
+    let ticket_number =
+        ticket::Entity::find_by_id(slip.ticket_id.clone()).one(db).await?.map(|t| t.number).unwrap_or_default();
     Ok(Records {
         ticket_number,
         backups: backup::Entity::find()
@@ -314,9 +260,7 @@ pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Re
             .order_by_asc(cost_line::Column::Id)
             .all(db)
             .await?,
-        sign_off: sign_off::Entity::find_by_id(slip.id.clone())
-            .one(db)
-            .await?,
+        sign_off: sign_off::Entity::find_by_id(slip.id.clone()).one(db).await?,
     })
 }
 
@@ -326,10 +270,7 @@ pub async fn ticket_numbers(
     slips: &[slip::Model],
 ) -> Result<std::collections::HashMap<String, String>> {
     let ids: Vec<String> = slips.iter().map(|s| s.ticket_id.clone()).collect();
-    let rows = ticket::Entity::find()
-        .filter(ticket::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
+    let rows = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids)).all(db).await?;
     Ok(rows.into_iter().map(|t| (t.id, t.number)).collect())
 }
 
@@ -361,19 +302,12 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(slip::Column::Id.lt(after));
     }
-    Ok(query
-        .order_by_desc(slip::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    Ok(query.order_by_desc(slip::Column::Id).limit(limit).all(db).await?)
 }
 
 /// Whether the ticket still has slips that are not written off or cancelled.
 pub async fn has_unfinished(db: &impl ConnectionTrait, ticket_id: &str) -> Result<bool> {
-    let finished = [
-        SlipState::WrittenOff.as_str(),
-        SlipState::Cancelled.as_str(),
-    ];
+    let finished = [SlipState::WrittenOff.as_str(), SlipState::Cancelled.as_str()];
     let open = slip::Entity::find()
         .filter(slip::Column::TicketId.eq(ticket_id))
         .filter(slip::Column::State.is_not_in(finished))
@@ -405,29 +339,22 @@ pub async fn insert_record(
         NewRecord::None => {}
         NewRecord::Backup(mut b) => {
             (b.slip_id, b.recorded_by) = (slip.id.clone(), by);
-            backup::Entity::insert(backup::ActiveModel::from(b))
-                .exec(db)
-                .await?;
+            backup::Entity::insert(backup::ActiveModel::from(b)).exec(db).await?;
         }
         NewRecord::Fix(mut f) => {
             (f.slip_id, f.recorded_by) = (slip.id.clone(), by);
-            fix::Entity::insert(fix::ActiveModel::from(f))
-                .exec(db)
-                .await?;
+            fix::Entity::insert(fix::ActiveModel::from(f)).exec(db).await?;
         }
         NewRecord::Costs(lines) => {
             let rows = lines.into_iter().map(|mut c| {
-                (c.slip_id, c.recorded_by, c.recorded_at_us) =
-                    (slip.id.clone(), by.clone(), to_us(now));
+                (c.slip_id, c.recorded_by, c.recorded_at_us) = (slip.id.clone(), by.clone(), to_us(now));
                 cost_line::ActiveModel::from(c)
             });
             cost_line::Entity::insert_many(rows).exec(db).await?;
         }
         NewRecord::SignOff(mut s) => {
             (s.slip_id, s.recorded_by) = (slip.id.clone(), by);
-            sign_off::Entity::insert(sign_off::ActiveModel::from(s))
-                .exec(db)
-                .await?;
+            sign_off::Entity::insert(sign_off::ActiveModel::from(s)).exec(db).await?;
         }
     }
     Ok(())

@@ -6,8 +6,7 @@ use onsite_core::sla::{Breach, SlaClock};
 use onsite_core::ticket::{TicketIntake, TicketNumber, TicketStatus, Tier};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{check_etag, query_one};
@@ -20,10 +19,7 @@ use crate::store::{from_us, to_us};
 /// Loads a ticket by id or by number.
 pub async fn load(db: &impl ConnectionTrait, id_or_number: &str) -> Result<ticket::Model> {
     let found = if id_or_number.starts_with("TS") {
-        ticket::Entity::find()
-            .filter(ticket::Column::Number.eq(id_or_number))
-            .one(db)
-            .await?
+        ticket::Entity::find().filter(ticket::Column::Number.eq(id_or_number)).one(db).await?
     } else {
         let id: TicketId = onsite_proto::convert::id(id_or_number, "id")?;
         ticket::Entity::find_by_id(id.to_string()).one(db).await?
@@ -45,20 +41,13 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::invalid("ticket.customer_id", "no such customer"))?;
     if let Some(product_id) = intake.product_id {
-        let product = product::Entity::find_by_id(product_id.to_string())
-            .one(db)
-            .await?;
+        let product = product::Entity::find_by_id(product_id.to_string()).one(db).await?;
         if product.is_none_or(|p| p.customer_id != intake.customer_id.to_string()) {
-            return Err(Error::invalid(
-                "ticket.product_id",
-                "is not a product of this customer",
-            ));
+            return Err(Error::invalid("ticket.product_id", "is not a product of this customer"));
         }
     }
     let number = next_number(db, config, now).await?;
-    let due = config
-        .sla_policy
-        .due_times(&config.calendar, intake.severity, now);
+    let due = config.sla_policy.due_times(&config.calendar, intake.severity, now);
     let model = ticket::Model {
         id: TicketId::new().to_string(),
         number: number.to_string(),
@@ -93,25 +82,15 @@ pub async fn create(
         updated_at_us: to_us(now),
         version: 1,
     };
-    ticket::Entity::insert(ticket::ActiveModel::from(model.clone()))
-        .exec(db)
-        .await?;
-    let event = Event {
-        action: "created",
-        detail: format!("taken in by {}", model.channel),
-        ..Event::default()
-    };
+    ticket::Entity::insert(ticket::ActiveModel::from(model.clone())).exec(db).await?;
+    let event = Event { action: "created", detail: format!("taken in by {}", model.channel), ..Event::default() };
     record(db, &model.id, Some(caller), event, now, request_id).await?;
     Ok(model)
 }
 
 /// The next daily number. The counter row is bumped atomically, so concurrent intakes (also
 /// on several replicas sharing PostgreSQL) never share a number.
-async fn next_number(
-    db: &impl ConnectionTrait,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<TicketNumber> {
+async fn next_number(db: &impl ConnectionTrait, config: &Config, now: DateTime<Utc>) -> Result<TicketNumber> {
     let day = now.with_timezone(&config.calendar.time_zone()).date_naive();
     let row = query_one(
         db,
@@ -123,10 +102,7 @@ async fn next_number(
     .await?
     .ok_or_else(|| Error::Internal("ticket counter returned no row".into()))?;
     let serial: i64 = row.try_get("", "last_serial")?;
-    Ok(TicketNumber::new(
-        day,
-        u32::try_from(serial).map_err(|_| Error::Internal("serial overflow".into()))?,
-    )?)
+    Ok(TicketNumber::new(day, u32::try_from(serial).map_err(|_| Error::Internal("serial overflow".into()))?)?)
 }
 
 /// Writes `changes` if the ticket is still at `version`; bumps the version.
@@ -151,11 +127,7 @@ pub async fn save(
 }
 
 /// Marks the first response, if none was recorded yet.
-pub fn mark_responded(
-    current: &ticket::Model,
-    changes: &mut ticket::ActiveModel,
-    now: DateTime<Utc>,
-) {
+pub fn mark_responded(current: &ticket::Model, changes: &mut ticket::ActiveModel, now: DateTime<Utc>) {
     if current.responded_at_us.is_none() {
         changes.responded_at_us = Set(Some(to_us(now)));
     }
@@ -177,24 +149,13 @@ pub async fn escalate(
     check_etag(etag, current.version, "ticket")?;
     ensure_open(current, "escalate")?;
     let tier = tier_of(current)?;
-    let next = tier.next().ok_or_else(|| {
-        Error::precondition(
-            "ALREADY_AT_TOP_TIER",
-            "the ticket is already with tier 3 (experts)",
-        )
-    })?;
-    let mut changes = ticket::ActiveModel {
-        tier: Set(i32::from(next.level())),
-        ..Default::default()
-    };
+    let next = tier
+        .next()
+        .ok_or_else(|| Error::precondition("ALREADY_AT_TOP_TIER", "the ticket is already with tier 3 (experts)"))?;
+    let mut changes = ticket::ActiveModel { tier: Set(i32::from(next.level())), ..Default::default() };
     mark_responded(current, &mut changes, now);
     let saved = save(db, current, changes, now).await?;
-    let event = Event {
-        action: "escalated",
-        detail: reason.to_owned(),
-        from_tier: Some(tier),
-        to_tier: Some(next),
-    };
+    let event = Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(tier), to_tier: Some(next) };
     record(db, &saved.id, caller, event, now, request_id).await?;
     Ok(saved)
 }
@@ -210,17 +171,10 @@ pub async fn escalate_to_experts(
 ) -> Result<ticket::Model> {
     let current = load(db, ticket_id).await?;
     let tier = tier_of(&current)?;
-    let changes = ticket::ActiveModel {
-        tier: Set(i32::from(Tier::Expert.level())),
-        ..Default::default()
-    };
+    let changes = ticket::ActiveModel { tier: Set(i32::from(Tier::Expert.level())), ..Default::default() };
     let saved = save(db, &current, changes, now).await?;
-    let event = Event {
-        action: "escalated",
-        detail: reason.to_owned(),
-        from_tier: Some(tier),
-        to_tier: Some(Tier::Expert),
-    };
+    let event =
+        Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(tier), to_tier: Some(Tier::Expert) };
     record(db, &saved.id, Some(caller), event, now, request_id).await?;
     Ok(saved)
 }
@@ -237,19 +191,13 @@ pub async fn resolve(
     if current.status == TicketStatus::Closed.as_str() {
         return Ok(current);
     }
-    let mut changes = ticket::ActiveModel {
-        status: Set(TicketStatus::Resolved.as_str().to_owned()),
-        ..Default::default()
-    };
+    let mut changes =
+        ticket::ActiveModel { status: Set(TicketStatus::Resolved.as_str().to_owned()), ..Default::default() };
     if current.resolved_at_us.is_none() {
         changes.resolved_at_us = Set(Some(to_us(now)));
     }
     let saved = save(db, &current, changes, now).await?;
-    let event = Event {
-        action: "resolved",
-        detail: "on-site visit solved the problem".into(),
-        ..Event::default()
-    };
+    let event = Event { action: "resolved", detail: "on-site visit solved the problem".into(), ..Event::default() };
     record(db, &saved.id, Some(caller), event, now, request_id).await?;
     Ok(saved)
 }
@@ -257,10 +205,7 @@ pub async fn resolve(
 /// Refuses changes to a closed ticket.
 pub fn ensure_open(current: &ticket::Model, action: &str) -> Result<()> {
     if current.status == TicketStatus::Closed.as_str() {
-        return Err(Error::precondition(
-            "TICKET_CLOSED",
-            format!("cannot {action} a closed ticket"),
-        ));
+        return Err(Error::precondition("TICKET_CLOSED", format!("cannot {action} a closed ticket")));
     }
     Ok(())
 }
@@ -276,10 +221,7 @@ pub fn tier_of(t: &ticket::Model) -> Result<Tier> {
 /// The ticket's SLA clock.
 pub fn sla_clock(t: &ticket::Model) -> SlaClock {
     SlaClock {
-        due: onsite_core::sla::DueTimes {
-            respond_by: from_us(t.respond_by_us),
-            resolve_by: from_us(t.resolve_by_us),
-        },
+        due: onsite_core::sla::DueTimes { respond_by: from_us(t.respond_by_us), resolve_by: from_us(t.resolve_by_us) },
         responded_at: t.responded_at_us.map(from_us),
         resolved_at: t.resolved_at_us.map(from_us),
     }
@@ -319,45 +261,30 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(ticket::Column::Id.lt(after));
     }
-    Ok(query
-        .order_by_desc(ticket::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    Ok(query.order_by_desc(ticket::Column::Id).limit(limit).all(db).await?)
 }
 
 /// SQL form of [`SlaClock::breaches`]: answered or solved late, or overdue now.
 fn breached_condition(now_us: i64) -> Condition {
     use ticket::Column as C;
+    // Every part is NULL-safe, so that NOT of the whole means "not breached" in SQL too.
+    let late = |met: C, due: C| Condition::all().add(met.is_not_null()).add(Expr::col(met).gt(Expr::col(due)));
     Condition::any()
-        .add(
-            Condition::all()
-                .add(C::RespondedAtUs.is_null())
-                .add(C::RespondByUs.lt(now_us)),
-        )
-        .add(Expr::col(C::RespondedAtUs).gt(Expr::col(C::RespondByUs)))
-        .add(
-            Condition::all()
-                .add(C::ResolvedAtUs.is_null())
-                .add(C::ResolveByUs.lt(now_us)),
-        )
-        .add(Expr::col(C::ResolvedAtUs).gt(Expr::col(C::ResolveByUs)))
+        .add(Condition::all().add(C::RespondedAtUs.is_null()).add(C::RespondByUs.lt(now_us)))
+        .add(late(C::RespondedAtUs, C::RespondByUs))
+        .add(Condition::all().add(C::ResolvedAtUs.is_null()).add(C::ResolveByUs.lt(now_us)))
+        .add(late(C::ResolvedAtUs, C::ResolveByUs))
 }
 
 /// Open tickets with a breach that was not escalated yet, for the SLA watch.
-pub async fn unescalated_breaches(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-) -> Result<Vec<ticket::Model>> {
+pub async fn unescalated_breaches(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<ticket::Model>> {
     use ticket::Column as C;
     let now = to_us(now);
-    let response = Condition::all()
-        .add(C::ResponseBreachEscalated.eq(false))
-        .add(
-            Condition::any()
-                .add(C::RespondedAtUs.is_null().and(C::RespondByUs.lt(now)))
-                .add(Expr::col(C::RespondedAtUs).gt(Expr::col(C::RespondByUs))),
-        );
+    let response = Condition::all().add(C::ResponseBreachEscalated.eq(false)).add(
+        Condition::any()
+            .add(C::RespondedAtUs.is_null().and(C::RespondByUs.lt(now)))
+            .add(Expr::col(C::RespondedAtUs).gt(Expr::col(C::RespondByUs))),
+    );
     let resolution = Condition::all()
         .add(C::ResolutionBreachEscalated.eq(false))
         .add(C::ResolvedAtUs.is_null())
@@ -381,9 +308,7 @@ pub async fn escalate_breach(
 ) -> Result<ticket::Model> {
     let tier = tier_of(current)?;
     let next = onsite_core::sla::escalate_on_breach(tier);
-    let mut changes = ticket::ActiveModel {
-        ..Default::default()
-    };
+    let mut changes = ticket::ActiveModel { ..Default::default() };
     match breach {
         Breach::Response => changes.response_breach_escalated = Set(true),
         Breach::Resolution => changes.resolution_breach_escalated = Set(true),
@@ -396,12 +321,7 @@ pub async fn escalate_breach(
         Some(_) => format!("{}: escalated, manager notified", breach.reason()),
         None => format!("{}: already at tier 3, manager notified", breach.reason()),
     };
-    let event = Event {
-        action: "sla_breached",
-        detail,
-        from_tier: Some(tier),
-        to_tier: Some(next.unwrap_or(tier)),
-    };
+    let event = Event { action: "sla_breached", detail, from_tier: Some(tier), to_tier: Some(next.unwrap_or(tier)) };
     record(db, &saved.id, None, event, now, "").await?;
     Ok(saved)
 }
@@ -441,10 +361,7 @@ pub async fn record(
 }
 
 /// The ticket's history, oldest first.
-pub async fn events(
-    db: &impl ConnectionTrait,
-    ticket_id: &str,
-) -> Result<Vec<ticket_event::Model>> {
+pub async fn events(db: &impl ConnectionTrait, ticket_id: &str) -> Result<Vec<ticket_event::Model>> {
     Ok(ticket_event::Entity::find()
         .filter(ticket_event::Column::TicketId.eq(ticket_id))
         .order_by_asc(ticket_event::Column::Id)

@@ -152,10 +152,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
 }
 
 /// Applies the pending migrations of `migrations` (used by the upgrade tests).
-pub async fn migrate_to(
-    db: &DatabaseConnection,
-    migrations: &[Migration],
-) -> Result<usize, sea_orm::DbErr> {
+pub async fn migrate_to(db: &DatabaseConnection, migrations: &[Migration]) -> Result<usize, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     db.execute_unprepared(
         "CREATE TABLE IF NOT EXISTS onsite_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
@@ -164,33 +161,19 @@ pub async fn migrate_to(
     .await?;
     let txn = super::begin_write(db).await?;
     if backend == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_string(
-            backend,
-            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
-        ))
-        .await?;
+        txn.execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")))
+            .await?;
     }
     let current = txn
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT MAX(version) AS v FROM onsite_migrations",
-        ))
+        .query_one_raw(Statement::from_string(backend, "SELECT MAX(version) AS v FROM onsite_migrations"))
         .await?
         .and_then(|row| row.try_get::<Option<i64>>("", "v").ok().flatten())
         .unwrap_or(0);
     let mut applied = 0;
     for m in migrations.iter().filter(|m| m.version > current) {
-        let only = if backend == DbBackend::Postgres {
-            m.postgres
-        } else {
-            m.sqlite
-        };
+        let only = if backend == DbBackend::Postgres { m.postgres } else { m.sqlite };
         for sql in m.common.iter().chain(only) {
-            let blob = if backend == DbBackend::Postgres {
-                "BYTEA"
-            } else {
-                "BLOB"
-            };
+            let blob = if backend == DbBackend::Postgres { "BYTEA" } else { "BLOB" };
             txn.execute_unprepared(&sql.replace("{blob}", blob)).await?;
         }
         txn.execute_raw(Statement::from_sql_and_values(
@@ -216,7 +199,5 @@ pub async fn current_version(db: &DatabaseConnection) -> Result<i64, sea_orm::Db
             "SELECT MAX(version) AS v FROM onsite_migrations",
         ))
         .await?;
-    Ok(row
-        .and_then(|r| r.try_get::<Option<i64>>("", "v").ok().flatten())
-        .unwrap_or(0))
+    Ok(row.and_then(|r| r.try_get::<Option<i64>>("", "v").ok().flatten()).unwrap_or(0))
 }
