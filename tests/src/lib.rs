@@ -3,8 +3,10 @@
 //!
 //! - [`TestServer`] runs `onsite_server::run` on `127.0.0.1:0` and stops it on drop.
 //! - [`pg`] starts one PostgreSQL cluster per test process and gives each test its own database.
+//! - [`expect`] asserts on gRPC errors: code, ErrorInfo reason, BadRequest fields.
 //! - [`conformance!`] turns one list of scenario functions into a test per backend.
 
+pub mod expect;
 pub mod pg;
 
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The ticket-to-slip lifecycle over real gRPC, on SQLite and on PostgreSQL.
 
-mod common;
-
-use common::{expect_code, reason, violated_fields};
 use onsite_proto::v1 as pb;
+use onsite_tests::expect::{expect_code, reason, violated_fields};
 use onsite_tests::{Backend, Fixture, authed, request_id};
 use tonic::Code;
 

@@ -1,4 +1,4 @@
-//! Assertions on gRPC errors shared by the test files.
+//! Assertions on gRPC errors.
 
 use tonic::{Code, Response, Status};
 use tonic_types::StatusExt;

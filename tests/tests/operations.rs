@@ -1,0 +1,212 @@
+//! Running the server: health, reflection, SLA escalation, migrations, the audit log's
+//! append-only guarantee, restarts. On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use onsite_proto::v1 as pb;
+use onsite_server::app::{App, Config};
+use onsite_server::store;
+use onsite_tests::{Backend, Fixture, TestServer, authed};
+use sea_orm::{ConnectionTrait, Statement};
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+onsite_tests::conformance!(
+    health_and_reflection_answer,
+    sla_breaches_escalate_once_and_tell_the_manager,
+    migrations_are_recorded_and_rerun_safely,
+    the_audit_log_is_append_only,
+    unimplemented_services_say_so,
+);
+
+async fn health_and_reflection_answer(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap_or_else(|e| panic!("health: {e}"))
+        .into_inner()
+        .status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(server.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap_or_else(|e| panic!("reflection: {e}"))
+        .into_inner();
+    let response = stream.next().await.and_then(Result::ok).and_then(|r| r.message_response);
+    let Some(MessageResponse::ListServicesResponse(list)) = response else { panic!("no service list: {response:?}") };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in
+        ["onsite.v1.TicketService", "onsite.v1.SlipService", "onsite.v1.SyncService", "grpc.health.v1.Health"]
+    {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}
+
+async fn sla_breaches_escalate_once_and_tell_the_manager(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::Urgent).await;
+    let db = store::connect(&f.server.database_url).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = App { db, config: Config::new(f.server.database_url.clone()) };
+
+    assert_eq!(onsite_server::sla_watch::sweep(&app, Utc::now()).await.unwrap_or_else(|e| panic!("{e}")), 0);
+    // Ten days on, nobody answered and nobody solved it: both commitments are missed.
+    let later = Utc::now() + Duration::days(10);
+    assert_eq!(onsite_server::sla_watch::sweep(&app, later).await.unwrap_or_else(|e| panic!("{e}")), 2);
+    assert_eq!(
+        onsite_server::sla_watch::sweep(&app, later).await.unwrap_or_else(|e| panic!("{e}")),
+        0,
+        "escalates once"
+    );
+
+    let mut tickets = f.server.tickets();
+    let after = tickets
+        .get_ticket(authed(&f.manager, pb::GetTicketRequest { id: ticket.id.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(after.tier, pb::Tier::Expert as i32, "two breaches: tier 1 -> 2 -> 3");
+    let history = tickets
+        .list_ticket_events(authed(&f.manager, pb::ListTicketEventsRequest { id: ticket.id.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .events;
+    let breaches: Vec<&pb::TicketEvent> = history.iter().filter(|e| e.action == "sla_breached").collect();
+    assert_eq!(breaches.len(), 2);
+    assert!(breaches[0].detail.starts_with("SLA_RESPONSE_BREACHED"), "{}", breaches[0].detail);
+    assert_eq!((breaches[0].from_tier, breaches[0].to_tier), (pb::Tier::ServiceDesk as i32, pb::Tier::Field as i32));
+    assert!(breaches[0].actor_user_id.is_empty(), "the server's SLA watch acted, not a user");
+}
+
+async fn migrations_are_recorded_and_rerun_safely(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let db = store::connect(&server.database_url).await.unwrap_or_else(|e| panic!("{e}"));
+    let newest = store::migrations::MIGRATIONS.iter().map(|m| m.version).max().unwrap_or_default();
+    assert_eq!(store::migrations::current_version(&db).await.unwrap_or_else(|e| panic!("{e}")), newest);
+    assert_eq!(store::migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}")), 0, "nothing left to apply");
+    // Several replicas starting at once must not trip over each other.
+    let (a, b) = tokio::join!(store::migrations::migrate(&db), store::migrations::migrate(&db));
+    assert_eq!((a.ok(), b.ok()), (Some(0), Some(0)));
+}
+
+async fn the_audit_log_is_append_only(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::General).await;
+    f.slip(&ticket).await;
+    let db = store::connect(&f.server.database_url).await.unwrap_or_else(|e| panic!("{e}"));
+    let backend = db.get_database_backend();
+    for sql in ["UPDATE slip_events SET detail = 'forged'", "DELETE FROM slip_events", "DELETE FROM ticket_events"] {
+        let result = db.execute_raw(Statement::from_string(backend, sql)).await;
+        assert!(result.is_err(), "{sql} must be refused on {backend:?}");
+    }
+    let count = db
+        .query_one_raw(Statement::from_string(backend, "SELECT COUNT(*) AS n FROM slip_events"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .and_then(|row| row.try_get::<i64>("", "n").ok());
+    assert_eq!(count, Some(1));
+}
+
+async fn unimplemented_services_say_so(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mut dispatch = pb::dispatch_service_client::DispatchServiceClient::new(f.server.channel.clone());
+    let result = dispatch.suggest_engineers(authed(&f.manager, pb::SuggestEngineersRequest::default())).await;
+    onsite_tests::expect::expect_code(result, Code::Unimplemented);
+}
+
+/// A restart on the same SQLite file keeps everything and does not bootstrap a second admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_restart_keeps_the_data() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let ticket = f.ticket(pb::Severity::Important).await;
+    let (url, manager, intake) = (f.server.database_url.clone(), f.manager.clone(), f.intake(pb::Severity::General));
+    let dir = f.server.stop().await;
+    let again = TestServer::start_with(Config::new(url), dir).await;
+    assert!(again.admin_token.is_empty(), "the admin is bootstrapped only on the very first start");
+    let found = again
+        .tickets()
+        .get_ticket(authed(&manager, pb::GetTicketRequest { id: ticket.number.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(found.id, ticket.id);
+    let next = again
+        .tickets()
+        .create_ticket(authed(
+            &manager,
+            pb::CreateTicketRequest { request_id: onsite_tests::request_id(), ticket: Some(intake) },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(next.number.ends_with("-0002"), "serials continue after a restart: {}", next.number);
+}
+
+/// The demo seed builds a working system through the real operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_seed_gives_a_working_system() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut config = Config::new(store::sqlite_url(dir.path()));
+    config.demo = true;
+    let db = store::connect(&config.database_url).await.unwrap_or_else(|e| panic!("{e}"));
+    store::migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = Arc::new(App { db, config: config.clone() });
+    let logins = onsite_server::demo::seed(&app).await.unwrap_or_else(|e| panic!("{e}"));
+    let logins = logins.unwrap_or_else(|| panic!("seeded nothing into an empty database"));
+    assert_eq!(logins.engineer_tokens.len(), 3);
+    assert!(onsite_server::demo::seed(&app).await.unwrap_or_else(|e| panic!("{e}")).is_none(), "seeds once");
+    drop(app);
+
+    let server = TestServer::start_with(config, Some(dir)).await;
+    let manager = &logins.manager_token;
+    let tickets = server
+        .tickets()
+        .list_tickets(authed(manager, pb::ListTicketsRequest::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .tickets;
+    assert!(tickets.len() >= 10);
+    let severities: std::collections::HashSet<i32> = tickets.iter().map(|t| t.severity).collect();
+    assert_eq!(severities.len(), 3);
+    let slips = server
+        .slips()
+        .list_slips(authed(manager, pb::ListSlipsRequest { page_size: 100, ..Default::default() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .slips;
+    let states: std::collections::HashSet<i32> = slips.iter().map(|s| s.state).collect();
+    assert!(states.len() >= 9, "slips across states: {states:?}");
+    let engineers = server
+        .engineers()
+        .list_engineers(authed(manager, pb::ListEngineersRequest { page_size: 100, ..Default::default() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .engineers;
+    assert!(engineers.len() >= 20);
+    let (_, _, engineer_token) = &logins.engineer_tokens[0];
+    let own = server
+        .slips()
+        .list_slips(authed(engineer_token, pb::ListSlipsRequest::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .slips;
+    assert!(!own.is_empty(), "the first demo engineer has work");
+}
