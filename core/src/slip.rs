@@ -229,6 +229,8 @@ pub struct Slip {
     pub signed_off: bool,
 }
 
+// `named_enum!` fixes the derives, so the default is written out.
+#[allow(clippy::derivable_impls)]
 impl Default for SlipState {
     fn default() -> Self {
         Self::Draft

@@ -26,7 +26,10 @@ pub struct DemoLogins {
     pub engineer_tokens: Vec<(String, String, String)>,
 }
 
-const CUSTOMERS: &[(&str, &str, &[(&str, &str, f64, f64)])] = &[
+/// A site: name, address, latitude, longitude.
+type SiteSeed = (&'static str, &'static str, f64, f64);
+
+const CUSTOMERS: &[(&str, &str, &[SiteSeed])] = &[
     (
         "Huadong Precision Machinery",
         "ERP rollout 2025",

@@ -1,5 +1,6 @@
 //! `onsite-server`: serves the Onsite gRPC API.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -62,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    println!("Onsite listening on {addr} ({storage}, business hours {})", config.calendar);
+    say(format_args!("Onsite listening on {addr} ({storage}, business hours {})", config.calendar));
     let (ready_tx, ready_rx) = oneshot::channel();
     tokio::spawn(async move {
         if let Ok(ready) = ready_rx.await {
@@ -70,23 +71,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     onsite_server::run(config, listener, shutdown_signal(), Some(ready_tx)).await?;
-    println!("Onsite stopped");
+    say(format_args!("Onsite stopped"));
     Ok(())
 }
 
 fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr) {
     if let Some(token) = &ready.admin_token {
-        println!("First start: administrator token (shown once, keep it safe):\n  {token}");
+        say(format_args!("First start: administrator token (shown once, keep it safe):\n  {token}"));
     }
     if let Some(demo) = &ready.demo {
-        println!("Demo data seeded. Try it:");
-        println!("  dispatcher token: {}", demo.manager_token);
+        say(format_args!("Demo data seeded. Try it:"));
+        say(format_args!("  dispatcher token: {}", demo.manager_token));
         for (number, name, token) in &demo.engineer_tokens {
-            println!("  engineer No. {number} ({name}) token: {token}");
+            say(format_args!("  engineer No. {number} ({name}) token: {token}"));
         }
-        println!("  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets", demo.manager_token);
+        say(format_args!(
+            "  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets",
+            demo.manager_token
+        ));
     }
-    println!("Ready: gRPC on {addr} (health and reflection enabled)");
+    say(format_args!("Ready: gRPC on {addr} (health and reflection enabled)"));
+}
+
+/// Prints a line for the operator. A closed stdout must not take the server down.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -35,9 +35,14 @@ fn window(hours_from_now: i64) -> pb::TimeWindow {
 
 /// Manager verifies and dispatches to the fixture's engineer, who confirms.
 async fn dispatched_and_confirmed(f: &Fixture, slip: pb::Slip) -> pb::Slip {
+    let verified =
+        f.server.slips().verify_slip(authed(&f.manager, action(&slip))).await.unwrap_or_else(|e| panic!("{e}"));
+    dispatched_and_confirmed_from_verified(f, verified.into_inner()).await
+}
+
+/// Manager dispatches a verified slip to the fixture's engineer, who confirms.
+async fn dispatched_and_confirmed_from_verified(f: &Fixture, slip: pb::Slip) -> pb::Slip {
     let mut slips = f.server.slips();
-    let slip =
-        slips.verify_slip(authed(&f.manager, action(&slip))).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
     let slip = slips
         .dispatch_slip(authed(
             &f.manager,
@@ -194,7 +199,7 @@ async fn whole_visit_from_intake_to_written_off(backend: Backend) {
     let ticket = f.ticket(pb::Severity::Urgent).await;
     assert!(ticket.number.starts_with("TS") && ticket.number.ends_with("-0001"), "{}", ticket.number);
     assert_eq!((ticket.status, ticket.tier), (pb::TicketStatus::Open as i32, pb::Tier::ServiceDesk as i32));
-    let sla = ticket.sla.clone().unwrap_or_default();
+    let sla = ticket.sla.unwrap_or_default();
     assert!(sla.respond_by.is_some() && sla.resolve_by.is_some() && sla.responded_at.is_none());
 
     let slip = f.slip(&ticket).await;
@@ -452,24 +457,6 @@ async fn unresolved_visit_needs_follow_up_or_escalation(backend: Backend) {
         .into_inner();
     assert_eq!(list.slips.len(), 2);
     assert!(list.slips.iter().all(|s| s.state == pb::SlipState::WrittenOff as i32 && s.ticket_number == ticket.number));
-}
-
-async fn dispatched_and_confirmed_from_verified(f: &Fixture, slip: pb::Slip) -> pb::Slip {
-    let mut slips = f.server.slips();
-    let slip = slips
-        .dispatch_slip(authed(
-            &f.manager,
-            pb::DispatchSlipRequest {
-                request_id: request_id(),
-                slip_id: slip.id.clone(),
-                etag: slip.etag.clone(),
-                engineer_id: f.engineer_id.clone(),
-            },
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("dispatch: {e}"))
-        .into_inner();
-    slips.confirm_slip(authed(&f.engineer, action(&slip))).await.unwrap_or_else(|e| panic!("confirm: {e}")).into_inner()
 }
 
 async fn retried_mutations_return_the_first_result(backend: Backend) {

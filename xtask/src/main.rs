@@ -1,1 +1,184 @@
-fn main() {}
+//! Project automation.
+//!
+//! - `cargo xtask setup`: installs what the tests need and a fresh machine lacks: PostgreSQL
+//!   (Debian package) and a Python venv with grpcio for the cross-language client test.
+//! - `cargo xtask ci`: setup, then format check, clippy with warnings as errors, every test
+//!   (SQLite and PostgreSQL), and a Python client built only from the .proto files walking a
+//!   ticket from intake to a written-off slip against a real server.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+type Result<T = (), E = String> = std::result::Result<T, E>;
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "ci" => ci(),
+        "setup" => setup(),
+        "python-client" => python_client(),
+        _ => Err("usage: cargo xtask <ci|setup|python-client>".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn step(name: &str) {
+    println!("\n==> {name}");
+}
+
+fn run(program: &str, args: &[&str]) -> Result {
+    let status =
+        Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{program}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
+}
+
+fn ci() -> Result {
+    let started = Instant::now();
+    setup()?;
+    step("format");
+    run("cargo", &["fmt", "--all", "--check"])?;
+    step("clippy");
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    step("tests (SQLite and PostgreSQL)");
+    run("cargo", &["test", "--workspace"])?;
+    step("a Python client from the .proto files");
+    python_client()?;
+    println!("\nci passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn setup() -> Result {
+    step("setup");
+    if !has_postgres() {
+        println!("installing PostgreSQL from Debian");
+        apt_install(&["postgresql"])?;
+    }
+    if !has_postgres() {
+        return Err("PostgreSQL is still missing after installing it".into());
+    }
+    let venv = root().join(".tools/py");
+    if !venv.join("bin/python").exists() || !python_has_grpc(&venv) {
+        if Command::new("python3").args(["-m", "venv", "--help"]).output().is_ok_and(|o| !o.status.success()) {
+            apt_install(&["python3-venv"])?;
+        }
+        run("python3", &["-m", "venv", &venv.to_string_lossy()])?;
+        let pip = venv.join("bin/pip");
+        run(&pip.to_string_lossy(), &["install", "--quiet", "grpcio", "grpcio-tools"])?;
+    }
+    println!("setup complete");
+    Ok(())
+}
+
+fn has_postgres() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.filter_map(|d| d.ok()).any(|d| d.path().join("bin/initdb").exists()))
+        .unwrap_or(false)
+}
+
+fn python_has_grpc(venv: &Path) -> bool {
+    Command::new(venv.join("bin/python"))
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn apt_install(packages: &[&str]) -> Result {
+    let sudo = !Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut update = vec!["apt-get", "update", "-qq"];
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    if sudo {
+        update.insert(0, "sudo");
+        install.insert(0, "sudo");
+    }
+    run(update[0], &update[1..])?;
+    run(install[0], &install[1..])
+}
+
+/// Starts a demo server and runs the Python walk against it.
+fn python_client() -> Result {
+    run("cargo", &["build", "--quiet", "-p", "onsite-server"])?;
+    let data = std::env::temp_dir().join(format!("onsite-pyclient-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("free port: {e}"))?;
+    let addr = format!("127.0.0.1:{port}");
+    let server = Command::new(root().join("target/debug/onsite-server"))
+        .args(["--demo", "--listen", &addr, "--data-dir", &data.to_string_lossy()])
+        .env("ONSITE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start server: {e}"))?;
+    let mut server = Guard(server);
+    let logins = read_logins(&mut server.0)?;
+    let status = Command::new(root().join(".tools/py/bin/python"))
+        .arg(root().join("tests/python/walk_lifecycle.py"))
+        .env("ONSITE_ADDR", &addr)
+        .env("ONSITE_MANAGER_TOKEN", &logins.manager)
+        .env("ONSITE_ENGINEER_TOKEN", &logins.engineer)
+        .env("ONSITE_ENGINEER_NUMBER", &logins.engineer_number)
+        .status()
+        .map_err(|e| format!("python: {e}"))?;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    if status.success() { Ok(()) } else { Err("the Python client failed".into()) }
+}
+
+struct Logins {
+    manager: String,
+    engineer: String,
+    engineer_number: String,
+}
+
+/// Reads the demo logins the server prints before "Ready:".
+fn read_logins(server: &mut Child) -> Result<Logins> {
+    let stdout = server.stdout.take().ok_or("no server stdout")?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut manager, mut engineer, mut number) = (None, None, None);
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.map_err(|e| format!("server output: {e}"))?;
+        if let Some(token) = line.trim().strip_prefix("dispatcher token: ") {
+            manager = Some(token.to_owned());
+        }
+        if let Some(rest) = line.trim().strip_prefix("engineer No. ")
+            && engineer.is_none()
+        {
+            number = rest.split_whitespace().next().map(str::to_owned);
+            engineer = rest.rsplit("token: ").next().map(str::to_owned);
+        }
+        if line.starts_with("Ready:") || Instant::now() > deadline {
+            break;
+        }
+    }
+    // Keep draining the server's output so that it never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    match (manager, engineer, number) {
+        (Some(manager), Some(engineer), Some(engineer_number)) => Ok(Logins { manager, engineer, engineer_number }),
+        _ => Err("the demo server did not print its logins".into()),
+    }
+}
+
+/// Stops the server when dropped, also on early returns.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}

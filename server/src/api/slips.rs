@@ -33,6 +33,9 @@ pub struct Slips {
     pub shared: Shared,
 }
 
+/// Extra fields a transition sets, given the slip as it was.
+type Extra<'a> = Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'a>;
+
 /// One transition as a handler asks for it.
 struct Step<'a> {
     method: &'static str,
@@ -41,7 +44,7 @@ struct Step<'a> {
     etag: &'a str,
     action: SlipAction,
     detail: String,
-    extra: Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'a>,
+    extra: Extra<'a>,
     record: NewRecord,
 }
 

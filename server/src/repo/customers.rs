@@ -81,10 +81,10 @@ pub fn validate(
         v.optional_text(field, value, SHORT);
     }
     v.optional_text("customer.notes", &archive.notes, onsite_core::ticket::MAX_TEXT);
-    if let (Some(start), Some(end)) = (archive.warranty_start, archive.warranty_end) {
-        if end < start {
-            v.push("customer.warranty_end", "must not be before warranty_start");
-        }
+    if let (Some(start), Some(end)) = (archive.warranty_start, archive.warranty_end)
+        && end < start
+    {
+        v.push("customer.warranty_end", "must not be before warranty_start");
     }
     if contacts.len() > 100 || sites.len() > 1000 || products.len() > 10_000 {
         v.push("customer", "too many contacts, sites or products in one request");

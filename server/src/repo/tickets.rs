@@ -148,16 +148,10 @@ pub async fn escalate(
 ) -> Result<ticket::Model> {
     check_etag(etag, current.version, "ticket")?;
     ensure_open(current, "escalate")?;
-    let tier = tier_of(current)?;
-    let next = tier
+    let next = tier_of(current)?
         .next()
         .ok_or_else(|| Error::precondition("ALREADY_AT_TOP_TIER", "the ticket is already with tier 3 (experts)"))?;
-    let mut changes = ticket::ActiveModel { tier: Set(i32::from(next.level())), ..Default::default() };
-    mark_responded(current, &mut changes, now);
-    let saved = save(db, current, changes, now).await?;
-    let event = Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(tier), to_tier: Some(next) };
-    record(db, &saved.id, caller, event, now, request_id).await?;
-    Ok(saved)
+    move_to_tier(db, current, caller, next, reason, now, request_id).await
 }
 
 /// Escalates straight to tier 3 (a slip written off as unsolved).
@@ -170,12 +164,25 @@ pub async fn escalate_to_experts(
     request_id: &str,
 ) -> Result<ticket::Model> {
     let current = load(db, ticket_id).await?;
-    let tier = tier_of(&current)?;
-    let changes = ticket::ActiveModel { tier: Set(i32::from(Tier::Expert.level())), ..Default::default() };
-    let saved = save(db, &current, changes, now).await?;
-    let event =
-        Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(tier), to_tier: Some(Tier::Expert) };
-    record(db, &saved.id, Some(caller), event, now, request_id).await?;
+    move_to_tier(db, &current, Some(caller), Tier::Expert, reason, now, request_id).await
+}
+
+/// Hands the ticket to `tier`, marks it answered, and records the escalation.
+async fn move_to_tier(
+    db: &impl ConnectionTrait,
+    current: &ticket::Model,
+    caller: Option<&Caller>,
+    tier: Tier,
+    reason: &str,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    let from = tier_of(current)?;
+    let mut changes = ticket::ActiveModel { tier: Set(i32::from(tier.level())), ..Default::default() };
+    mark_responded(current, &mut changes, now);
+    let saved = save(db, current, changes, now).await?;
+    let event = Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(from), to_tier: Some(tier) };
+    record(db, &saved.id, caller, event, now, request_id).await?;
     Ok(saved)
 }
 
