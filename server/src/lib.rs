@@ -85,6 +85,9 @@ pub async fn run(
     let mut server_stop = stop_rx.clone();
     let router = tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.
+        .max_concurrent_streams(Some(256))
+        .timeout(std::time::Duration::from_secs(60))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() }))

@@ -35,14 +35,27 @@ struct Args {
     /// Holidays of the business calendar, comma-separated YYYY-MM-DD.
     #[arg(long, env = "ONSITE_HOLIDAYS", default_value = "")]
     holidays: String,
+    /// Log format: text for people, json for log collectors.
+    #[arg(long, env = "ONSITE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
     let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let holidays = BusinessCalendar::parse_holidays(&args.holidays)?;
     let calendar = BusinessCalendar::new(&args.time_zone, &args.working_hours, holidays)?;
     let database_url = match args.database_url {

@@ -13,9 +13,17 @@ use tonic::{Response, Status};
 
 use crate::error::Result;
 
-/// Runs a handler body and maps its error through the one status mapping.
+/// Runs a handler body, maps its error through the one status mapping, and logs the outcome
+/// (inside the request's span, which names the method).
 pub async fn handle<T>(body: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
-    body.await.map(Response::new).map_err(Status::from)
+    let started = std::time::Instant::now();
+    let result = body.await.map(Response::new).map_err(Status::from);
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    match &result {
+        Ok(_) => tracing::info!(code = "OK", elapsed_us, "handled"),
+        Err(status) => tracing::info!(code = ?status.code(), message = status.message(), elapsed_us, "refused"),
+    }
+    result
 }
 
 /// A required sub-message of a request.
