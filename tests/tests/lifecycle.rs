@@ -17,6 +17,8 @@ onsite_tests::conformance!(
     ticket_numbers_are_unique_under_concurrency,
     lists_filter_and_paginate,
     manual_escalation_climbs_to_tier_three,
+    concurrent_retries_apply_once,
+    concurrent_transitions_on_one_etag_let_one_win,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
@@ -838,4 +840,69 @@ async fn manual_escalation_climbs_to_tier_three(backend: Backend) {
     assert_eq!(t3.tier, pb::Tier::Expert as i32);
     let top = tickets.escalate_ticket(authed(&f.manager, escalate())).await;
     assert_eq!(reason(&expect_code(top, Code::FailedPrecondition)), "ALREADY_AT_TOP_TIER");
+}
+
+async fn concurrent_retries_apply_once(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let request = pb::CreateTicketRequest { request_id: request_id(), ticket: Some(f.intake(pb::Severity::Important)) };
+    let mut calls = Vec::new();
+    for _ in 0..8 {
+        let mut client = f.server.tickets();
+        let request = authed(&f.manager, request.clone());
+        calls.push(tokio::spawn(async move { client.create_ticket(request).await }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for call in calls {
+        let ticket = call.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")).into_inner();
+        ids.insert(ticket.id);
+    }
+    assert_eq!(ids.len(), 1, "every retry answers with the one ticket");
+    let listed = f
+        .server
+        .tickets()
+        .list_tickets(authed(&f.manager, pb::ListTicketsRequest::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(listed.tickets.len(), 1);
+}
+
+async fn concurrent_transitions_on_one_etag_let_one_win(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::Urgent).await;
+    let slip = f.slip(&ticket).await;
+    let verified =
+        f.server.slips().verify_slip(authed(&f.manager, action(&slip))).await.unwrap_or_else(|e| panic!("{e}"));
+    let verified = verified.into_inner();
+    // Two dispatchers send the same slip to different engineers at the same instant.
+    let mut calls = Vec::new();
+    for engineer in [&f.engineer_id, &f.other_engineer_id] {
+        let mut client = f.server.slips();
+        let request = authed(
+            &f.manager,
+            pb::DispatchSlipRequest {
+                request_id: request_id(),
+                slip_id: slip.id.clone(),
+                etag: verified.etag.clone(),
+                engineer_id: engineer.clone(),
+            },
+        );
+        calls.push(tokio::spawn(async move { client.dispatch_slip(request).await }));
+    }
+    let mut won = Vec::new();
+    for call in calls {
+        match call.await.unwrap_or_else(|e| panic!("{e}")) {
+            Ok(slip) => won.push(slip.into_inner().engineer_id),
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one dispatch wins");
+    let current = f
+        .server
+        .slips()
+        .get_slip(authed(&f.manager, pb::GetSlipRequest { id: slip.id.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(current.engineer_id, won[0]);
 }

@@ -52,11 +52,33 @@ fn ci() -> Result {
     step("clippy");
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     step("tests (SQLite and PostgreSQL)");
-    run("cargo", &["test", "--workspace"])?;
+    let rust = cargo_test()?;
     step("a Python client from the .proto files");
     python_client()?;
     println!("\nci passed in {:.0?}", started.elapsed());
+    println!("tests: {} passed, 0 failed (Rust) plus the Python client walk", rust);
     Ok(())
+}
+
+/// Runs every Rust test, echoing the output, and returns how many passed.
+fn cargo_test() -> Result<u64> {
+    let mut child = Command::new("cargo")
+        .args(["test", "--workspace"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no cargo test output")?;
+    let mut passed = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("cargo test output: {e}"))?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ok. ") {
+            passed += rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    if status.success() { Ok(passed) } else { Err(format!("cargo test failed ({status})")) }
 }
 
 fn setup() -> Result {
