@@ -210,3 +210,41 @@ async fn demo_seed_gives_a_working_system() {
         .slips;
     assert!(!own.is_empty(), "the first demo engineer has work");
 }
+
+/// Until the database is migrated, health says NOT_SERVING and the API says UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_serving_until_the_database_is_ready() {
+    // A "database" that accepts connections and never answers keeps the server starting up.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let silent_addr = silent.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::new(format!("postgres://onsite@{silent_addr}/onsite?sslmode=disable"));
+    let server = tokio::spawn(onsite_server::run(config, listener, std::future::pending(), None));
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap_or_else(|e| panic!("health: {e}"))
+        .into_inner()
+        .status;
+    assert_eq!(status, ServingStatus::NotServing as i32);
+    let mut tickets = pb::ticket_service_client::TicketServiceClient::new(channel);
+    let early = tickets.list_tickets(authed("onst_any", pb::ListTicketsRequest::default())).await;
+    let status = onsite_tests::expect::expect_code(early, Code::Unavailable);
+    assert_eq!(onsite_tests::expect::reason(&status), "STARTING_UP");
+    server.abort();
+    hold.abort();
+}
