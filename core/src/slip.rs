@@ -88,6 +88,33 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// Kind of a cost line of a visit.
+    CostKind {
+        /// A spare part.
+        Part = "part",
+        /// Consumable materials.
+        Material = "material",
+        /// Labour.
+        Labour = "labour",
+        /// Travel; must match the destination.
+        Travel = "travel",
+        /// Transport of goods.
+        Transport = "transport",
+    }
+}
+
+named_enum! {
+    /// The customer's overall satisfaction at sign-off.
+    Satisfaction {
+        VerySatisfied = "very_satisfied",
+        Satisfied = "satisfied",
+        Average = "average",
+        /// The manager follows up with the customer.
+        Dissatisfied = "dissatisfied",
+    }
+}
+
 /// Who is acting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Actor {

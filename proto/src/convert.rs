@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use onsite_core::error::{FieldViolation, Result, Violations};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{CustomerId, ProductId};
-use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipState, Window, WriteOffOutcome};
+use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, Window, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, TicketStatus, Tier};
 use prost_types::Timestamp;
 
@@ -74,6 +74,12 @@ wire_enum!(SlipState => SlipState {
 wire_enum!(BackupKind => BackupKind { Backup <=> Backup, Waiver <=> Waiver });
 wire_enum!(FixOutcome => FixOutcome {
     Resolved <=> Resolved, PartlyResolved <=> PartlyResolved, Unresolved <=> Unresolved,
+});
+wire_enum!(CostKind => CostKind {
+    Part <=> Part, Material <=> Material, Labour <=> Labour, Travel <=> Travel, Transport <=> Transport,
+});
+wire_enum!(Satisfaction => Satisfaction {
+    VerySatisfied <=> VerySatisfied, Satisfied <=> Satisfied, Average <=> Average, Dissatisfied <=> Dissatisfied,
 });
 wire_enum!(WriteOffOutcome => WriteOffOutcome { Resolved <=> Resolved, FollowUp <=> FollowUp, Escalate <=> Escalate });
 
@@ -249,9 +255,25 @@ mod tests {
 
     #[test]
     fn enums_round_trip_and_reject_unspecified() {
-        for s in SlipState::ALL {
-            assert_eq!(SlipState::from_wire(s.to_wire()), Some(*s));
+        fn round_trip<E: WireEnum + Copy + PartialEq + std::fmt::Debug>(all: &[E]) {
+            for e in all {
+                assert_eq!(E::from_wire(e.to_wire()), Some(*e));
+                assert_ne!(e.to_wire(), 0, "{e:?} must not map to UNSPECIFIED");
+            }
         }
+        round_trip(SlipState::ALL);
+        round_trip(Severity::ALL);
+        round_trip(Tier::ALL);
+        round_trip(Role::ALL);
+        round_trip(Category::ALL);
+        round_trip(Channel::ALL);
+        round_trip(RootCause::ALL);
+        round_trip(TicketStatus::ALL);
+        round_trip(BackupKind::ALL);
+        round_trip(FixOutcome::ALL);
+        round_trip(WriteOffOutcome::ALL);
+        round_trip(CostKind::ALL);
+        round_trip(Satisfaction::ALL);
         assert_eq!(required::<Severity>(0, "ticket.severity").err().map(|v| v.field), Some("ticket.severity".into()));
         assert!(required::<Severity>(99, "s").is_err());
         assert_eq!(optional::<RootCause>(0, "r"), Ok(None));

@@ -2,7 +2,7 @@
 //! parse back is shown as unspecified rather than failing the whole read.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipState, WriteOffOutcome};
+use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketStatus, Tier};
 use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
@@ -171,7 +171,7 @@ fn fix_record(f: &fix::Model) -> pb::FixRecord {
 fn cost_line(c: &cost_line::Model) -> pb::CostLine {
     pb::CostLine {
         id: c.id.clone(),
-        kind: crate::api::slips::cost_kind_wire(&c.kind),
+        kind: named::<CostKind>(&c.kind),
         description: c.description.clone(),
         part_number: c.part_number.clone(),
         quantity: c.quantity,
@@ -184,7 +184,7 @@ fn cost_line(c: &cost_line::Model) -> pb::CostLine {
 fn sign_off(s: &sign_off::Model) -> pb::SignOff {
     pb::SignOff {
         signer_name: s.signer_name.clone(),
-        satisfaction: crate::api::slips::satisfaction_wire(s.satisfaction.as_deref()),
+        satisfaction: opt_named::<Satisfaction>(s.satisfaction.as_deref()),
         service_quality_rating: s.service_quality_rating,
         product_rating: s.product_rating,
         support_rating: s.support_rating,

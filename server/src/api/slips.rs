@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use onsite_core::error::Violations;
 use onsite_core::money::Currency;
-use onsite_core::slip::{BackupKind, FixOutcome, Role, SideEffect, SlipAction, SlipState, WriteOffOutcome};
+use onsite_core::slip::{
+    BackupKind, CostKind, FixOutcome, Role, Satisfaction, SideEffect, SlipAction, SlipState, WriteOffOutcome,
+};
 use onsite_core::ticket::{MAX_SHORT, MAX_TEXT, RootCause};
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, slip_service_server::SlipService};
@@ -529,37 +531,9 @@ fn is_sha256_hex(h: &str) -> bool {
     h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-const COST_KINDS: [(pb::CostKind, &str); 5] = [
-    (pb::CostKind::Part, "part"),
-    (pb::CostKind::Material, "material"),
-    (pb::CostKind::Labour, "labour"),
-    (pb::CostKind::Travel, "travel"),
-    (pb::CostKind::Transport, "transport"),
-];
-
-/// A stored cost kind on the wire.
-pub fn cost_kind_wire(kind: &str) -> i32 {
-    COST_KINDS.iter().find(|(_, name)| *name == kind).map_or(0, |(k, _)| *k as i32)
-}
-
-const SATISFACTION: [(pb::Satisfaction, &str); 4] = [
-    (pb::Satisfaction::VerySatisfied, "very_satisfied"),
-    (pb::Satisfaction::Satisfied, "satisfied"),
-    (pb::Satisfaction::Average, "average"),
-    (pb::Satisfaction::Dissatisfied, "dissatisfied"),
-];
-
-/// A stored satisfaction on the wire.
-pub fn satisfaction_wire(text: Option<&str>) -> i32 {
-    SATISFACTION.iter().find(|(_, name)| Some(*name) == text).map_or(0, |(s, _)| *s as i32)
-}
-
 fn cost_line(v: &mut Violations, i: usize, line: &pb::CostLine) -> Option<cost_line::Model> {
     let field = |name: &str| format!("lines[{i}].{name}");
-    let kind = COST_KINDS.iter().find(|(k, _)| *k as i32 == line.kind).map(|(_, name)| *name);
-    if kind.is_none() {
-        v.push(field("kind"), "is required and must be a known value");
-    }
+    let kind = v.take(convert::required::<CostKind>(line.kind, &field("kind")));
     v.required_text(&field("description"), &line.description, MAX_SHORT);
     v.optional_text(&field("part_number"), &line.part_number, 100);
     if !(1..=10_000).contains(&line.quantity) {
@@ -574,7 +548,7 @@ fn cost_line(v: &mut Violations, i: usize, line: &pb::CostLine) -> Option<cost_l
     Some(cost_line::Model {
         id: id?,
         slip_id: String::new(),
-        kind: kind?.to_owned(),
+        kind: kind?.as_str().to_owned(),
         description: line.description.trim().to_owned(),
         part_number: line.part_number.trim().to_owned(),
         quantity: line.quantity,
@@ -590,16 +564,7 @@ fn sign_off_record(s: &pb::SignOff, png: &[u8], now: DateTime<Utc>) -> Result<si
     let mut v = Violations::new();
     v.required_text("sign_off.signer_name", &s.signer_name, MAX_SHORT);
     v.optional_text("sign_off.customer_opinion", &s.customer_opinion, MAX_TEXT);
-    let satisfaction = match s.satisfaction {
-        0 => None,
-        n => {
-            let found = SATISFACTION.iter().find(|(k, _)| *k as i32 == n).map(|(_, name)| (*name).to_owned());
-            if found.is_none() {
-                v.push("sign_off.satisfaction", "must be a known value");
-            }
-            found
-        }
-    };
+    let satisfaction = v.take(convert::optional::<Satisfaction>(s.satisfaction, "sign_off.satisfaction")).flatten();
     for (name, rating) in [
         ("service_quality_rating", s.service_quality_rating),
         ("product_rating", s.product_rating),
@@ -627,7 +592,7 @@ fn sign_off_record(s: &pb::SignOff, png: &[u8], now: DateTime<Utc>) -> Result<si
     Ok(sign_off::Model {
         slip_id: String::new(),
         signer_name: s.signer_name.trim().to_owned(),
-        satisfaction,
+        satisfaction: satisfaction.map(|s| s.as_str().to_owned()),
         service_quality_rating: s.service_quality_rating,
         product_rating: s.product_rating,
         support_rating: s.support_rating,
