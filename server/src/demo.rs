@@ -159,12 +159,13 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         };
         let row = engineers::validate(new, &app.config.calendar, now_us())?;
         engineers::insert(&txn, &row).await?;
+        // Every engineer signs in as themselves; the first three get demo tokens.
+        let user = auth::create_user(&txn, name, Role::Engineer, row.id.parse().ok()).await?;
         if i < 3 {
-            let user = auth::create_user(&txn, name, Role::Engineer, row.id.parse().ok()).await?;
             let (_, token) = auth::issue_token(&txn, &user.id, "demo").await?;
             engineer_tokens.push((row.employee_number.clone(), row.name.clone(), token));
         }
-        engineer_rows.push(row);
+        engineer_rows.push((row, auth::caller_of(&user)?));
     }
 
     let now = Utc::now();
@@ -275,8 +276,8 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
             state: SlipState::Draft,
         };
         let slip = slips::create(&txn, &manager, new, now, "").await?;
-        let engineer = &engineer_rows[(i * 5) % engineer_rows.len()];
-        drive(&txn, app, &manager, engineer, &slip.id, *target, now).await?;
+        let (engineer, engineer_caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
+        drive(&txn, &manager, engineer_caller, engineer, &slip.id, *target, now).await?;
     }
     txn.commit().await?;
     Ok(Some(DemoLogins { manager_token, engineer_tokens }))
@@ -285,16 +286,14 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
 /// Walks a slip to `target` through the state machine, recording what each step needs.
 async fn drive(
     txn: &sea_orm::DatabaseTransaction,
-    app: &App,
     manager: &Caller,
+    engineer_caller: &Caller,
     engineer: &crate::store::entities::engineer::Model,
     slip_id: &str,
     target: SlipState,
     now: chrono::DateTime<Utc>,
 ) -> Result<()> {
-    let _ = app;
     let engineer_id = engineer.id.parse().ok();
-    let engineer_caller = Caller { user_id: manager.user_id, role: Role::Engineer, engineer_id };
     let start = now + Duration::hours(1);
     let window = Window { start, end: start + Duration::hours(2) };
     let mut plan: Vec<(SlipAction, bool)> = vec![(SlipAction::Verify, true)];
@@ -323,7 +322,7 @@ async fn drive(
         if current.state == target.as_str() {
             break;
         }
-        let caller = if by_manager { manager } else { &engineer_caller };
+        let caller = if by_manager { manager } else { engineer_caller };
         let record = demo_record(&action, now);
         let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into() };
         let (saved, _) = slips::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?;
