@@ -21,16 +21,20 @@ onsite_tests::conformance!(
     unimplemented_services_say_so,
 );
 
-async fn health_and_reflection_answer(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
-    let status = health
+/// The server's overall health status.
+async fn health_status(channel: tonic::transport::Channel) -> i32 {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    health
         .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
         .await
         .unwrap_or_else(|e| panic!("health: {e}"))
         .into_inner()
-        .status;
-    assert_eq!(status, ServingStatus::Serving as i32);
+        .status
+}
+
+async fn health_and_reflection_answer(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    assert_eq!(health_status(server.channel.clone()).await, ServingStatus::Serving as i32);
 
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -233,14 +237,7 @@ async fn not_serving_until_the_database_is_ready() {
         .connect()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-        .await
-        .unwrap_or_else(|e| panic!("health: {e}"))
-        .into_inner()
-        .status;
-    assert_eq!(status, ServingStatus::NotServing as i32);
+    assert_eq!(health_status(channel.clone()).await, ServingStatus::NotServing as i32);
     let mut tickets = pb::ticket_service_client::TicketServiceClient::new(channel);
     let early = tickets.list_tickets(authed("onst_any", pb::ListTicketsRequest::default())).await;
     let status = onsite_tests::expect::expect_code(early, Code::Unavailable);
