@@ -719,6 +719,12 @@ async fn roles_and_assignment_are_enforced(backend: Backend) {
     let other_ticket =
         tickets.get_ticket(authed(&f.other_engineer, pb::GetTicketRequest { id: ticket.id.clone() })).await;
     expect_code(other_ticket, Code::PermissionDenied);
+    // The customer's archive likewise: only for engineers with a slip there.
+    let mut customers = f.server.customers();
+    let customer = pb::GetCustomerRequest { id: f.customer_id.clone() };
+    customers.get_customer(authed(&f.engineer, customer.clone())).await.unwrap_or_else(|e| panic!("{e}"));
+    let other_customer = customers.get_customer(authed(&f.other_engineer, customer)).await;
+    expect_code(other_customer, Code::PermissionDenied);
     let not_admin = f
         .server
         .admin()

@@ -2,13 +2,14 @@
 
 use chrono::Utc;
 use onsite_core::error::Violations;
+use onsite_core::slip::Role;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, customer_service_server::CustomerService};
 use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pagination::Page;
 use crate::repo::customers::{self as repo, Archive, NewContact, NewCustomer, NewProduct, NewSite};
 use crate::store::to_us;
@@ -102,8 +103,18 @@ impl CustomerService for Customers {
 
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
         handle(async {
-            let (app, _caller) = self.shared.enter(&request).await?;
-            Ok(view(&repo::load(&app.db, &request.get_ref().id).await?))
+            let (app, caller) = self.shared.enter(&request).await?;
+            let customer = repo::load(&app.db, &request.get_ref().id).await?;
+            if let (Role::Engineer, engineer) = (caller.role, caller.engineer_id) {
+                let visible = match engineer {
+                    Some(engineer) => repo::serves(&app.db, &customer.customer.id, engineer).await?,
+                    None => false,
+                };
+                if !visible {
+                    return Err(Error::PermissionDenied("none of your slips is for this customer"));
+                }
+            }
+            Ok(view(&customer))
         })
         .await
     }

@@ -3,11 +3,11 @@
 use chrono::NaiveDate;
 use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
-use onsite_core::id::{ContactId, CustomerId, ProductId, SiteId};
+use onsite_core::id::{ContactId, CustomerId, EngineerId, ProductId, SiteId};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::error::{Error, Result};
-use crate::store::entities::{contact, customer, product, site};
+use crate::store::entities::{contact, customer, product, site, slip, ticket};
 
 /// A validated new customer with everything it owns.
 #[derive(Debug)]
@@ -226,4 +226,18 @@ pub async fn list(db: &impl ConnectionTrait, after: Option<&str>, limit: u64) ->
 /// The page key of a customer.
 pub fn page_key(c: &customer::Model) -> String {
     format!("{}\u{1f}{}", c.name, c.id)
+}
+
+/// Whether `engineer` has a slip for one of the customer's tickets.
+pub async fn serves(db: &impl ConnectionTrait, customer_id: &str, engineer: EngineerId) -> Result<bool> {
+    use sea_orm::{JoinType, PaginatorTrait, RelationDef};
+    let slip_ticket: RelationDef =
+        slip::Entity::belongs_to(ticket::Entity).from(slip::Column::TicketId).to(ticket::Column::Id).into();
+    let count = slip::Entity::find()
+        .join(JoinType::InnerJoin, slip_ticket)
+        .filter(slip::Column::EngineerId.eq(engineer.to_string()))
+        .filter(ticket::Column::CustomerId.eq(customer_id))
+        .count(db)
+        .await?;
+    Ok(count > 0)
 }
