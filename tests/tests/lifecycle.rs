@@ -19,6 +19,7 @@ onsite_tests::conformance!(
     manual_escalation_climbs_to_tier_three,
     concurrent_retries_apply_once,
     concurrent_transitions_on_one_etag_let_one_win,
+    concurrent_slips_of_one_ticket_get_distinct_visits,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
@@ -911,4 +912,31 @@ async fn concurrent_transitions_on_one_etag_let_one_win(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert_eq!(current.engineer_id, won[0]);
+}
+
+async fn concurrent_slips_of_one_ticket_get_distinct_visits(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::Urgent).await;
+    let mut calls = Vec::new();
+    for _ in 0..8 {
+        let mut client = f.server.slips();
+        let request = authed(
+            &f.manager,
+            pb::CreateSlipRequest {
+                request_id: request_id(),
+                ticket_id: ticket.id.clone(),
+                site_id: f.site_id.clone(),
+                instructions: "parallel visit".into(),
+                required_skills: vec![],
+            },
+        );
+        calls.push(tokio::spawn(async move { client.create_slip(request).await }));
+    }
+    let mut visits = Vec::new();
+    for call in calls {
+        let slip = call.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")).into_inner();
+        visits.push(slip.visit_number);
+    }
+    visits.sort_unstable();
+    assert_eq!(visits, (1..=8).collect::<Vec<i32>>());
 }

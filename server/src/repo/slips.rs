@@ -71,7 +71,8 @@ pub async fn create(
     now: DateTime<Utc>,
     request_id: &str,
 ) -> Result<slip::Model> {
-    let ticket = tickets::load(db, &new.ticket_id).await?;
+    // The lock makes visit numbers of concurrent slips of one ticket distinct.
+    let ticket = tickets::load_for_update(db, &new.ticket_id).await?;
     tickets::ensure_open(&ticket, "open a slip for")?;
     let site = crate::store::entities::site::Entity::find_by_id(new.site_id.clone()).one(db).await?;
     if site.is_none_or(|s| s.customer_id != ticket.customer_id) {

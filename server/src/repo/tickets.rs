@@ -27,6 +27,17 @@ pub async fn load(db: &impl ConnectionTrait, id_or_number: &str) -> Result<ticke
     found.ok_or_else(|| Error::not_found("ticket", id_or_number))
 }
 
+/// Loads a ticket and locks its row until the transaction ends (PostgreSQL `FOR UPDATE`;
+/// SQLite writers are serialised by `BEGIN IMMEDIATE` already).
+pub async fn load_for_update(db: &impl ConnectionTrait, id: &str) -> Result<ticket::Model> {
+    let id: TicketId = onsite_proto::convert::id(id, "ticket_id")?;
+    ticket::Entity::find_by_id(id.to_string())
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket", id))
+}
+
 /// Takes a request in: numbers it, computes its due times, records the intake event.
 pub async fn create(
     db: &impl ConnectionTrait,
