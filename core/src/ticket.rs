@@ -241,27 +241,64 @@ pub struct TicketIntake {
 }
 
 impl TicketIntake {
-    /// Checks the intake. Incomplete descriptions are sent back for detail, never guessed:
-    /// title, contact, symptoms and impact scope are required.
+    /// Checks the intake. Incomplete descriptions are sent back for detail, never guessed.
     pub fn validate(&self, submitted_at: DateTime<Utc>) -> Result<()> {
         let mut v = Violations::new();
-        v.required_text("title", &self.title, MAX_SHORT);
-        v.required_text("contact_name", &self.contact_name, MAX_SHORT);
-        v.optional_text("contact_phone", &self.contact_phone, 50);
-        v.optional_text("organisation", &self.organisation, MAX_SHORT);
-        v.optional_text("product_model", &self.product_model, MAX_SHORT);
-        v.optional_text("serial_number", &self.serial_number, MAX_SHORT);
-        v.required_text("symptoms", &self.symptoms, MAX_TEXT);
-        v.optional_text("error_message", &self.error_message, MAX_TEXT);
-        v.required_text("impact_scope", &self.impact_scope, MAX_TEXT);
-        v.optional_text("initial_urgency", &self.initial_urgency, MAX_SHORT);
-        if let Some(at) = self.fault_occurred_at {
-            // A little slack for the caller's clock; a fault in the future is a typo.
-            if at > submitted_at + chrono::Duration::minutes(5) {
-                v.push("fault_occurred_at", "must not be in the future");
-            }
-        }
+        check_description(&mut v, &self.description(), submitted_at);
         v.check()
+    }
+
+    /// The free-text part of the intake.
+    pub fn description(&self) -> Description<'_> {
+        Description {
+            title: &self.title,
+            contact_name: &self.contact_name,
+            contact_phone: &self.contact_phone,
+            organisation: &self.organisation,
+            product_model: &self.product_model,
+            serial_number: &self.serial_number,
+            symptoms: &self.symptoms,
+            error_message: &self.error_message,
+            impact_scope: &self.impact_scope,
+            initial_urgency: &self.initial_urgency,
+            fault_occurred_at: self.fault_occurred_at,
+        }
+    }
+}
+
+/// What the customer told the service desk, borrowed, so it can be checked before the rest of
+/// an intake is known to be valid.
+#[derive(Clone, Copy, Debug)]
+pub struct Description<'a> {
+    pub title: &'a str,
+    pub contact_name: &'a str,
+    pub contact_phone: &'a str,
+    pub organisation: &'a str,
+    pub product_model: &'a str,
+    pub serial_number: &'a str,
+    pub symptoms: &'a str,
+    pub error_message: &'a str,
+    pub impact_scope: &'a str,
+    pub initial_urgency: &'a str,
+    pub fault_occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Records what is missing or malformed in a description: title, contact, symptoms and impact
+/// scope are required, every text is bounded, and the fault cannot lie in the future.
+pub fn check_description(v: &mut Violations, d: &Description<'_>, submitted_at: DateTime<Utc>) {
+    v.required_text("title", d.title, MAX_SHORT);
+    v.required_text("contact_name", d.contact_name, MAX_SHORT);
+    v.optional_text("contact_phone", d.contact_phone, 50);
+    v.optional_text("organisation", d.organisation, MAX_SHORT);
+    v.optional_text("product_model", d.product_model, MAX_SHORT);
+    v.optional_text("serial_number", d.serial_number, MAX_SHORT);
+    v.required_text("symptoms", d.symptoms, MAX_TEXT);
+    v.optional_text("error_message", d.error_message, MAX_TEXT);
+    v.required_text("impact_scope", d.impact_scope, MAX_TEXT);
+    v.optional_text("initial_urgency", d.initial_urgency, MAX_SHORT);
+    // A little slack for the caller's clock; a fault in the future is a typo.
+    if d.fault_occurred_at.is_some_and(|at| at > submitted_at + chrono::Duration::minutes(5)) {
+        v.push("fault_occurred_at", "must not be in the future");
     }
 }
 

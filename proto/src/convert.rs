@@ -9,7 +9,9 @@ use onsite_core::error::{FieldViolation, Result, Violations};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{CustomerId, ProductId};
 use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, Window, WriteOffOutcome};
-use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, TicketStatus, Tier};
+use onsite_core::ticket::{
+    Category, Channel, Description, RootCause, Severity, TicketIntake, TicketStatus, Tier, check_description,
+};
 use prost_types::Timestamp;
 
 use crate::v1 as pb;
@@ -163,63 +165,59 @@ pub fn opt_id<T: std::str::FromStr>(text: &str, field: &str) -> Result<Option<T>
 }
 
 /// The intake of a ticket sent to `CreateTicket`, validated; `submitted_at` is the server's clock.
+/// Every bad field is reported at once, as `ticket.<field>`.
 pub fn ticket_intake(t: &pb::Ticket, submitted_at: DateTime<Utc>) -> Result<TicketIntake> {
     let mut v = Violations::new();
-    let channel = v.take(required(t.channel, "ticket.channel"));
-    let category = v.take(required(t.category, "ticket.category"));
-    let severity = v.take(required(t.severity, "ticket.severity"));
-    let customer_id = v.take(id::<CustomerId>(&t.customer_id, "ticket.customer_id"));
-    let product_id = v.take(opt_id::<ProductId>(&t.product_id, "ticket.product_id"));
+    let channel = v.take(required(t.channel, "channel"));
+    let category = v.take(required(t.category, "category"));
+    let severity = v.take(required(t.severity, "severity"));
+    let customer_id = v.take(id::<CustomerId>(&t.customer_id, "customer_id"));
+    let product_id = v.take(opt_id::<ProductId>(&t.product_id, "product_id"));
     let fault_occurred_at =
-        v.take(t.fault_occurred_at.as_ref().map(|ts| datetime(ts, "ticket.fault_occurred_at")).transpose());
-    let (Some(channel), Some(category), Some(severity), Some(customer_id), Some(product_id), Some(fault_occurred_at)) =
-        (channel, category, severity, customer_id, product_id, fault_occurred_at)
-    else {
-        // Report these together with the text checks below.
-        let partial = v.finish(());
-        let text_errors = text_only_intake(t).validate(submitted_at).err();
-        return Err(merge(partial.err(), text_errors, "ticket"));
+        v.take(t.fault_occurred_at.as_ref().map(|ts| datetime(ts, "fault_occurred_at")).transpose());
+    let description = Description {
+        title: &t.title,
+        contact_name: &t.contact_name,
+        contact_phone: &t.contact_phone,
+        organisation: &t.organisation,
+        product_model: &t.product_model,
+        serial_number: &t.serial_number,
+        symptoms: &t.symptoms,
+        error_message: &t.error_message,
+        impact_scope: &t.impact_scope,
+        initial_urgency: &t.initial_urgency,
+        fault_occurred_at: fault_occurred_at.flatten(),
     };
-    let intake = TicketIntake {
-        channel,
-        category,
-        severity,
-        customer_id,
-        contact_name: t.contact_name.clone(),
-        contact_phone: t.contact_phone.clone(),
-        organisation: t.organisation.clone(),
-        product_id,
-        product_model: t.product_model.clone(),
-        serial_number: t.serial_number.clone(),
-        fault_occurred_at,
-        symptoms: t.symptoms.clone(),
-        error_message: t.error_message.clone(),
-        impact_scope: t.impact_scope.clone(),
-        initial_urgency: t.initial_urgency.clone(),
-        title: t.title.clone(),
-    };
-    intake.validate(submitted_at).map_err(|e| prefix(e, "ticket"))?;
-    Ok(intake)
-}
-
-fn text_only_intake(t: &pb::Ticket) -> TicketIntake {
-    TicketIntake {
-        channel: Channel::Hotline,
-        category: Category::Bug,
-        severity: Severity::General,
-        customer_id: CustomerId::new(),
-        contact_name: t.contact_name.clone(),
-        contact_phone: t.contact_phone.clone(),
-        organisation: t.organisation.clone(),
-        product_id: None,
-        product_model: t.product_model.clone(),
-        serial_number: t.serial_number.clone(),
-        fault_occurred_at: None,
-        symptoms: t.symptoms.clone(),
-        error_message: t.error_message.clone(),
-        impact_scope: t.impact_scope.clone(),
-        initial_urgency: t.initial_urgency.clone(),
-        title: t.title.clone(),
+    check_description(&mut v, &description, submitted_at);
+    v.check().map_err(|e| prefix(e, "ticket"))?;
+    match (channel, category, severity, customer_id, product_id, fault_occurred_at) {
+        (
+            Some(channel),
+            Some(category),
+            Some(severity),
+            Some(customer_id),
+            Some(product_id),
+            Some(fault_occurred_at),
+        ) => Ok(TicketIntake {
+            channel,
+            category,
+            severity,
+            customer_id,
+            contact_name: t.contact_name.clone(),
+            contact_phone: t.contact_phone.clone(),
+            organisation: t.organisation.clone(),
+            product_id,
+            product_model: t.product_model.clone(),
+            serial_number: t.serial_number.clone(),
+            fault_occurred_at,
+            symptoms: t.symptoms.clone(),
+            error_message: t.error_message.clone(),
+            impact_scope: t.impact_scope.clone(),
+            initial_urgency: t.initial_urgency.clone(),
+            title: t.title.clone(),
+        }),
+        // Each None above recorded a violation, so check() already returned.
+        _ => Err(onsite_core::DomainError::invalid("ticket", "is invalid")),
     }
 }
 
@@ -231,21 +229,6 @@ pub fn prefix(err: onsite_core::DomainError, prefix: &str) -> onsite_core::Domai
         }
         other => other,
     }
-}
-
-fn merge(
-    a: Option<onsite_core::DomainError>,
-    b: Option<onsite_core::DomainError>,
-    field_prefix: &str,
-) -> onsite_core::DomainError {
-    let mut all = Vec::new();
-    for err in [a, b.map(|e| prefix(e, field_prefix))].into_iter().flatten() {
-        match err {
-            onsite_core::DomainError::Invalid(vs) => all.extend(vs),
-            other => return other,
-        }
-    }
-    onsite_core::DomainError::Invalid(all)
 }
 
 #[cfg(test)]

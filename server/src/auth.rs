@@ -5,7 +5,7 @@
 
 use onsite_core::id::{EngineerId, UserId};
 use onsite_core::slip::{Actor, Role};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
@@ -50,13 +50,16 @@ pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap) -> 
     let header = metadata.get("authorization").and_then(|v| v.to_str().ok()).ok_or(Error::Unauthenticated)?;
     let token =
         header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(Error::Unauthenticated)?.trim();
-    let row = api_token::Entity::find()
+    // One query on every request: the user behind an unrevoked token with this hash.
+    let token_of_user: sea_orm::RelationDef =
+        user::Entity::belongs_to(api_token::Entity).from(user::Column::Id).to(api_token::Column::UserId).into();
+    let user = user::Entity::find()
+        .join(sea_orm::JoinType::InnerJoin, token_of_user)
         .filter(api_token::Column::TokenHash.eq(hash_token(token)))
         .filter(api_token::Column::RevokedAtUs.is_null())
         .one(db)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    let user = user::Entity::find_by_id(row.user_id).one(db).await?.ok_or(Error::Unauthenticated)?;
     caller_of(&user)
 }
 

@@ -137,6 +137,15 @@ pub fn authed<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
+/// A two-hour appointment window starting `hours_from_now` (negative: already started).
+pub fn window(hours_from_now: i64) -> pb::TimeWindow {
+    let start = chrono::Utc::now() + chrono::Duration::hours(hours_from_now);
+    pb::TimeWindow {
+        start: Some(onsite_proto::convert::timestamp(start)),
+        end: Some(onsite_proto::convert::timestamp(start + chrono::Duration::hours(2))),
+    }
+}
+
 /// A fresh request id.
 pub fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()

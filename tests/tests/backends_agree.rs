@@ -3,7 +3,7 @@
 //! same slip and ticket states.
 
 use onsite_proto::v1 as pb;
-use onsite_tests::{Backend, Fixture, authed, request_id};
+use onsite_tests::{Backend, Fixture, authed, request_id, window};
 use tonic::Status;
 
 /// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
@@ -160,11 +160,6 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                 outcome(r, |x| slip_state(&x.into_inner()))
             }
             (6, Some(id)) => {
-                let start = chrono::Utc::now() + chrono::Duration::hours(1);
-                let window = pb::TimeWindow {
-                    start: Some(onsite_proto::convert::timestamp(start)),
-                    end: Some(onsite_proto::convert::timestamp(start + chrono::Duration::hours(1))),
-                };
                 let r = s
                     .book_appointment(authed(
                         engineer.1,
@@ -172,7 +167,7 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                             request_id: request_id(),
                             slip_id: id,
                             etag: String::new(),
-                            window: Some(window),
+                            window: Some(window(1)),
                             contact_name: "Ms. Zhou".into(),
                         },
                     ))

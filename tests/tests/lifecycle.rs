@@ -2,7 +2,7 @@
 
 use onsite_proto::v1 as pb;
 use onsite_tests::expect::{expect_code, reason, violated_fields};
-use onsite_tests::{Backend, Fixture, authed, request_id};
+use onsite_tests::{Backend, Fixture, authed, request_id, window};
 use tonic::Code;
 
 onsite_tests::conformance!(
@@ -26,14 +26,6 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
     pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: slip.etag.clone() }
-}
-
-fn window(hours_from_now: i64) -> pb::TimeWindow {
-    let start = chrono::Utc::now() + chrono::Duration::hours(hours_from_now);
-    pb::TimeWindow {
-        start: Some(onsite_proto::convert::timestamp(start)),
-        end: Some(onsite_proto::convert::timestamp(start + chrono::Duration::hours(2))),
-    }
 }
 
 /// Manager verifies and dispatches to the fixture's engineer, who confirms.

@@ -162,7 +162,6 @@ impl TicketService for Tickets {
                     ..Default::default()
                 };
                 tickets::mark_responded(&current, &mut changes, now);
-                changes.status = Set(TicketStatus::Closed.as_str().to_owned());
                 if current.resolved_at_us.is_none() {
                     changes.resolved_at_us = Set(Some(to_us(now)));
                 }

@@ -116,7 +116,7 @@ pub async fn create(
     let audit = Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number) };
     append_audit(db, &model, caller, audit, now, request_id).await?;
     let mut changes = ticket::ActiveModel { ..Default::default() };
-    tickets::mark_responded(&ticket, &mut changes, now);
+    tickets::start_work(&ticket, &mut changes, now);
     if changes.is_changed() {
         tickets::save(db, &ticket, changes, now).await?;
     }

@@ -142,6 +142,11 @@ pub fn mark_responded(current: &ticket::Model, changes: &mut ticket::ActiveModel
     if current.responded_at_us.is_none() {
         changes.responded_at_us = Set(Some(to_us(now)));
     }
+}
+
+/// Someone acts on the ticket: it counts as answered, and an open ticket is now in progress.
+pub fn start_work(current: &ticket::Model, changes: &mut ticket::ActiveModel, now: DateTime<Utc>) {
+    mark_responded(current, changes, now);
     if current.status == TicketStatus::Open.as_str() {
         changes.status = Set(TicketStatus::InProgress.as_str().to_owned());
     }
@@ -190,7 +195,7 @@ async fn move_to_tier(
 ) -> Result<ticket::Model> {
     let from = tier_of(current)?;
     let mut changes = ticket::ActiveModel { tier: Set(i32::from(tier.level())), ..Default::default() };
-    mark_responded(current, &mut changes, now);
+    start_work(current, &mut changes, now);
     let saved = save(db, current, changes, now).await?;
     let event = Event { action: "escalated", detail: reason.to_owned(), from_tier: Some(from), to_tier: Some(tier) };
     record(db, &saved.id, caller, event, now, request_id).await?;
