@@ -109,14 +109,13 @@ pub async fn run(
         let _ = server_stop.wait_for(|stop| *stop).await;
     }));
 
-    let app = match start(config).await {
+    let (app, report) = match start(config).await {
         Ok(started) => started,
         Err(e) => {
             serving.abort();
             return Err(e);
         }
     };
-    let (app, report) = app;
     shared.set(app.clone());
     health.set_service_status("", ServingStatus::Serving).await;
     tracing::info!("ready");

@@ -94,8 +94,19 @@ pub fn ticket_event(e: &ticket_event::Model) -> pb::TicketEvent {
     }
 }
 
-/// A slip; `records` adds what the visit recorded (the list view leaves them out).
-pub fn slip(s: &slip::Model, ticket_number: String, records: Option<Records>) -> pb::Slip {
+/// A slip with everything its visit recorded.
+pub fn slip(s: &slip::Model, records: &Records) -> pb::Slip {
+    pb::Slip {
+        backups: records.backups.iter().map(backup_record).collect(),
+        fix: records.fix.as_ref().map(fix_record),
+        cost_lines: records.cost_lines.iter().map(cost_line).collect(),
+        sign_off: records.sign_off.as_ref().map(sign_off),
+        ..slip_summary(s, &records.ticket_number)
+    }
+}
+
+/// A slip without its records, for lists.
+pub fn slip_summary(s: &slip::Model, ticket_number: &str) -> pb::Slip {
     let appointment = match (s.appointment_start_us, s.appointment_end_us) {
         (Some(start), Some(end)) => Some(pb::Appointment {
             window: Some(pb::TimeWindow { start: ts(start), end: ts(end) }),
@@ -112,11 +123,10 @@ pub fn slip(s: &slip::Model, ticket_number: String, records: Option<Records>) ->
         }),
         _ => None,
     };
-    let records = records.unwrap_or_default();
     pb::Slip {
         id: s.id.clone(),
         ticket_id: s.ticket_id.clone(),
-        ticket_number,
+        ticket_number: ticket_number.to_owned(),
         visit_number: s.visit_number,
         state: named::<SlipState>(&s.state),
         engineer_id: s.engineer_id.clone().unwrap_or_default(),
@@ -125,10 +135,10 @@ pub fn slip(s: &slip::Model, ticket_number: String, records: Option<Records>) ->
         required_skills: split_lines(&s.required_skills),
         follow_up_of: s.follow_up_of.clone().unwrap_or_default(),
         appointment,
-        backups: records.backups.iter().map(backup_record).collect(),
-        fix: records.fix.as_ref().map(fix_record),
-        cost_lines: records.cost_lines.iter().map(cost_line).collect(),
-        sign_off: records.sign_off.as_ref().map(sign_off),
+        backups: Vec::new(),
+        fix: None,
+        cost_lines: Vec::new(),
+        sign_off: None,
         decline_reason: s.decline_reason.clone(),
         cancel_reason: s.cancel_reason.clone(),
         write_off_outcome: opt_named::<WriteOffOutcome>(s.write_off_outcome.as_deref()),

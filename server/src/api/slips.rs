@@ -110,7 +110,7 @@ impl Slips {
 
 async fn full_view(db: &impl ConnectionTrait, model: &slip::Model) -> Result<pb::Slip> {
     let records = repo::records(db, model).await?;
-    Ok(views::slip(model, records.ticket_number.clone(), Some(records)))
+    Ok(views::slip(model, &records))
 }
 
 #[tonic::async_trait]
@@ -308,7 +308,7 @@ impl SlipService for Slips {
             let numbers = repo::ticket_numbers(&app.db, &rows).await?;
             let slips = rows
                 .iter()
-                .map(|s| views::slip(s, numbers.get(&s.ticket_id).cloned().unwrap_or_default(), None))
+                .map(|s| views::slip_summary(s, numbers.get(&s.ticket_id).map_or("", String::as_str)))
                 .collect();
             Ok(pb::ListSlipsResponse { slips, next_page_token })
         })
