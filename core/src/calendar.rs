@@ -8,11 +8,12 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, U
 use chrono_tz::Tz;
 
 use crate::error::FieldViolation;
+use crate::shift::Shift;
 
 /// Minutes since local midnight; 1440 stands for the end of the day.
-type Minute = u16;
+pub(crate) type Minute = u16;
 
-const DAY_MINUTES: Minute = 24 * 60;
+pub(crate) const DAY_MINUTES: Minute = 24 * 60;
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// When the service organisation works.
@@ -66,6 +67,12 @@ impl BusinessCalendar {
     /// The calendar's time zone.
     pub fn time_zone(&self) -> Tz {
         self.tz
+    }
+
+    /// The team's working hours and holidays as a shift: what an engineer without a shift of
+    /// their own works.
+    pub fn as_shift(&self) -> Shift {
+        Shift::from_parts(self.week.clone(), self.holidays.clone())
     }
 
     /// The longest working day of the week: what "one working day" of an SLA means.
@@ -154,7 +161,7 @@ fn hhmm(m: Minute) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-fn parse_week(spec: &str) -> Result<[Vec<(Minute, Minute)>; 7], FieldViolation> {
+pub(crate) fn parse_week(spec: &str) -> Result<[Vec<(Minute, Minute)>; 7], FieldViolation> {
     let bad = |why: String| FieldViolation::new("working_hours", why);
     let mut week: [Vec<(Minute, Minute)>; 7] = Default::default();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {

@@ -11,6 +11,7 @@
 //! - [`ticket`]: the service request, its number (`TS<yyyymmdd>-<serial>`) and intake rules.
 //! - [`slip`]: the dispatch slip state machine and who may do what.
 //! - [`calendar`]: the business calendar (time zone, weekly hours, holidays) and working time.
+//! - [`shift`]: an engineer's shift and days off, and whether they work during a window.
 //! - [`sla`]: severity service levels, due times, breach detection, escalation.
 //! - [`money`]: exact money in integer minor units.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod geo;
 pub mod id;
 pub mod money;
+pub mod shift;
 pub mod sla;
 pub mod slip;
 pub mod ticket;

@@ -214,6 +214,8 @@ impl SlipAction {
     pub const fn performer(&self) -> Performer {
         match self {
             Self::Verify | Self::Dispatch { .. } | Self::Cancel { .. } | Self::WriteOff { .. } => Performer::Manager,
+            // The dispatcher may agree the window with the customer on the engineer's behalf.
+            Self::BookAppointment { .. } | Self::Reschedule { .. } => Performer::ManagerOrAssignedEngineer,
             _ => Performer::AssignedEngineer,
         }
     }
@@ -224,6 +226,7 @@ impl SlipAction {
 pub enum Performer {
     Manager,
     AssignedEngineer,
+    ManagerOrAssignedEngineer,
 }
 
 /// What the server must do besides updating the slip.
@@ -363,15 +366,17 @@ impl Slip {
 
     fn authorize(&self, actor: &Actor, action: &SlipAction) -> Result<()> {
         match action.performer() {
-            Performer::Manager if actor.is_manager() => Ok(()),
+            Performer::Manager | Performer::ManagerOrAssignedEngineer if actor.is_manager() => Ok(()),
             Performer::Manager => Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() }),
-            Performer::AssignedEngineer if actor.role != Role::Engineer => {
+            Performer::AssignedEngineer | Performer::ManagerOrAssignedEngineer if actor.role != Role::Engineer => {
                 Err(DomainError::Forbidden { role: actor.role.as_str(), action: action.name() })
             }
-            Performer::AssignedEngineer => match (actor.engineer_id, self.engineer) {
-                (Some(me), Some(assigned)) if me == assigned => Ok(()),
-                _ => Err(DomainError::NotAssigned),
-            },
+            Performer::AssignedEngineer | Performer::ManagerOrAssignedEngineer => {
+                match (actor.engineer_id, self.engineer) {
+                    (Some(me), Some(assigned)) if me == assigned => Ok(()),
+                    _ => Err(DomainError::NotAssigned),
+                }
+            }
         }
     }
 
@@ -431,7 +436,7 @@ mod tests {
         for action in actions {
             let actor = match action.performer() {
                 Performer::Manager => Actor::manager(),
-                Performer::AssignedEngineer => Actor::engineer(eng),
+                Performer::AssignedEngineer | Performer::ManagerOrAssignedEngineer => Actor::engineer(eng),
             };
             if let Err(e) = slip.apply(&actor, action) {
                 panic!("{} refused: {e}", action.name());
