@@ -127,6 +127,21 @@ pub fn window(w: Option<&pb::TimeWindow>, field: &str) -> Result<Window> {
     Window::new(start, end, field)
 }
 
+/// A validated time range of at most `longest` (a day or a week to list), not an appointment.
+pub fn span(w: Option<&pb::TimeWindow>, field: &str, longest: chrono::Duration) -> Result<Window> {
+    let w = w.ok_or_else(|| FieldViolation::new(field, "is required"))?;
+    let start = required_datetime(w.start.as_ref(), &format!("{field}.start"))?;
+    let end = required_datetime(w.end.as_ref(), &format!("{field}.end"))?;
+    if end <= start || end - start > longest {
+        return Err(FieldViolation::new(
+            format!("{field}.end"),
+            format!("must be after the start, at most {} days later", longest.num_days()),
+        )
+        .into());
+    }
+    Ok(Window { start, end })
+}
+
 /// A window on the wire.
 pub fn wire_window(w: Window) -> pb::TimeWindow {
     pb::TimeWindow { start: Some(timestamp(w.start)), end: Some(timestamp(w.end)) }
