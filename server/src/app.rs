@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use tonic::Request;
 
 use crate::auth::{self, Caller};
+use crate::dispatch::Dispatch;
 use crate::error::{Error, Result};
 
 /// How the server runs.
@@ -24,6 +25,10 @@ pub struct Config {
     pub sla_check_interval: Duration,
     /// Seed the try-it data set on start (only into an empty database).
     pub demo: bool,
+    /// How often the dispatch index looks for other replicas' changes.
+    pub dispatch_poll_interval: Duration,
+    /// Engineers with this many open slips are not suggested.
+    pub max_open_slips: u32,
 }
 
 impl Config {
@@ -35,6 +40,8 @@ impl Config {
             sla_policy: SlaPolicy::default(),
             sla_check_interval: Duration::from_secs(30),
             demo: false,
+            dispatch_poll_interval: Duration::from_secs(1),
+            max_open_slips: 6,
         }
     }
 }
@@ -44,6 +51,24 @@ impl Config {
 pub struct App {
     pub db: DatabaseConnection,
     pub config: Config,
+    pub dispatch: Dispatch,
+}
+
+impl App {
+    /// The app on a migrated database: builds the dispatch index.
+    pub async fn open(db: DatabaseConnection, config: Config) -> Result<Self> {
+        let dispatch = Dispatch::load(&db, &config.calendar).await?;
+        Ok(Self { db, config, dispatch })
+    }
+
+    /// Brings this replica's dispatch index and board up to date after a commit, so a caller
+    /// reads its own writes. The commit stands either way; a failure here is retried by the
+    /// follower's next round.
+    pub async fn committed(&self) {
+        if let Err(e) = self.dispatch.catch_up(&self.db, &self.config.calendar).await {
+            tracing::warn!(error = %e, "dispatch index catch-up failed; the follower retries");
+        }
+    }
 }
 
 /// The services' handle on the app, empty until migrations ran.

@@ -39,6 +39,21 @@ impl Caller {
         }
     }
 
+    /// The engineer a per-engineer read is about: managers name one; engineers get themselves
+    /// (an empty id) and nobody else.
+    pub fn engineer_scope(&self, requested: &str, field: &str) -> Result<String> {
+        if self.actor().is_manager() {
+            let id: EngineerId = onsite_proto::convert::id(requested, field)?;
+            return Ok(id.to_string());
+        }
+        let own = self.engineer_id.ok_or(Error::PermissionDenied("this user has no engineer record"))?;
+        if requested.is_empty() || requested == own.to_string() {
+            Ok(own.to_string())
+        } else {
+            Err(Error::PermissionDenied("engineers may read only their own records"))
+        }
+    }
+
     /// Requires an admin.
     pub fn require_admin(&self) -> Result<()> {
         if self.role == Role::Admin { Ok(()) } else { Err(Error::PermissionDenied("only an admin may do this")) }

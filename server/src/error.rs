@@ -28,6 +28,9 @@ pub enum Error {
     /// The caller's role may not call this.
     #[error("{0}")]
     PermissionDenied(&'static str),
+    /// The engineer has another appointment in the window.
+    #[error("the engineer is already booked {} - {} for {ticket_number} (slip {slip_id})", window.start, window.end)]
+    DoubleBooked { slip_id: String, ticket_number: String, window: onsite_core::slip::Window },
     /// The etag sent is not the current one (AIP-154).
     #[error("{resource} was changed by someone else; reload it and try again")]
     StaleEtag { resource: &'static str },
@@ -101,6 +104,16 @@ impl From<Error> for Status {
             Error::AlreadyExists { reason, .. } => with_reason(Code::AlreadyExists, message, reason),
             Error::Unauthenticated => with_reason(Code::Unauthenticated, message, "UNAUTHENTICATED"),
             Error::PermissionDenied(_) => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED"),
+            Error::DoubleBooked { slip_id, ticket_number, window } => {
+                let metadata = std::collections::HashMap::from([
+                    ("conflicting_slip_id".to_owned(), slip_id),
+                    ("conflicting_ticket_number".to_owned(), ticket_number),
+                    ("conflicting_start".to_owned(), window.start.to_rfc3339()),
+                    ("conflicting_end".to_owned(), window.end.to_rfc3339()),
+                ]);
+                let details = ErrorDetails::with_error_info("DOUBLE_BOOKED", ERROR_DOMAIN, metadata);
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
             Error::StaleEtag { .. } => with_reason(Code::Aborted, message, "STALE_ETAG"),
             Error::RequestIdReused => {
                 let mut details = ErrorDetails::with_error_info(

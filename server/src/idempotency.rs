@@ -55,6 +55,7 @@ where
         let txn = begin_write(&app.db).await?;
         let (txn, response) = mutation(txn).await?;
         txn.commit().await?;
+        app.committed().await;
         return Ok(response);
     }
     if uuid::Uuid::parse_str(request_id).is_err() {
@@ -79,7 +80,10 @@ where
         Err(e) => Err(e),
     };
     match stored {
-        Ok(()) => Ok(response),
+        Ok(()) => {
+            app.committed().await;
+            Ok(response)
+        }
         // A concurrent retry of the same request committed first: answer with its result.
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let stored = idempotency_key::Entity::find_by_id(key).one(&app.db).await?.ok_or(Error::Database(e))?;

@@ -8,6 +8,7 @@
 //! - [`repo`]: what each request does to the database, in one transaction.
 //! - [`store`]: connection, entities and migrations.
 //! - [`auth`]: bearer tokens and roles; [`idempotency`]: AIP-155; [`pagination`]: AIP-158.
+//! - [`dispatch`]: the engineer index (nearest suitable engineer) and the live board feed.
 //! - [`sla_watch`]: escalates tickets whose SLA is breached.
 //! - [`demo`]: the try-it data set.
 //! - [`error`]: the error type and its one mapping to gRPC status codes.
@@ -16,6 +17,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod demo;
+pub mod dispatch;
 pub mod error;
 pub mod idempotency;
 pub mod pagination;
@@ -49,8 +51,6 @@ pub struct Ready {
 #[derive(Clone, Copy, Debug)]
 struct Pending;
 
-#[tonic::async_trait]
-impl pb::dispatch_service_server::DispatchService for Pending {}
 #[tonic::async_trait]
 impl pb::sync_service_server::SyncService for Pending {}
 #[tonic::async_trait]
@@ -101,7 +101,10 @@ pub async fn run(
         .add_service(pb::engineer_service_server::EngineerServiceServer::new(api::engineers::Engineers {
             shared: shared.clone(),
         }))
-        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(Pending))
+        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(api::dispatch::Dispatch {
+            shared: shared.clone(),
+            stop: stop_rx.clone(),
+        }))
         .add_service(pb::sync_service_server::SyncServiceServer::new(Pending))
         .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
@@ -122,7 +125,8 @@ pub async fn run(
     if let Some(ready) = ready {
         let _ = ready.send(report);
     }
-    tokio::spawn(sla_watch::watch(app, stop_rx));
+    tokio::spawn(sla_watch::watch(app.clone(), stop_rx.clone()));
+    tokio::spawn(dispatch::follow(app, stop_rx));
 
     serving.await.map_err(|e| Error::Internal(format!("server task: {e}")))?.map_err(|e| Error::Internal(e.to_string()))
 }
@@ -133,7 +137,7 @@ async fn start(config: Config) -> Result<(Arc<app::App>, Ready)> {
     let applied = store::migrations::migrate(&db).await?;
     tracing::info!(applied, "database migrated");
     let admin_token = auth::bootstrap_admin(&db).await?;
-    let app = Arc::new(app::App { db, config });
+    let app = Arc::new(app::App::open(db, config).await?);
     let demo = if app.config.demo { demo::seed(&app).await? } else { None };
     Ok((app, Ready { admin_token, demo }))
 }

@@ -25,10 +25,15 @@ pub struct Page {
 impl Page {
     /// Validates `page_size` and decodes `page_token` for the given filter description.
     pub fn new(page_size: i32, page_token: &str, filter: &str) -> Result<Self> {
+        Self::with_limits(page_size, page_token, filter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    }
+
+    /// Like [`Page::new`] with other default and largest sizes.
+    pub fn with_limits(page_size: i32, page_token: &str, filter: &str, default: u64, max: u64) -> Result<Self> {
         let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
+            0 => default,
             n if n < 0 => return Err(Error::invalid("page_size", "must not be negative")),
-            n => (n as u64).min(MAX_PAGE_SIZE),
+            n => (n as u64).min(max),
         };
         let filter = hex::encode(&Sha256::digest(filter.as_bytes())[..8]);
         let after = if page_token.is_empty() {

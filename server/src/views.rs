@@ -7,11 +7,11 @@ use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketStatus, 
 use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
 
-use crate::repo::slips::Records;
+use crate::repo::slips::{Labels, Records};
 use crate::repo::{engineers, etag, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, engineer, fix, product, sign_off, site, slip, slip_event, ticket,
-    ticket_event, user,
+    backup, contact, cost_line, customer, engineer, engineer_position, fix, product, sign_off, site, slip, slip_event,
+    ticket, ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -101,12 +101,12 @@ pub fn slip(s: &slip::Model, records: &Records) -> pb::Slip {
         fix: records.fix.as_ref().map(fix_record),
         cost_lines: records.cost_lines.iter().map(cost_line).collect(),
         sign_off: records.sign_off.as_ref().map(sign_off),
-        ..slip_summary(s, &records.ticket_number)
+        ..slip_summary(s, &records.labels)
     }
 }
 
 /// A slip without its records, for lists.
-pub fn slip_summary(s: &slip::Model, ticket_number: &str) -> pb::Slip {
+pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
     let appointment = match (s.appointment_start_us, s.appointment_end_us) {
         (Some(start), Some(end)) => Some(pb::Appointment {
             window: Some(pb::TimeWindow { start: ts(start), end: ts(end) }),
@@ -126,7 +126,7 @@ pub fn slip_summary(s: &slip::Model, ticket_number: &str) -> pb::Slip {
     pb::Slip {
         id: s.id.clone(),
         ticket_id: s.ticket_id.clone(),
-        ticket_number: ticket_number.to_owned(),
+        ticket_number: labels.ticket_number.clone(),
         visit_number: s.visit_number,
         state: named::<SlipState>(&s.state),
         engineer_id: s.engineer_id.clone().unwrap_or_default(),
@@ -147,6 +147,7 @@ pub fn slip_summary(s: &slip::Model, ticket_number: &str) -> pb::Slip {
         create_time: ts(s.created_at_us),
         update_time: ts(s.updated_at_us),
         etag: etag(s.version),
+        site_position: labels.site_position.map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
     }
 }
 
@@ -306,6 +307,16 @@ pub fn engineer(e: &engineer::Model) -> pb::Engineer {
             .map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
         last_position_time: opt_ts(e.last_position_at_us),
         etag: etag(e.version),
+    }
+}
+
+/// A stored position fix.
+pub fn position_fix(p: &engineer_position::Model) -> pb::PositionFix {
+    pb::PositionFix {
+        position: Some(pb::GeoPoint { latitude: p.latitude, longitude: p.longitude }),
+        time: ts(p.device_time_us),
+        accuracy_m: p.accuracy_m,
+        receive_time: ts(p.received_at_us),
     }
 }
 

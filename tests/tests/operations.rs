@@ -64,7 +64,7 @@ async fn sla_breaches_escalate_once_and_tell_the_manager(backend: Backend) {
     let f = Fixture::new(backend).await;
     let ticket = f.ticket(pb::Severity::Urgent).await;
     let db = store::connect(&f.server.database_url).await.unwrap_or_else(|e| panic!("{e}"));
-    let app = App { db, config: Config::new(f.server.database_url.clone()) };
+    let app = App::open(db, Config::new(f.server.database_url.clone())).await.unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(onsite_server::sla_watch::sweep(&app, Utc::now()).await.unwrap_or_else(|e| panic!("{e}")), 0);
     // Ten days on, nobody answered and nobody solved it: both commitments are missed.
@@ -127,8 +127,8 @@ async fn the_audit_log_is_append_only(backend: Backend) {
 
 async fn unimplemented_services_say_so(backend: Backend) {
     let f = Fixture::new(backend).await;
-    let mut dispatch = pb::dispatch_service_client::DispatchServiceClient::new(f.server.channel.clone());
-    let result = dispatch.suggest_engineers(authed(&f.manager, pb::SuggestEngineersRequest::default())).await;
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(f.server.channel.clone());
+    let result = sync.register_device(authed(&f.manager, pb::RegisterDeviceRequest::default())).await;
     onsite_tests::expect::expect_code(result, Code::Unimplemented);
 }
 
@@ -168,7 +168,7 @@ async fn demo_seed_gives_a_working_system() {
     config.demo = true;
     let db = store::connect(&config.database_url).await.unwrap_or_else(|e| panic!("{e}"));
     store::migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}"));
-    let app = Arc::new(App { db, config: config.clone() });
+    let app = Arc::new(App::open(db, config.clone()).await.unwrap_or_else(|e| panic!("{e}")));
     let logins = onsite_server::demo::seed(&app).await.unwrap_or_else(|e| panic!("{e}"));
     let logins = logins.unwrap_or_else(|| panic!("seeded nothing into an empty database"));
     assert_eq!(logins.engineer_tokens.len(), 3);

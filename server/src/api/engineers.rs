@@ -1,6 +1,6 @@
 //! `EngineerService`.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use onsite_core::error::Violations;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, engineer_service_server::EngineerService};
@@ -8,9 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pagination::Page;
 use crate::repo::engineers::{self as repo, NewEngineer};
+use crate::repo::{board, check_etag};
 use crate::store::to_us;
 use crate::{idempotency, views};
 
@@ -67,6 +68,7 @@ impl EngineerService for Engineers {
             let model = repo::validate(new, &app.config.calendar, to_us(Utc::now()))?;
             idempotency::run(app, &caller, "CreateEngineer", &req.request_id, req, |txn| async {
                 repo::insert(&txn, &model).await?;
+                board::engineer_changed(&txn, &model, model.created_at_us).await?;
                 Ok((txn, views::engineer(&model)))
             })
             .await
@@ -98,4 +100,125 @@ impl EngineerService for Engineers {
         })
         .await
     }
+
+    async fn update_engineer(
+        &self,
+        request: Request<pb::UpdateEngineerRequest>,
+    ) -> Result<Response<pb::Engineer>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let req = request.get_ref();
+            let wanted = required(req.engineer.as_ref(), "engineer")?;
+            let paths = req.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
+            if paths.is_empty() {
+                return Err(Error::invalid("update_mask.paths", "name at least one field to change"));
+            }
+            let now = Utc::now();
+            idempotency::run(app, &caller, "UpdateEngineer", &req.request_id, req, |txn| async {
+                let current = repo::load(&txn, &wanted.id, "engineer.id").await?;
+                check_etag(&wanted.etag, current.version, "engineer")?;
+                let merged = merge(views::engineer(&current), wanted, &paths)?;
+                let next = repo::validate(new_engineer(&merged)?, &app.config.calendar, to_us(now))?;
+                let saved = repo::update(&txn, &current, next).await?;
+                board::engineer_changed(&txn, &saved, to_us(now)).await?;
+                Ok((txn, views::engineer(&saved)))
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn report_location(
+        &self,
+        request: Request<pb::ReportLocationRequest>,
+    ) -> Result<Response<pb::ReportLocationResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            let engineer_id = caller
+                .engineer_id
+                .ok_or(Error::PermissionDenied("only an engineer reports their own location"))?
+                .to_string();
+            let req = request.get_ref();
+            let now = Utc::now();
+            let fixes = location_fixes(&req.reports, now)?;
+            idempotency::run(app, &caller, "ReportLocation", &req.request_id, req, |txn| async {
+                let saved = repo::record_positions(&txn, &engineer_id, &fixes, to_us(now)).await?;
+                board::engineer_changed(&txn, &saved, to_us(now)).await?;
+                let accepted = i32::try_from(fixes.len()).unwrap_or(i32::MAX);
+                Ok((txn, pb::ReportLocationResponse { accepted, engineer: Some(views::engineer(&saved)) }))
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn list_positions(
+        &self,
+        request: Request<pb::ListPositionsRequest>,
+    ) -> Result<Response<pb::ListPositionsResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            let req = request.get_ref();
+            let engineer_id = caller.engineer_scope(&req.engineer_id, "engineer_id")?;
+            let page = Page::with_limits(req.page_size, &req.page_token, &engineer_id, 100, 1000)?;
+            let after = page.after.as_deref().map(parse_position_cursor).transpose()?;
+            let mut rows = repo::positions(&app.db, &engineer_id, after, page.fetch()).await?;
+            let next_page_token = page.finish(&mut rows, |p| format!("{}:{}", p.device_time_us, p.id));
+            Ok(pb::ListPositionsResponse { positions: rows.iter().map(views::position_fix).collect(), next_page_token })
+        })
+        .await
+    }
+}
+
+/// Most fixes one report may carry.
+const MAX_FIXES: usize = 1000;
+
+/// Validates a batch of fixes; a missing time means "now".
+fn location_fixes(reports: &[pb::LocationReport], now: DateTime<Utc>) -> Result<Vec<repo::Fix>> {
+    let mut v = Violations::new();
+    if reports.is_empty() || reports.len() > MAX_FIXES {
+        v.push("reports", format!("send between 1 and {MAX_FIXES} reports"));
+    }
+    let fixes = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let position = v.take(convert::geo_point(r.position.as_ref(), &format!("reports[{i}].position")));
+            let time = v.take(r.time.as_ref().map_or(Ok(now), |t| convert::datetime(t, &format!("reports[{i}].time"))));
+            if !r.accuracy_m.is_finite() || !(0.0..=100_000.0).contains(&r.accuracy_m) {
+                v.push(format!("reports[{i}].accuracy_m"), "must be between 0 and 100000 metres");
+            }
+            Some(repo::Fix { position: position?, device_time_us: to_us(time?), accuracy_m: r.accuracy_m })
+        })
+        .collect();
+    v.check()?;
+    Ok(fixes)
+}
+
+fn parse_position_cursor(text: &str) -> Result<(i64, String)> {
+    text.split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| Error::invalid("page_token", "is not a token of this list"))
+}
+
+/// `current` with the fields named in `paths` taken from `wanted`.
+fn merge(mut current: pb::Engineer, wanted: &pb::Engineer, paths: &[String]) -> Result<pb::Engineer> {
+    let mut v = Violations::new();
+    for path in paths {
+        match path.as_str() {
+            "employee_number" => current.employee_number.clone_from(&wanted.employee_number),
+            "name" => current.name.clone_from(&wanted.name),
+            "phone" => current.phone.clone_from(&wanted.phone),
+            "tier" => current.tier = wanted.tier,
+            "skills" => current.skills.clone_from(&wanted.skills),
+            "home_base" => current.home_base.clone_from(&wanted.home_base),
+            "status" => current.status = wanted.status,
+            "shift" => current.shift.clone_from(&wanted.shift),
+            "days_off" => current.days_off.clone_from(&wanted.days_off),
+            other => v.push("update_mask.paths", format!("{other:?} is not an updatable field")),
+        }
+    }
+    v.check()?;
+    Ok(current)
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod customers;
+pub mod dispatch;
 pub mod engineers;
 pub mod slips;
 pub mod tickets;

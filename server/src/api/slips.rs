@@ -15,12 +15,12 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use super::{handle, required};
-use crate::app::Shared;
+use crate::app::{App, Shared};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 use crate::repo::slips::{self as repo, Act, NewRecord, NewSlip};
-use crate::repo::{engineers, join_lines, tickets};
+use crate::repo::{appointments, engineers, join_lines, tickets};
 use crate::store::entities::{backup, cost_line, fix, sign_off, slip};
 use crate::store::to_us;
 use crate::{idempotency, views};
@@ -39,7 +39,7 @@ pub struct Slips {
 type Extra<'a> = Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'a>;
 
 /// One transition as a handler asks for it.
-struct Step<'a> {
+pub(crate) struct Step<'a> {
     method: &'static str,
     request_id: &'a str,
     slip_id: &'a str,
@@ -51,7 +51,13 @@ struct Step<'a> {
 }
 
 impl<'a> Step<'a> {
-    fn new(method: &'static str, request_id: &'a str, slip_id: &'a str, etag: &'a str, action: SlipAction) -> Self {
+    pub(crate) fn new(
+        method: &'static str,
+        request_id: &'a str,
+        slip_id: &'a str,
+        etag: &'a str,
+        action: SlipAction,
+    ) -> Self {
         Self {
             method,
             request_id,
@@ -64,7 +70,7 @@ impl<'a> Step<'a> {
         }
     }
 
-    fn detail(mut self, detail: impl Into<String>) -> Self {
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();
         self
     }
@@ -81,7 +87,7 @@ impl<'a> Step<'a> {
 }
 
 impl Slips {
-    /// Authenticates, builds the step, and runs it idempotently in one transaction.
+    /// Authenticates, builds the step, and runs it.
     async fn step<'a, R: Message>(
         &self,
         request: &'a Request<R>,
@@ -90,22 +96,46 @@ impl Slips {
         let (app, caller) = self.shared.enter(request).await?;
         let now = Utc::now();
         let step = build(&caller, now)?;
-        let Step { method, request_id, slip_id, etag, action, detail, extra, record } = step;
-        idempotency::run(app, &caller, method, request_id, request.get_ref(), |txn| async {
-            if let SlipAction::Dispatch { engineer } = &action {
+        perform(app, &caller, request.get_ref(), step, now).await
+    }
+}
+
+/// Runs one transition idempotently in one transaction, with the checks that need the
+/// database: a dispatched engineer must not be off, and a booked window must not overlap
+/// another appointment of the engineer.
+pub(crate) async fn perform<R: Message>(
+    app: &App,
+    caller: &Caller,
+    request: &R,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<pb::Slip> {
+    let Step { method, request_id, slip_id, etag, action, detail, extra, record } = step;
+    idempotency::run(app, caller, method, request_id, request, |txn| async {
+        match &action {
+            SlipAction::Dispatch { engineer } => {
                 let engineer = engineers::load(&txn, &engineer.to_string(), "engineer_id").await?;
                 if engineer.status == "off" {
                     return Err(Error::precondition("ENGINEER_OFF", "the engineer is off and cannot be dispatched"));
                 }
             }
-            let act = Act { caller: &caller, action, etag, now, request_id, detail };
-            let (saved, _) = repo::act(&txn, slip_id, act, extra).await?;
-            repo::insert_record(&txn, &saved, record, &caller, now).await?;
-            let view = full_view(&txn, &saved).await?;
-            Ok((txn, view))
-        })
-        .await
-    }
+            SlipAction::BookAppointment { window } | SlipAction::Reschedule { window, .. } => {
+                let current = repo::load(&txn, slip_id).await?;
+                if let Some(engineer) = current.engineer_id.as_deref() {
+                    // Bookings of one engineer queue on the engineer's row (see repo::appointments).
+                    engineers::load_for_update(&txn, engineer).await?;
+                    appointments::ensure_free(&txn, engineer, window, &current.id).await?;
+                }
+            }
+            _ => {}
+        }
+        let act = Act { caller, action, etag, now, request_id, detail };
+        let (saved, _) = repo::act(&txn, slip_id, act, extra).await?;
+        repo::insert_record(&txn, &saved, record, caller, now).await?;
+        let view = full_view(&txn, &saved).await?;
+        Ok((txn, view))
+    })
+    .await
 }
 
 async fn full_view(db: &impl ConnectionTrait, model: &slip::Model) -> Result<pb::Slip> {
@@ -210,6 +240,9 @@ impl SlipService for Slips {
             v.check()?;
             let now = Utc::now();
             idempotency::run(app, &caller, "WriteOffSlip", &req.request_id, req, |txn| async {
+                // The ticket changes after the slip's board event: lock it first (see repo::board).
+                let current = repo::load(&txn, &req.slip_id).await?;
+                tickets::load_for_update(&txn, &current.ticket_id).await?;
                 let act = Act {
                     caller: &caller,
                     action: SlipAction::WriteOff { outcome },
@@ -305,10 +338,10 @@ impl SlipService for Slips {
             let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
             let mut rows = repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |s| s.id.clone());
-            let numbers = repo::ticket_numbers(&app.db, &rows).await?;
+            let labels = repo::labels(&app.db, &rows).await?;
             let slips = rows
                 .iter()
-                .map(|s| views::slip_summary(s, numbers.get(&s.ticket_id).map_or("", String::as_str)))
+                .map(|s| views::slip_summary(s, labels.get(&s.id).unwrap_or(&repo::Labels::default())))
                 .collect();
             Ok(pb::ListSlipsResponse { slips, next_page_token })
         })

@@ -4,11 +4,15 @@ use onsite_core::calendar::BusinessCalendar;
 use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::EngineerId;
+use onsite_core::slip::SlipState;
 use onsite_core::ticket::Tier;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    SqlErr,
+};
 
 use crate::error::{Error, Result};
-use crate::store::entities::engineer;
+use crate::store::entities::{engineer, engineer_position, slip};
 
 /// Engineer statuses, as stored.
 pub const STATUSES: [&str; 3] = ["available", "busy", "off"];
@@ -109,4 +113,159 @@ pub fn encode_skills(skills: &[String]) -> String {
 /// Skills from storage.
 pub fn decode_skills(text: &str) -> Vec<String> {
     text.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// Stores a changed engineer if `current` is still the stored version.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    current: &engineer::Model,
+    mut next: engineer::Model,
+) -> Result<engineer::Model> {
+    (next.id, next.created_at_us, next.version) = (current.id.clone(), current.created_at_us, current.version + 1);
+    (next.last_latitude, next.last_longitude, next.last_position_at_us) =
+        (current.last_latitude, current.last_longitude, current.last_position_at_us);
+    let mut changes = engineer::ActiveModel::from(next.clone()).reset_all();
+    changes.id = sea_orm::ActiveValue::NotSet;
+    let result = engineer::Entity::update_many()
+        .set(changes)
+        .filter(engineer::Column::Id.eq(current.id.as_str()))
+        .filter(engineer::Column::Version.eq(current.version))
+        .exec(db)
+        .await;
+    match result {
+        Ok(r) if r.rows_affected == 0 => Err(Error::StaleEtag { resource: "engineer" }),
+        Ok(_) => Ok(next),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(Error::AlreadyExists {
+            reason: "EMPLOYEE_NUMBER_TAKEN",
+            message: format!("employee number {} is taken", next.employee_number),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Loads an engineer and, on PostgreSQL, locks the row until commit: bookings of one
+/// engineer queue here, so two dispatchers cannot both take the same window.
+pub async fn load_for_update(db: &impl ConnectionTrait, id: &str) -> Result<engineer::Model> {
+    engineer::Entity::find_by_id(id.to_owned())
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("engineer", id))
+}
+
+/// How many position fixes are kept per engineer.
+pub const POSITION_HISTORY: u64 = 2000;
+
+/// One position fix as the phone sent it.
+#[derive(Clone, Copy, Debug)]
+pub struct Fix {
+    pub position: GeoPoint,
+    pub device_time_us: i64,
+    pub accuracy_m: f64,
+}
+
+/// Stores fixes, moves the last known position forward (never back: batches sent after
+/// being offline arrive late), and trims the history. Returns the engineer as now stored.
+pub async fn record_positions(
+    db: &impl ConnectionTrait,
+    engineer_id: &str,
+    fixes: &[Fix],
+    now_us: i64,
+) -> Result<engineer::Model> {
+    let current = load(db, engineer_id, "engineer_id").await?;
+    let rows = fixes.iter().map(|f| engineer_position::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        engineer_id: Set(current.id.clone()),
+        latitude: Set(f.position.latitude()),
+        longitude: Set(f.position.longitude()),
+        accuracy_m: Set(f.accuracy_m),
+        device_time_us: Set(f.device_time_us),
+        received_at_us: Set(now_us),
+    });
+    engineer_position::Entity::insert_many(rows).exec(db).await?;
+    // A device clock running ahead must not pin the position: no fix counts as newer than now.
+    let newest = fixes.iter().map(|f| (f.device_time_us.min(now_us), f)).max_by_key(|(at, _)| *at);
+    let mut saved = current.clone();
+    if let Some((at, fix)) = newest.filter(|(at, _)| current.last_position_at_us.is_none_or(|last| *at > last)) {
+        (saved.last_latitude, saved.last_longitude, saved.last_position_at_us) =
+            (Some(fix.position.latitude()), Some(fix.position.longitude()), Some(at));
+        engineer::Entity::update_many()
+            .set(engineer::ActiveModel {
+                last_latitude: Set(saved.last_latitude),
+                last_longitude: Set(saved.last_longitude),
+                last_position_at_us: Set(saved.last_position_at_us),
+                ..Default::default()
+            })
+            .filter(engineer::Column::Id.eq(current.id.as_str()))
+            .exec(db)
+            .await?;
+    }
+    trim_positions(db, &current.id).await?;
+    Ok(saved)
+}
+
+async fn trim_positions(db: &impl ConnectionTrait, engineer_id: &str) -> Result<()> {
+    let keep_from = engineer_position::Entity::find()
+        .filter(engineer_position::Column::EngineerId.eq(engineer_id))
+        .order_by_desc(engineer_position::Column::DeviceTimeUs)
+        .order_by_desc(engineer_position::Column::Id)
+        .offset(POSITION_HISTORY - 1)
+        .one(db)
+        .await?;
+    if let Some(oldest_kept) = keep_from {
+        engineer_position::Entity::delete_many()
+            .filter(engineer_position::Column::EngineerId.eq(engineer_id))
+            .filter(
+                Condition::any().add(engineer_position::Column::DeviceTimeUs.lt(oldest_kept.device_time_us)).add(
+                    Condition::all()
+                        .add(engineer_position::Column::DeviceTimeUs.eq(oldest_kept.device_time_us))
+                        .add(engineer_position::Column::Id.lt(oldest_kept.id.as_str())),
+                ),
+            )
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A page of an engineer's fixes, newest first, after the (time, id) cursor.
+pub async fn positions(
+    db: &impl ConnectionTrait,
+    engineer_id: &str,
+    after: Option<(i64, String)>,
+    limit: u64,
+) -> Result<Vec<engineer_position::Model>> {
+    let mut query = engineer_position::Entity::find().filter(engineer_position::Column::EngineerId.eq(engineer_id));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any().add(engineer_position::Column::DeviceTimeUs.lt(at)).add(
+                Condition::all()
+                    .add(engineer_position::Column::DeviceTimeUs.eq(at))
+                    .add(engineer_position::Column::Id.lt(id)),
+            ),
+        );
+    }
+    Ok(query
+        .order_by_desc(engineer_position::Column::DeviceTimeUs)
+        .order_by_desc(engineer_position::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Engineers (all, or those in `ids`) with their open assigned slips: what the dispatch index
+/// is built from.
+pub async fn dispatch_rows(
+    db: &impl ConnectionTrait,
+    ids: Option<&[String]>,
+) -> Result<(Vec<engineer::Model>, Vec<slip::Model>)> {
+    let mut engineers = engineer::Entity::find();
+    let open = SlipState::ALL.iter().filter(|s| s.is_open() && **s != SlipState::Declined).map(|s| s.as_str());
+    let mut slips =
+        slip::Entity::find().filter(slip::Column::EngineerId.is_not_null()).filter(slip::Column::State.is_in(open));
+    if let Some(ids) = ids {
+        engineers = engineers.filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str)));
+        slips = slips.filter(slip::Column::EngineerId.is_in(ids.iter().map(String::as_str)));
+    }
+    Ok((engineers.all(db).await?, slips.all(db).await?))
 }

@@ -1,6 +1,8 @@
 //! Storage operations of each resource: what a request does to the database, in one
 //! transaction handed in by the caller. Handlers in `api` stay thin on top of these.
 
+pub mod appointments;
+pub mod board;
 pub mod customers;
 pub mod engineers;
 pub mod slips;

@@ -1,6 +1,8 @@
 //! Slips: creation, every transition through the one state machine of `onsite-core`, the
 //! records a visit produces, and the append-only audit log.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use onsite_core::id::{EngineerId, SlipId};
 use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, Window};
@@ -9,10 +11,10 @@ use sea_orm::{
     Set,
 };
 
-use super::{check_etag, join_lines, tickets};
+use super::{board, check_etag, join_lines, tickets};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::store::entities::{backup, cost_line, fix, sign_off, slip, slip_event, ticket};
+use crate::store::entities::{backup, cost_line, fix, sign_off, site, slip, slip_event, ticket};
 use crate::store::{from_us, to_us};
 
 /// Loads a slip.
@@ -115,6 +117,7 @@ pub async fn create(
     let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };
     let audit = Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number) };
     append_audit(db, &model, caller, audit, now, request_id).await?;
+    board::slip_changed(db, None, &model, to_us(now)).await?;
     let mut changes = ticket::ActiveModel { ..Default::default() };
     tickets::start_work(&ticket, &mut changes, now);
     if changes.is_changed() {
@@ -142,8 +145,8 @@ pub struct Act<'a> {
 }
 
 /// Decides `act` with the state machine and, when legal, stores the new state, the fields set
-/// by `extra` (which sees the slip as it was), and the audit event, all in the caller's
-/// transaction.
+/// by `extra` (which sees the slip as it was), the audit event and the board event, all in the
+/// caller's transaction.
 pub async fn act(
     db: &impl ConnectionTrait,
     slip_id: &str,
@@ -179,6 +182,7 @@ pub async fn act(
     let saved = load(db, &current.id).await?;
     let audit = Audit { action: act.action.name(), from: Some(transition.from), to: transition.to, detail: act.detail };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
+    board::slip_changed(db, current.engineer_id.as_deref(), &saved, to_us(act.now)).await?;
     Ok((saved, transition))
 }
 
@@ -232,7 +236,7 @@ pub async fn events(db: &impl ConnectionTrait, slip_id: &str) -> Result<Vec<slip
 /// Everything a visit recorded, for the full view of a slip.
 #[derive(Debug, Default)]
 pub struct Records {
-    pub ticket_number: String,
+    pub labels: Labels,
     pub backups: Vec<backup::Model>,
     pub fix: Option<fix::Model>,
     pub cost_lines: Vec<cost_line::Model>,
@@ -241,10 +245,9 @@ pub struct Records {
 
 /// Loads the records of a slip.
 pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Records> {
-    let ticket_number =
-        ticket::Entity::find_by_id(slip.ticket_id.clone()).one(db).await?.map(|t| t.number).unwrap_or_default();
+    let labels = labels(db, std::slice::from_ref(slip)).await?.remove(&slip.id).unwrap_or_default();
     Ok(Records {
-        ticket_number,
+        labels,
         backups: backup::Entity::find()
             .filter(backup::Column::SlipId.eq(slip.id.as_str()))
             .order_by_asc(backup::Column::RecordedAtUs)
@@ -265,14 +268,42 @@ pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Re
     })
 }
 
-/// Ticket numbers of a set of slips, for list views.
-pub async fn ticket_numbers(
-    db: &impl ConnectionTrait,
-    slips: &[slip::Model],
-) -> Result<std::collections::HashMap<String, String>> {
-    let ids: Vec<String> = slips.iter().map(|s| s.ticket_id.clone()).collect();
-    let rows = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids)).all(db).await?;
-    Ok(rows.into_iter().map(|t| (t.id, t.number)).collect())
+/// What a slip view shows from other tables.
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    pub ticket_number: String,
+    /// The site's position (latitude, longitude).
+    pub site_position: Option<(f64, f64)>,
+}
+
+/// Labels of a set of slips by slip id, in two queries.
+pub async fn labels(db: &impl ConnectionTrait, slips: &[slip::Model]) -> Result<HashMap<String, Labels>> {
+    let ticket_ids: Vec<&str> = slips.iter().map(|s| s.ticket_id.as_str()).collect();
+    let site_ids: Vec<&str> = slips.iter().filter_map(|s| s.site_id.as_deref()).collect();
+    let numbers: HashMap<String, String> = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ticket_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.number))
+        .collect();
+    let positions: HashMap<String, (f64, f64)> = site::Entity::find()
+        .filter(site::Column::Id.is_in(site_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, (s.latitude, s.longitude)))
+        .collect();
+    Ok(slips
+        .iter()
+        .map(|s| {
+            let labels = Labels {
+                ticket_number: numbers.get(&s.ticket_id).cloned().unwrap_or_default(),
+                site_position: s.site_id.as_ref().and_then(|id| positions.get(id).copied()),
+            };
+            (s.id.clone(), labels)
+        })
+        .collect())
 }
 
 /// Filters of a slip list.

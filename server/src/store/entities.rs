@@ -347,3 +347,34 @@ entity!(
         pub recorded_by: String,
     }
 );
+
+entity!(
+    /// Position fixes reported by engineers' phones; the newest 2,000 per engineer are kept.
+    engineer_position, "engineer_positions" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub engineer_id: String,
+        pub latitude: f64,
+        pub longitude: f64,
+        /// Metres; 0 when unknown.
+        pub accuracy_m: f64,
+        pub device_time_us: i64,
+        pub received_at_us: i64,
+    }
+);
+
+entity!(
+    /// The board's change feed: one row per slip or engineer change, in commit order.
+    board_event, "board_events" {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub at_us: i64,
+        /// `slip` or `engineer`.
+        pub kind: String,
+        pub subject_id: String,
+        /// Engineers whose dispatch profile the change touches, comma-separated.
+        pub engineer_ids: String,
+        /// The encoded `onsite.v1.Slip` or `onsite.v1.Engineer` as of the change.
+        pub payload: Vec<u8>,
+    }
+);

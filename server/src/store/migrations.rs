@@ -22,44 +22,45 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    common: &[
-        "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        common: &[
+            "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
             engineer_id TEXT, created_at_us BIGINT NOT NULL)",
-        "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
+            "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
             token_hash TEXT NOT NULL UNIQUE, label TEXT NOT NULL, created_at_us BIGINT NOT NULL,
             revoked_at_us BIGINT)",
-        "CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, method TEXT NOT NULL,
+            "CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, method TEXT NOT NULL,
             request_hash TEXT NOT NULL, response {blob} NOT NULL, created_at_us BIGINT NOT NULL)",
-        "CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, project_name TEXT NOT NULL,
+            "CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, project_name TEXT NOT NULL,
             project_manager TEXT NOT NULL, implementation_staff TEXT NOT NULL,
             contract_signed_on TEXT, implementation_started_on TEXT, accepted_on TEXT,
             service_started_on TEXT, warranty_start TEXT, warranty_end TEXT, notes TEXT NOT NULL,
             created_at_us BIGINT NOT NULL, version BIGINT NOT NULL)",
-        "CREATE INDEX customers_by_name ON customers (name, id)",
-        "CREATE TABLE customer_contacts (id TEXT PRIMARY KEY,
+            "CREATE INDEX customers_by_name ON customers (name, id)",
+            "CREATE TABLE customer_contacts (id TEXT PRIMARY KEY,
             customer_id TEXT NOT NULL REFERENCES customers(id), ordinal INTEGER NOT NULL,
             name TEXT NOT NULL, role TEXT NOT NULL, phone TEXT NOT NULL, email TEXT NOT NULL)",
-        "CREATE INDEX contacts_by_customer ON customer_contacts (customer_id, ordinal)",
-        "CREATE TABLE customer_sites (id TEXT PRIMARY KEY,
+            "CREATE INDEX contacts_by_customer ON customer_contacts (customer_id, ordinal)",
+            "CREATE TABLE customer_sites (id TEXT PRIMARY KEY,
             customer_id TEXT NOT NULL REFERENCES customers(id), ordinal INTEGER NOT NULL,
             name TEXT NOT NULL, address TEXT NOT NULL, latitude DOUBLE PRECISION NOT NULL,
             longitude DOUBLE PRECISION NOT NULL)",
-        "CREATE INDEX sites_by_customer ON customer_sites (customer_id, ordinal)",
-        "CREATE TABLE installed_products (id TEXT PRIMARY KEY,
+            "CREATE INDEX sites_by_customer ON customer_sites (customer_id, ordinal)",
+            "CREATE TABLE installed_products (id TEXT PRIMARY KEY,
             customer_id TEXT NOT NULL REFERENCES customers(id), site_id TEXT REFERENCES customer_sites(id),
             model TEXT NOT NULL, serial_number TEXT NOT NULL, installed_on TEXT, warranty_end TEXT)",
-        "CREATE INDEX products_by_customer ON installed_products (customer_id, serial_number)",
-        "CREATE TABLE engineers (id TEXT PRIMARY KEY, employee_number TEXT NOT NULL UNIQUE,
+            "CREATE INDEX products_by_customer ON installed_products (customer_id, serial_number)",
+            "CREATE TABLE engineers (id TEXT PRIMARY KEY, employee_number TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL, phone TEXT NOT NULL, tier INTEGER NOT NULL, skills TEXT NOT NULL,
             home_latitude DOUBLE PRECISION NOT NULL, home_longitude DOUBLE PRECISION NOT NULL,
             status TEXT NOT NULL, shift TEXT NOT NULL, days_off TEXT NOT NULL,
             last_latitude DOUBLE PRECISION, last_longitude DOUBLE PRECISION,
             last_position_at_us BIGINT, created_at_us BIGINT NOT NULL, version BIGINT NOT NULL)",
-        "CREATE TABLE ticket_counters (day TEXT PRIMARY KEY, last_serial BIGINT NOT NULL)",
-        "CREATE TABLE tickets (id TEXT PRIMARY KEY, number TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+            "CREATE TABLE ticket_counters (day TEXT PRIMARY KEY, last_serial BIGINT NOT NULL)",
+            "CREATE TABLE tickets (id TEXT PRIMARY KEY, number TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
             channel TEXT NOT NULL, category TEXT NOT NULL, severity INTEGER NOT NULL,
             tier INTEGER NOT NULL, status TEXT NOT NULL,
             customer_id TEXT NOT NULL REFERENCES customers(id), contact_name TEXT NOT NULL,
@@ -72,14 +73,14 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             resolve_by_us BIGINT NOT NULL, responded_at_us BIGINT, resolved_at_us BIGINT,
             response_breach_escalated BOOLEAN NOT NULL, resolution_breach_escalated BOOLEAN NOT NULL,
             created_by TEXT NOT NULL, updated_at_us BIGINT NOT NULL, version BIGINT NOT NULL)",
-        "CREATE INDEX tickets_by_status ON tickets (status, id)",
-        "CREATE INDEX tickets_by_customer ON tickets (customer_id, id)",
-        "CREATE INDEX tickets_open_sla ON tickets (resolved_at_us, resolve_by_us)",
-        "CREATE TABLE ticket_events (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            "CREATE INDEX tickets_by_status ON tickets (status, id)",
+            "CREATE INDEX tickets_by_customer ON tickets (customer_id, id)",
+            "CREATE INDEX tickets_open_sla ON tickets (resolved_at_us, resolve_by_us)",
+            "CREATE TABLE ticket_events (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCES tickets(id),
             action TEXT NOT NULL, detail TEXT NOT NULL, from_tier INTEGER, to_tier INTEGER,
             actor_user_id TEXT, at_us BIGINT NOT NULL, request_id TEXT NOT NULL)",
-        "CREATE INDEX ticket_events_by_ticket ON ticket_events (ticket_id, id)",
-        "CREATE TABLE slips (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            "CREATE INDEX ticket_events_by_ticket ON ticket_events (ticket_id, id)",
+            "CREATE TABLE slips (id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCES tickets(id),
             visit_number INTEGER NOT NULL, state TEXT NOT NULL, engineer_id TEXT REFERENCES engineers(id),
             site_id TEXT REFERENCES customer_sites(id), instructions TEXT NOT NULL,
             required_skills TEXT NOT NULL, follow_up_of TEXT REFERENCES slips(id),
@@ -92,56 +93,75 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             needs_review BOOLEAN NOT NULL, created_by TEXT NOT NULL, created_at_us BIGINT NOT NULL,
             updated_at_us BIGINT NOT NULL, version BIGINT NOT NULL,
             UNIQUE (ticket_id, visit_number))",
-        "CREATE INDEX slips_by_engineer ON slips (engineer_id, state)",
-        "CREATE INDEX slips_by_state ON slips (state, id)",
-        "CREATE TABLE slip_events (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+            "CREATE INDEX slips_by_engineer ON slips (engineer_id, state)",
+            "CREATE INDEX slips_by_state ON slips (state, id)",
+            "CREATE TABLE slip_events (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
             ticket_id TEXT NOT NULL, action TEXT NOT NULL, from_state TEXT NOT NULL,
             to_state TEXT NOT NULL, actor_user_id TEXT NOT NULL, actor_role TEXT NOT NULL,
             device_id TEXT, server_time_us BIGINT NOT NULL, device_time_us BIGINT,
             request_id TEXT NOT NULL, detail TEXT NOT NULL)",
-        "CREATE INDEX slip_events_by_slip ON slip_events (slip_id, id)",
-        "CREATE TABLE slip_backups (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+            "CREATE INDEX slip_events_by_slip ON slip_events (slip_id, id)",
+            "CREATE TABLE slip_backups (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
             kind TEXT NOT NULL, location TEXT NOT NULL, note TEXT NOT NULL, attachments TEXT NOT NULL,
             recorded_by TEXT NOT NULL, recorded_at_us BIGINT NOT NULL)",
-        "CREATE INDEX backups_by_slip ON slip_backups (slip_id)",
-        "CREATE TABLE slip_fixes (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+            "CREATE INDEX backups_by_slip ON slip_backups (slip_id)",
+            "CREATE TABLE slip_fixes (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
             outcome TEXT NOT NULL, root_cause TEXT, cause TEXT NOT NULL, solution TEXT NOT NULL,
             prevention TEXT NOT NULL, time_spent_minutes INTEGER NOT NULL,
             data_removal_authorised BOOLEAN NOT NULL, attachments TEXT NOT NULL,
             recorded_by TEXT NOT NULL, recorded_at_us BIGINT NOT NULL)",
-        "CREATE INDEX fixes_by_slip ON slip_fixes (slip_id)",
-        "CREATE TABLE slip_cost_lines (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+            "CREATE INDEX fixes_by_slip ON slip_fixes (slip_id)",
+            "CREATE TABLE slip_cost_lines (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
             kind TEXT NOT NULL, description TEXT NOT NULL, part_number TEXT NOT NULL,
             quantity INTEGER NOT NULL, unit_price_minor BIGINT NOT NULL, currency TEXT NOT NULL,
             billable BOOLEAN NOT NULL, recorded_by TEXT NOT NULL, recorded_at_us BIGINT NOT NULL)",
-        "CREATE INDEX cost_lines_by_slip ON slip_cost_lines (slip_id)",
-        "CREATE TABLE slip_sign_offs (slip_id TEXT PRIMARY KEY REFERENCES slips(id),
+            "CREATE INDEX cost_lines_by_slip ON slip_cost_lines (slip_id)",
+            "CREATE TABLE slip_sign_offs (slip_id TEXT PRIMARY KEY REFERENCES slips(id),
             signer_name TEXT NOT NULL, satisfaction TEXT, service_quality_rating INTEGER NOT NULL,
             product_rating INTEGER NOT NULL, support_rating INTEGER NOT NULL,
             customer_opinion TEXT NOT NULL, signature_png {blob} NOT NULL,
             signature_png_sha256 TEXT NOT NULL, report_content_sha256 TEXT NOT NULL,
             device_signature {blob} NOT NULL, device_id TEXT NOT NULL, signed_at_us BIGINT NOT NULL,
             verified BOOLEAN NOT NULL, recorded_by TEXT NOT NULL)",
-    ],
-    sqlite: &[
-        "CREATE TRIGGER slip_events_no_update BEFORE UPDATE ON slip_events
+        ],
+        sqlite: &[
+            "CREATE TRIGGER slip_events_no_update BEFORE UPDATE ON slip_events
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-        "CREATE TRIGGER slip_events_no_delete BEFORE DELETE ON slip_events
+            "CREATE TRIGGER slip_events_no_delete BEFORE DELETE ON slip_events
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-        "CREATE TRIGGER ticket_events_no_update BEFORE UPDATE ON ticket_events
+            "CREATE TRIGGER ticket_events_no_update BEFORE UPDATE ON ticket_events
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-        "CREATE TRIGGER ticket_events_no_delete BEFORE DELETE ON ticket_events
+            "CREATE TRIGGER ticket_events_no_delete BEFORE DELETE ON ticket_events
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-    ],
-    postgres: &[
-        "CREATE FUNCTION onsite_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        ],
+        postgres: &[
+            "CREATE FUNCTION onsite_append_only() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$",
-        "CREATE TRIGGER slip_events_append_only BEFORE UPDATE OR DELETE ON slip_events
+            "CREATE TRIGGER slip_events_append_only BEFORE UPDATE OR DELETE ON slip_events
             FOR EACH ROW EXECUTE FUNCTION onsite_append_only()",
-        "CREATE TRIGGER ticket_events_append_only BEFORE UPDATE OR DELETE ON ticket_events
+            "CREATE TRIGGER ticket_events_append_only BEFORE UPDATE OR DELETE ON ticket_events
             FOR EACH ROW EXECUTE FUNCTION onsite_append_only()",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "dispatch",
+        common: &[
+            "CREATE TABLE engineer_positions (id TEXT PRIMARY KEY,
+                engineer_id TEXT NOT NULL REFERENCES engineers(id), latitude DOUBLE PRECISION NOT NULL,
+                longitude DOUBLE PRECISION NOT NULL, accuracy_m DOUBLE PRECISION NOT NULL,
+                device_time_us BIGINT NOT NULL, received_at_us BIGINT NOT NULL)",
+            "CREATE INDEX positions_by_engineer ON engineer_positions (engineer_id, device_time_us, id)",
+            "CREATE INDEX slips_by_appointment ON slips (engineer_id, appointment_start_us)",
+        ],
+        // The board's change feed: `seq` orders events in commit order (see repo::board).
+        sqlite: &["CREATE TABLE board_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_us BIGINT NOT NULL,
+            kind TEXT NOT NULL, subject_id TEXT NOT NULL, engineer_ids TEXT NOT NULL, payload BLOB NOT NULL)"],
+        postgres: &["CREATE TABLE board_events (seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            at_us BIGINT NOT NULL, kind TEXT NOT NULL, subject_id TEXT NOT NULL, engineer_ids TEXT NOT NULL,
+            payload BYTEA NOT NULL)"],
+    },
+];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.
 const MIGRATION_LOCK: i64 = 0x6f6e_7369_7465;

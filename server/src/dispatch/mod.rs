@@ -1,0 +1,203 @@
+//! Dispatch: the in-memory index of engineers, kept current from the board's change feed, and
+//! the live board's fan-out.
+//!
+//! - [`index`]: the R-tree and the filters ("nearest suitable engineers").
+//! - [`travel`]: travel estimates behind a trait.
+//!
+//! Every replica follows the `board_events` table ([`Dispatch::catch_up`]): after its own
+//! commits at once, and every `dispatch_poll_interval` for other replicas' commits. Each
+//! event names the engineers it touches, whose profiles are reloaded; then the event is
+//! broadcast to the replica's `WatchBoard` streams.
+
+pub mod index;
+pub mod travel;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use chrono::NaiveDate;
+use onsite_core::calendar::BusinessCalendar;
+use onsite_core::geo::GeoPoint;
+use onsite_core::id::{EngineerId, SlipId};
+use onsite_core::shift::Shift;
+use onsite_core::slip::Window;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Mutex, broadcast};
+
+use crate::error::Result;
+use crate::repo::{board, engineers};
+use crate::store::entities::{board_event, engineer, slip};
+use crate::store::from_us;
+use index::{Booking, EngineerIndex, Need, Profile, Ranking};
+use travel::{StraightLine, TravelTime};
+
+/// Events buffered per slow watcher before it falls back to reading the table.
+const BROADCAST_CAPACITY: usize = 1024;
+/// Feed rows read per query.
+const PAGE: u64 = 500;
+
+/// The dispatch state of one replica.
+#[derive(Debug)]
+pub struct Dispatch {
+    index: RwLock<EngineerIndex>,
+    /// The last feed `seq` applied; the lock makes catching up one-at-a-time.
+    applied: Mutex<i64>,
+    events: broadcast::Sender<Arc<board_event::Model>>,
+    travel: Box<dyn TravelTime>,
+}
+
+impl Dispatch {
+    /// Builds the index from the database.
+    pub async fn load(db: &DatabaseConnection, calendar: &BusinessCalendar) -> Result<Self> {
+        // Read the head first: changes committed while loading are applied again, harmlessly.
+        let head = board::head(db).await?;
+        let (engineers, slips) = engineers::dispatch_rows(db, None).await?;
+        let index = EngineerIndex::build(calendar.time_zone(), profiles(&engineers, &slips, calendar));
+        tracing::info!(engineers = index.len(), "dispatch index built");
+        Ok(Self {
+            index: RwLock::new(index),
+            applied: Mutex::new(head),
+            events: broadcast::channel(BROADCAST_CAPACITY).0,
+            travel: Box::new(StraightLine::default()),
+        })
+    }
+
+    /// Ranks engineers for `need`.
+    pub fn rank(&self, need: &Need) -> Ranking {
+        self.index.read().unwrap_or_else(PoisonError::into_inner).suggest(need)
+    }
+
+    /// What the index knows of an engineer.
+    pub fn profile(&self, id: &EngineerId) -> Option<Profile> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
+    }
+
+    /// The travel estimator.
+    pub fn travel(&self) -> &dyn TravelTime {
+        self.travel.as_ref()
+    }
+
+    /// Live board events applied from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<board_event::Model>> {
+        self.events.subscribe()
+    }
+
+    /// The last feed `seq` applied.
+    pub async fn applied(&self) -> i64 {
+        *self.applied.lock().await
+    }
+
+    /// Applies every feed event committed since the last call: reloads the profiles of the
+    /// engineers they touch, then broadcasts them.
+    pub async fn catch_up(&self, db: &DatabaseConnection, calendar: &BusinessCalendar) -> Result<()> {
+        let mut applied = self.applied.lock().await;
+        loop {
+            let events = board::after(db, *applied, PAGE).await?;
+            let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
+            let full_page = events.len() as u64 == PAGE;
+            let touched: BTreeSet<String> = events
+                .iter()
+                .flat_map(|e| e.engineer_ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned))
+                .collect();
+            let ids: Vec<String> = touched.into_iter().collect();
+            let (rows, slips) = engineers::dispatch_rows(db, Some(&ids)).await?;
+            {
+                let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+                for id in ids.iter().filter_map(|id| id.parse::<EngineerId>().ok()) {
+                    index.remove(&id);
+                }
+                for profile in profiles(&rows, &slips, calendar) {
+                    index.upsert(profile);
+                }
+            }
+            *applied = last;
+            for event in events {
+                // No watcher listening is fine.
+                let _ = self.events.send(Arc::new(event));
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Index profiles of engineer rows and their open slips. Rows that do not parse are left out
+/// and logged: a bad row must not stop dispatch for everyone else.
+/// Engineers without a shift of their own work the team's hours (`calendar`).
+pub fn profiles(engineers: &[engineer::Model], slips: &[slip::Model], calendar: &BusinessCalendar) -> Vec<Profile> {
+    let mut per_engineer: HashMap<&str, (u32, Vec<Booking>)> = HashMap::new();
+    for s in slips {
+        let Some(engineer) = s.engineer_id.as_deref() else { continue };
+        let entry = per_engineer.entry(engineer).or_default();
+        entry.0 += 1;
+        if let (Some(start), Some(end), Ok(slip)) =
+            (s.appointment_start_us, s.appointment_end_us, s.id.parse::<SlipId>())
+        {
+            entry.1.push(Booking { slip, window: Window { start: from_us(start), end: from_us(end) } });
+        }
+    }
+    engineers
+        .iter()
+        .filter_map(|e| {
+            let profile = profile(e, per_engineer.remove(e.id.as_str()).unwrap_or_default(), calendar);
+            if profile.is_none() {
+                tracing::warn!(engineer = %e.id, "engineer row does not parse; left out of dispatch");
+            }
+            profile
+        })
+        .collect()
+}
+
+fn profile(e: &engineer::Model, (load, bookings): (u32, Vec<Booking>), calendar: &BusinessCalendar) -> Option<Profile> {
+    let (lat, lon) = match (e.last_latitude, e.last_longitude) {
+        (Some(lat), Some(lon)) => (lat, lon),
+        _ => (e.home_latitude, e.home_longitude),
+    };
+    let days_off = e.days_off.split(',').filter_map(|d| d.parse::<NaiveDate>().ok());
+    let shift = if e.shift.is_empty() {
+        calendar.as_shift().with_days_off(days_off)
+    } else {
+        Shift::parse(&e.shift, days_off, "shift").ok()?
+    };
+    Some(Profile {
+        id: e.id.parse().ok()?,
+        position: GeoPoint::new(lat, lon, "position").ok()?,
+        tier: u8::try_from(e.tier).ok()?,
+        skills: engineers::decode_skills(&e.skills),
+        off: e.status == "off",
+        shift,
+        bookings,
+        load,
+    })
+}
+
+/// Geodesic distance on the WGS-84 ellipsoid, km: what the dispatcher is shown.
+pub fn geodesic_km(a: GeoPoint, b: GeoPoint) -> f64 {
+    use geo::{Distance, Geodesic, Point};
+    Geodesic.distance(Point::new(a.longitude(), a.latitude()), Point::new(b.longitude(), b.latitude())) / 1000.0
+}
+
+/// Follows the feed every `dispatch_poll_interval` and prunes old events hourly, until `stop`.
+pub async fn follow(app: Arc<crate::app::App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut last_prune = None;
+    loop {
+        if let Err(e) = app.dispatch.catch_up(&app.db, &app.config.calendar).await {
+            tracing::warn!(error = %e, "dispatch feed catch-up failed; retrying next round");
+        }
+        let now = chrono::Utc::now();
+        if last_prune.is_none_or(|at| now - at > chrono::Duration::hours(1)) {
+            last_prune = Some(now);
+            let before = crate::store::to_us(now - board::retention());
+            match board::prune(&app.db, before).await {
+                Ok(pruned) if pruned > 0 => tracing::info!(pruned, "old board events pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning board events failed"),
+            }
+        }
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(app.config.dispatch_poll_interval) => {}
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The board's change feed: one row per slip or engineer change, written in the changing
+//! transaction. It drives the live board (`WatchBoard`) and keeps every replica's dispatch
+//! index current.
+//!
+//! Readers page through it by `seq`, so `seq` order must be commit order. SQLite has one
+//! writer, so it is. On PostgreSQL a writer takes a transaction-scoped advisory lock right
+//! before it appends and holds it until commit: the next writer gets its `seq` only after the
+//! previous one committed. Appending is therefore the last lock a transaction takes; rows a
+//! transaction changes after appending must be locked before (see `slips::write_off`).
+
+use chrono::Duration;
+use onsite_proto::v1 as pb;
+use prost::Message;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+
+use crate::error::Result;
+use crate::repo::slips;
+use crate::store::entities::{board_event, engineer, slip};
+use crate::views;
+
+/// Any value; PostgreSQL writers of the feed queue on it.
+const FEED_LOCK: i64 = 0x626f_6172_64;
+
+/// How long events stay readable for resuming watchers.
+pub fn retention() -> Duration {
+    Duration::days(7)
+}
+
+/// What an event is about.
+pub const SLIP: &str = "slip";
+/// What an event is about.
+pub const ENGINEER: &str = "engineer";
+
+async fn append(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    subject_id: &str,
+    engineer_ids: &[&str],
+    payload: Vec<u8>,
+    now_us: i64,
+) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"),
+        ))
+        .await?;
+    }
+    let mut ids: Vec<&str> = engineer_ids.iter().copied().filter(|id| !id.is_empty()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    board_event::Entity::insert(board_event::ActiveModel {
+        at_us: Set(now_us),
+        kind: Set(kind.to_owned()),
+        subject_id: Set(subject_id.to_owned()),
+        engineer_ids: Set(ids.join(",")),
+        payload: Set(payload),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Records that a slip changed; `before` is its engineer before the change.
+pub async fn slip_changed(
+    db: &impl ConnectionTrait,
+    before: Option<&str>,
+    after: &slip::Model,
+    now_us: i64,
+) -> Result<()> {
+    let labels = slips::labels(db, std::slice::from_ref(after)).await?;
+    let view = views::slip_summary(after, labels.get(&after.id).unwrap_or(&slips::Labels::default()));
+    let engineers = [before.unwrap_or(""), after.engineer_id.as_deref().unwrap_or("")];
+    append(db, SLIP, &after.id, &engineers, view.encode_to_vec(), now_us).await
+}
+
+/// Records that an engineer changed or moved.
+pub async fn engineer_changed(db: &impl ConnectionTrait, model: &engineer::Model, now_us: i64) -> Result<()> {
+    append(db, ENGINEER, &model.id, &[&model.id], views::engineer(model).encode_to_vec(), now_us).await
+}
+
+/// Up to `limit` events after `seq`, oldest first.
+pub async fn after(db: &impl ConnectionTrait, seq: i64, limit: u64) -> Result<Vec<board_event::Model>> {
+    Ok(board_event::Entity::find()
+        .filter(board_event::Column::Seq.gt(seq))
+        .order_by_asc(board_event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The newest `seq` (0 when empty).
+pub async fn head(db: &impl ConnectionTrait) -> Result<i64> {
+    let newest = board_event::Entity::find().order_by_desc(board_event::Column::Seq).one(db).await?;
+    Ok(newest.map_or(0, |e| e.seq))
+}
+
+/// The oldest `seq` still kept, if any.
+pub async fn oldest(db: &impl ConnectionTrait) -> Result<Option<i64>> {
+    let oldest = board_event::Entity::find().order_by_asc(board_event::Column::Seq).one(db).await?;
+    Ok(oldest.map(|e| e.seq))
+}
+
+/// Drops events older than `before_us`, keeping the newest so `seq` never restarts.
+pub async fn prune(db: &impl ConnectionTrait, before_us: i64) -> Result<u64> {
+    let newest = head(db).await?;
+    let result = board_event::Entity::delete_many()
+        .filter(board_event::Column::AtUs.lt(before_us))
+        .filter(board_event::Column::Seq.lt(newest))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// A stored event as the board streams it.
+pub fn to_wire(event: &board_event::Model) -> Result<pb::BoardEvent> {
+    let bad = |e: prost::DecodeError| crate::Error::Internal(format!("board event {}: {e}", event.seq));
+    let change = match event.kind.as_str() {
+        SLIP => pb::board_event::Change::Slip(pb::Slip::decode(event.payload.as_slice()).map_err(bad)?),
+        _ => pb::board_event::Change::Engineer(pb::Engineer::decode(event.payload.as_slice()).map_err(bad)?),
+    };
+    Ok(pb::BoardEvent {
+        cursor: event.seq.to_string(),
+        time: Some(onsite_proto::convert::timestamp(crate::store::from_us(event.at_us))),
+        change: Some(change),
+    })
+}
