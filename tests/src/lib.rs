@@ -39,18 +39,24 @@ pub struct TestServer {
 impl TestServer {
     /// A server on a fresh database of `backend`.
     pub async fn start(backend: Backend) -> Self {
-        match backend {
+        Self::start_configured(backend, |_| {}).await
+    }
+
+    /// A server on a fresh database of `backend`, with `configure` applied to its config.
+    pub async fn start_configured(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-                let url = onsite_server::store::sqlite_url(dir.path());
-                Self::start_with(Config::new(url), Some(dir)).await
+                (onsite_server::store::sqlite_url(dir.path()), Some(dir))
             }
             Backend::Postgres => {
                 let cluster = pg::cluster().unwrap_or_else(|e| panic!("PostgreSQL cluster: {e}"));
-                let url = cluster.create_database().await;
-                Self::start_with(Config::new(url), None).await
+                (cluster.create_database().await, None)
             }
-        }
+        };
+        let mut config = Config::new(url);
+        configure(&mut config);
+        Self::start_with(config, dir).await
     }
 
     /// A server with `config`; `dir` is kept alive as long as the server.
@@ -119,6 +125,10 @@ impl TestServer {
     pub fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
         pb::admin_service_client::AdminServiceClient::new(self.channel.clone())
     }
+
+    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
+        pb::dispatch_service_client::DispatchServiceClient::new(self.channel.clone())
+    }
 }
 
 impl Drop for TestServer {
@@ -143,6 +153,22 @@ pub fn window(hours_from_now: i64) -> pb::TimeWindow {
     pb::TimeWindow {
         start: Some(onsite_proto::convert::timestamp(start)),
         end: Some(onsite_proto::convert::timestamp(start + chrono::Duration::hours(2))),
+    }
+}
+
+/// A window of `hours` starting at `hour` UTC on a Monday at least two days ahead: inside the
+/// fixture engineers' shift (Mon-Fri 08:30-17:30 UTC) whatever day the tests run.
+pub fn monday_window(hour: u32, hours: i64) -> pb::TimeWindow {
+    use chrono::{Datelike, TimeZone};
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    while day.weekday() != chrono::Weekday::Mon {
+        day += chrono::Duration::days(1);
+    }
+    let start =
+        chrono::Utc.from_utc_datetime(&day.and_hms_opt(hour, 0, 0).unwrap_or_else(|| panic!("bad hour {hour}")));
+    pb::TimeWindow {
+        start: Some(onsite_proto::convert::timestamp(start)),
+        end: Some(onsite_proto::convert::timestamp(start + chrono::Duration::hours(hours))),
     }
 }
 
@@ -194,7 +220,12 @@ pub struct Fixture {
 impl Fixture {
     /// Builds the fixture through the public API only.
     pub async fn new(backend: Backend) -> Self {
-        let server = TestServer::start(backend).await;
+        Self::with_config(backend, |_| {}).await
+    }
+
+    /// Like [`Fixture::new`] on a server with `configure` applied to its config.
+    pub async fn with_config(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let server = TestServer::start_configured(backend, configure).await;
         let admin = server.admin_token.clone();
         let manager = new_login(&server, &admin, "Dispatch desk", pb::Role::Manager, "").await;
         let customer = server

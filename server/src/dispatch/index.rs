@@ -363,3 +363,184 @@ fn chord_to_km(chord: f64) -> f64 {
 pub fn great_circle_km(a: GeoPoint, b: GeoPoint) -> f64 {
     chord_to_km(distance(to_xyz(a), to_xyz(b)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    fn monday(hour: u32, hours: i64) -> Window {
+        // 2026-11-23 is a Monday.
+        let start = Utc.with_ymd_and_hms(2026, 11, 23, hour, 0, 0).single().unwrap_or_default();
+        Window { start, end: start + Duration::hours(hours) }
+    }
+
+    fn point(lat: f64, lon: f64) -> GeoPoint {
+        GeoPoint::new(lat, lon, "p").unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn weekdays() -> Shift {
+        Shift::parse("Mon-Fri 08:00-17:00", [], "shift").unwrap_or_default()
+    }
+
+    fn profile(lat: f64, lon: f64) -> Profile {
+        Profile {
+            id: EngineerId::new(),
+            position: point(lat, lon),
+            tier: 2,
+            skills: vec!["payroll".into()],
+            off: false,
+            shift: weekdays(),
+            bookings: Vec::new(),
+            load: 0,
+        }
+    }
+
+    fn need(lat: f64, lon: f64) -> Need {
+        Need {
+            position: point(lat, lon),
+            window: monday(10, 2),
+            skills: vec!["payroll".into()],
+            min_tier: 2,
+            max_distance_km: 100.0,
+            limit: 5,
+            max_load: 4,
+            slip: None,
+        }
+    }
+
+    #[test]
+    fn each_filter_excludes_exactly_its_engineer() {
+        let good = profile(31.0, 121.0);
+        let off = Profile { off: true, ..profile(31.001, 121.0) };
+        let unskilled = Profile { skills: vec!["printers".into()], ..profile(31.002, 121.0) };
+        let junior = Profile { tier: 1, ..profile(31.003, 121.0) };
+        let weekend = Profile {
+            shift: Shift::parse("Sat-Sun 08:00-17:00", [], "shift").unwrap_or_default(),
+            ..profile(31.004, 121.0)
+        };
+        let own_slip = SlipId::new();
+        let booked = Profile {
+            bookings: vec![Booking { slip: SlipId::new(), window: monday(11, 1) }],
+            ..profile(31.005, 121.0)
+        };
+        let overloaded = Profile { load: 4, ..profile(31.006, 121.0) };
+        let rebooking =
+            Profile { bookings: vec![Booking { slip: own_slip, window: monday(10, 1) }], ..profile(31.007, 121.0) };
+        let all = [&good, &off, &unskilled, &junior, &weekend, &booked, &overloaded, &rebooking];
+        let index = EngineerIndex::build(Tz::UTC, all.iter().map(|p| (*p).clone()));
+        let ranking = index.suggest(&Need { slip: Some(own_slip), ..need(31.0, 121.0) });
+        let ids: Vec<EngineerId> = ranking.suggestions.iter().map(|c| c.engineer).collect();
+        assert_eq!(ids, [good.id, rebooking.id], "the slip's own appointment is no conflict");
+        let excluded: Vec<(EngineerId, Exclusion)> =
+            ranking.exclusions.iter().map(|e| (e.engineer, e.reason)).collect();
+        assert_eq!(
+            excluded,
+            [
+                (off.id, Exclusion::StatusOff),
+                (unskilled.id, Exclusion::MissingSkill),
+                (junior.id, Exclusion::TierTooLow),
+                (weekend.id, Exclusion::OffShift),
+                (booked.id, Exclusion::DoubleBooked),
+                (overloaded.id, Exclusion::Overloaded),
+            ]
+        );
+        let unknown_skill = index.suggest(&Need { skills: vec!["welding".into()], ..need(31.0, 121.0) });
+        assert!(unknown_skill.suggestions.is_empty());
+        assert!(
+            unknown_skill.exclusions.iter().all(|e| matches!(e.reason, Exclusion::MissingSkill | Exclusion::StatusOff))
+        );
+    }
+
+    #[test]
+    fn load_decides_within_a_band_distance_across_bands() {
+        let near_busy = Profile { load: 3, ..profile(31.0, 121.01) }; // ~1 km
+        let far_free = Profile { load: 0, ..profile(31.0, 121.04) }; // ~3.8 km, same band
+        let farther = Profile { load: 0, ..profile(31.0, 121.1) }; // ~9.5 km, next band
+        let index = EngineerIndex::build(Tz::UTC, [near_busy.clone(), far_free.clone(), farther.clone()]);
+        let ids: Vec<EngineerId> = index.suggest(&need(31.0, 121.0)).suggestions.iter().map(|c| c.engineer).collect();
+        assert_eq!(ids, [far_free.id, near_busy.id, farther.id]);
+    }
+
+    #[test]
+    fn moves_and_removals_are_seen() {
+        let mut index = EngineerIndex::new(Tz::UTC);
+        let e = profile(45.0, 10.0);
+        index.upsert(e.clone());
+        assert!(index.suggest(&need(31.0, 121.0)).suggestions.is_empty());
+        index.upsert(Profile { position: point(31.0, 121.0), ..e.clone() });
+        assert_eq!(index.suggest(&need(31.0, 121.0)).suggestions.len(), 1);
+        assert_eq!(index.len(), 1);
+        index.remove(&e.id);
+        assert!(index.suggest(&need(31.0, 121.0)).suggestions.is_empty());
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn distances_cross_the_antimeridian() {
+        let index = EngineerIndex::build(Tz::UTC, [profile(0.0, 179.95)]);
+        let ranking = index.suggest(&need(0.0, -179.95));
+        assert_eq!(ranking.suggestions.len(), 1);
+        assert!((ranking.suggestions[0].distance_km - 11.12).abs() < 0.05);
+    }
+
+    fn arbitrary_profile() -> impl Strategy<Value = Profile> {
+        (
+            30.0f64..32.0,
+            120.0f64..122.0,
+            1u8..=3,
+            proptest::sample::subsequence(vec!["payroll", "database", "printers"], 0..=3),
+            proptest::bool::weighted(0.1),
+            any::<bool>(),
+            proptest::option::of(0u32..20),
+            0u32..6,
+        )
+            .prop_map(|(lat, lon, tier, skills, off, weekend, booked_at, load)| Profile {
+                skills: skills.into_iter().map(str::to_owned).collect(),
+                tier,
+                off,
+                shift: if weekend {
+                    Shift::parse("Sat-Sun 08:00-17:00", [], "s").unwrap_or_default()
+                } else {
+                    weekdays()
+                },
+                bookings: booked_at
+                    .map(|h| vec![Booking { slip: SlipId::new(), window: monday(h, 1) }])
+                    .unwrap_or_default(),
+                load,
+                ..profile(lat, lon)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// The tree walk answers exactly what scanning every engineer answers.
+        #[test]
+        fn suggestions_equal_the_brute_force_scan(
+            profiles in proptest::collection::vec(arbitrary_profile(), 0..300),
+            lat in 30.0f64..32.0,
+            lon in 120.0f64..122.0,
+            skills in proptest::sample::subsequence(vec!["payroll", "database"], 0..=2),
+            min_tier in 1u8..=3,
+            hour in 0u32..20,
+            radius in 1.0f64..150.0,
+            limit in 1usize..8,
+        ) {
+            let mut index = EngineerIndex::new(Tz::UTC);
+            for p in profiles {
+                index.upsert(p);
+            }
+            let need = Need {
+                skills: skills.into_iter().map(str::to_owned).collect(),
+                min_tier,
+                window: monday(hour, 2),
+                max_distance_km: radius,
+                limit,
+                ..need(lat, lon)
+            };
+            prop_assert_eq!(index.suggest(&need), index.suggest_by_scan(&need));
+        }
+    }
+}
