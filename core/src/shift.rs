@@ -10,10 +10,24 @@ use crate::calendar::{DAY_MINUTES, Minute, parse_week};
 use crate::error::FieldViolation;
 use crate::slip::Window;
 
-/// Weekly working intervals (Monday first, minutes since local midnight) and days off.
+/// Weekly working intervals (Monday first, minutes since local midnight). Many engineers share
+/// the same hours, so these compare and hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct WeeklyHours([Vec<(Minute, Minute)>; 7]);
+
+impl WeeklyHours {
+    /// Whether these hours overlap the window on some day that `day_off` does not exclude.
+    pub fn works_during(&self, span: &LocalSpan, day_off: impl Fn(NaiveDate) -> bool) -> bool {
+        span.pieces
+            .iter()
+            .any(|p| !day_off(p.date) && self.0[p.weekday].iter().any(|&(open, close)| open < p.to && p.from < close))
+    }
+}
+
+/// An engineer's weekly hours and days off.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shift {
-    week: [Vec<(Minute, Minute)>; 7],
+    hours: WeeklyHours,
     days_off: BTreeSet<NaiveDate>,
 }
 
@@ -30,7 +44,7 @@ impl Shift {
     }
 
     pub(crate) fn from_parts(week: [Vec<(Minute, Minute)>; 7], days_off: BTreeSet<NaiveDate>) -> Self {
-        Self { week, days_off }
+        Self { hours: WeeklyHours(week), days_off }
     }
 
     /// The same hours with more days off.
@@ -39,13 +53,27 @@ impl Shift {
         self
     }
 
+    /// The weekly hours.
+    pub fn hours(&self) -> &WeeklyHours {
+        &self.hours
+    }
+
+    /// The days off.
+    pub fn days_off(&self) -> &BTreeSet<NaiveDate> {
+        &self.days_off
+    }
+
     /// Whether the engineer works at some instant inside the window: an engineer whose shift
     /// ends at 17:00 can still take a 16:00-18:00 arrival window.
     pub fn works_during(&self, span: &LocalSpan) -> bool {
-        span.pieces.iter().any(|p| {
-            !self.days_off.contains(&p.date)
-                && self.week[p.weekday].iter().any(|&(open, close)| open < p.to && p.from < close)
-        })
+        self.hours.works_during(span, |day| self.days_off.contains(&day))
+    }
+}
+
+impl LocalSpan {
+    /// Whether any of `days` falls on a day the window touches.
+    pub fn touches_any(&self, days: &BTreeSet<NaiveDate>) -> bool {
+        !days.is_empty() && self.pieces.iter().any(|p| days.contains(&p.date))
     }
 }
 
