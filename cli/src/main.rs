@@ -1,16 +1,23 @@
 //! `onsitectl`: the dispatcher's and administrator's console for an Onsite server.
 //!
 //! Reads the server address from `--server` / `ONSITE_SERVER` and the bearer token from
-//! `--token` / `ONSITE_TOKEN`, and prints human-readable tables.
+//! `--token` / `ONSITE_TOKEN`. Prints aligned tables, or JSON with `--json`.
+//!
+//! - [`desk`]: tickets, slips, engineers, customers.
+//! - [`dispatch`]: suggestions, assigning, appointments.
+//! - [`board`]: the live board; [`map`]: the board drawn as SVG.
+//! - [`table`]: tables and reports; [`text`]: how values are shown.
 
+mod board;
+mod desk;
+mod dispatch;
+mod map;
 mod table;
+mod text;
 
 use clap::{Parser, Subcommand};
-use onsite_proto::v1 as pb;
 use tonic::Request;
 use tonic::transport::Channel;
-
-use table::Table;
 
 /// Console for the Onsite field-service server.
 #[derive(Debug, Parser)]
@@ -22,6 +29,9 @@ struct Cli {
     /// Bearer token (printed by the server on first start or by --demo).
     #[arg(long, env = "ONSITE_TOKEN", default_value = "", hide_env_values = true, global = true)]
     token: String,
+    /// Print JSON instead of tables (one object; one per line for `board --watch`).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,16 +56,84 @@ enum Command {
     Ticket { id: String },
     /// Lists slips, newest first.
     Slips {
-        /// Only this engineer's slips.
+        /// Only this engineer's slips (id or employee number).
         #[arg(long)]
         engineer: Option<String>,
     },
     /// Shows one slip with its audit history.
     Slip { id: String },
-    /// Lists engineers.
+    /// Lists engineers with status and last known position.
     Engineers,
     /// Lists customers.
     Customers,
+    /// Ranks engineers for a slip, or for a position with --at.
+    Suggest {
+        /// The slip (its site, skills, tier and urgency are used).
+        slip: Option<String>,
+        /// A bare position instead of a slip: LAT,LON.
+        #[arg(long, conflicts_with = "slip")]
+        at: Option<String>,
+        /// Required skill (repeatable).
+        #[arg(long = "skill")]
+        skills: Vec<String>,
+        /// The window, START/END in RFC 3339 (default: the slip's appointment or the next 2 h).
+        #[arg(long)]
+        window: Option<String>,
+        /// At most this many suggestions.
+        #[arg(long, default_value_t = 5)]
+        limit: i32,
+        /// Search radius in km (default 100; urgent slips widen it).
+        #[arg(long)]
+        radius: Option<f64>,
+    },
+    /// Dispatches a slip to an engineer (id or employee number).
+    Assign { slip: String, engineer: String },
+    /// Dispatches a slip to the best suggestion.
+    AutoAssign { slip: String },
+    /// Books (or, with --reason, reschedules) a slip's appointment window.
+    Book {
+        slip: String,
+        /// START/END in RFC 3339.
+        #[arg(long)]
+        window: String,
+        /// The customer's contact who agreed the window.
+        #[arg(long, default_value = "")]
+        contact: String,
+        /// Reschedule: why the window moves.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Reschedule: the customer was told.
+        #[arg(long)]
+        informed: bool,
+    },
+    /// An engineer's appointments (id or employee number): today, or from --from for --days.
+    Appointments {
+        engineer: String,
+        /// First day, YYYY-MM-DD (UTC); default today.
+        #[arg(long)]
+        from: Option<String>,
+        /// How many days (1-31).
+        #[arg(long, default_value_t = 1)]
+        days: i64,
+    },
+    /// The board: open slips and engineers; with --watch, streams changes as they happen.
+    Board {
+        /// Keep streaming events.
+        #[arg(long)]
+        watch: bool,
+        /// Resume after this cursor (with --watch).
+        #[arg(long, default_value = "")]
+        cursor: String,
+    },
+    /// Draws engineers, open slips and assignment lines as an SVG picture.
+    Map {
+        /// Where to write the SVG.
+        #[arg(long, default_value = "board.svg")]
+        out: std::path::PathBuf,
+        /// Picture width in pixels.
+        #[arg(long, default_value_t = 1000)]
+        width: u32,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -72,156 +150,50 @@ async fn main() -> std::process::ExitCode {
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn authed<T>(token: &str, message: T) -> Result<Request<T>> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
+/// The connection and credentials every command uses.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub channel: Channel,
+    token: String,
+}
+
+impl Ctx {
+    /// A request carrying the bearer token.
+    pub fn req<T>(&self, message: T) -> Result<Request<T>> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert("authorization", format!("Bearer {}", self.token).parse()?);
+        Ok(request)
+    }
 }
 
 async fn run(cli: Cli) -> Result {
     let channel =
         Channel::from_shared(cli.server.clone())?.connect().await.map_err(|e| format!("{}: {e}", cli.server))?;
-    let token = cli.token.as_str();
-    match cli.command {
-        Command::Whoami => {
-            let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
-            let me = admin.who_am_i(authed(token, pb::WhoAmIRequest {})?).await?.into_inner();
-            println!("{} ({}), user {}", me.name, role(me.role), me.id);
+    let ctx = Ctx { channel, token: cli.token.clone() };
+    let report = match cli.command {
+        Command::Whoami => desk::whoami(&ctx).await?,
+        Command::Tickets { status, severity, breached } => desk::tickets(&ctx, status, severity, breached).await?,
+        Command::Ticket { id } => desk::ticket(&ctx, id).await?,
+        Command::Slips { engineer } => desk::slips(&ctx, engineer).await?,
+        Command::Slip { id } => desk::slip(&ctx, id).await?,
+        Command::Engineers => desk::engineers(&ctx).await?,
+        Command::Customers => desk::customers(&ctx).await?,
+        Command::Suggest { slip, at, skills, window, limit, radius } => {
+            let ask = dispatch::Ask { slip, at, skills, window, limit, radius };
+            dispatch::suggest(&ctx, ask).await?
         }
-        Command::Tickets { status, severity, breached } => {
-            let status = match status.as_deref() {
-                None => 0,
-                Some(s) => pb::TicketStatus::from_str_name(&format!("TICKET_STATUS_{}", s.to_uppercase()))
-                    .ok_or_else(|| format!("unknown status {s:?}"))? as i32,
-            };
-            let mut tickets = pb::ticket_service_client::TicketServiceClient::new(channel);
-            let request = pb::ListTicketsRequest {
-                page_size: 200,
-                status,
-                severity: severity.unwrap_or(0),
-                sla_breached: breached.then_some(true),
-                ..Default::default()
-            };
-            let list = tickets.list_tickets(authed(token, request)?).await?.into_inner();
-            let mut table = Table::new(["NUMBER", "SEV", "TIER", "STATUS", "SLA", "TITLE"]);
-            for t in &list.tickets {
-                let sla = t.sla.unwrap_or_default();
-                let breach = if sla.response_breached || sla.resolution_breached { "BREACHED" } else { "ok" };
-                table.row([
-                    t.number.clone(),
-                    t.severity.to_string(),
-                    t.tier.to_string(),
-                    short(
-                        pb::TicketStatus::try_from(t.status).map(|s| s.as_str_name()).unwrap_or("?"),
-                        "TICKET_STATUS_",
-                    ),
-                    breach.to_owned(),
-                    t.title.clone(),
-                ]);
-            }
-            table.print();
+        Command::Assign { slip, engineer } => dispatch::assign(&ctx, &slip, &engineer).await?,
+        Command::AutoAssign { slip } => dispatch::auto_assign(&ctx, &slip).await?,
+        Command::Book { slip, window, contact, reason, informed } => {
+            dispatch::book(&ctx, &slip, &window, contact, reason, informed).await?
         }
-        Command::Ticket { id } => {
-            let mut tickets = pb::ticket_service_client::TicketServiceClient::new(channel);
-            let t = tickets.get_ticket(authed(token, pb::GetTicketRequest { id: id.clone() })?).await?.into_inner();
-            println!("{}  {}", t.number, t.title);
-            println!(
-                "severity {}  tier {}  customer {}  contact {}",
-                t.severity, t.tier, t.customer_id, t.contact_name
-            );
-            println!("symptoms: {}\nimpact: {}", t.symptoms, t.impact_scope);
-            let events = tickets.list_ticket_events(authed(token, pb::ListTicketEventsRequest { id })?).await?;
-            let mut table = Table::new(["WHEN", "ACTION", "DETAIL"]);
-            for e in events.into_inner().events {
-                table.row([time(e.time.as_ref()), e.action, e.detail]);
-            }
-            table.print();
+        Command::Appointments { engineer, from, days } => {
+            dispatch::appointments(&ctx, &engineer, from.as_deref(), days).await?
         }
-        Command::Slips { engineer } => {
-            let mut slips = pb::slip_service_client::SlipServiceClient::new(channel);
-            let request = pb::ListSlipsRequest {
-                page_size: 200,
-                engineer_id: engineer.unwrap_or_default(),
-                ..Default::default()
-            };
-            let list = slips.list_slips(authed(token, request)?).await?.into_inner();
-            let mut table = Table::new(["SLIP", "TICKET", "VISIT", "STATE", "ENGINEER"]);
-            for s in &list.slips {
-                table.row([
-                    s.id.clone(),
-                    s.ticket_number.clone(),
-                    s.visit_number.to_string(),
-                    short(pb::SlipState::try_from(s.state).map(|s| s.as_str_name()).unwrap_or("?"), "SLIP_STATE_"),
-                    s.engineer_id.clone(),
-                ]);
-            }
-            table.print();
-        }
-        Command::Slip { id } => {
-            let mut slips = pb::slip_service_client::SlipServiceClient::new(channel);
-            let s = slips.get_slip(authed(token, pb::GetSlipRequest { id: id.clone() })?).await?.into_inner();
-            let state = pb::SlipState::try_from(s.state).map(|s| s.as_str_name()).unwrap_or("?");
-            println!(
-                "slip {} (ticket {}, visit {}): {}",
-                s.id,
-                s.ticket_number,
-                s.visit_number,
-                short(state, "SLIP_STATE_")
-            );
-            let events = slips.list_slip_events(authed(token, pb::ListSlipEventsRequest { id })?).await?;
-            let mut table = Table::new(["WHEN", "ACTION", "FROM", "TO", "BY", "DETAIL"]);
-            for e in events.into_inner().events {
-                let state =
-                    |n: i32| short(pb::SlipState::try_from(n).map(|s| s.as_str_name()).unwrap_or(""), "SLIP_STATE_");
-                table.row([
-                    time(e.server_time.as_ref()),
-                    e.action,
-                    state(e.from_state),
-                    state(e.to_state),
-                    role(e.actor_role),
-                    e.detail,
-                ]);
-            }
-            table.print();
-        }
-        Command::Engineers => {
-            let mut engineers = pb::engineer_service_client::EngineerServiceClient::new(channel);
-            let list = engineers
-                .list_engineers(authed(token, pb::ListEngineersRequest { page_size: 200, ..Default::default() })?)
-                .await?
-                .into_inner();
-            let mut table = Table::new(["NO.", "NAME", "TIER", "SKILLS", "ID"]);
-            for e in list.engineers {
-                table.row([e.employee_number, e.name, e.tier.to_string(), e.skills.join(","), e.id]);
-            }
-            table.print();
-        }
-        Command::Customers => {
-            let mut customers = pb::customer_service_client::CustomerServiceClient::new(channel);
-            let list = customers
-                .list_customers(authed(token, pb::ListCustomersRequest { page_size: 200, ..Default::default() })?)
-                .await?
-                .into_inner();
-            let mut table = Table::new(["NAME", "PROJECT", "ID"]);
-            for c in list.customers {
-                table.row([c.name, c.project_name, c.id]);
-            }
-            table.print();
-        }
-    }
+        Command::Board { watch: true, cursor } => return board::watch(&ctx, cursor, cli.json).await,
+        Command::Board { watch: false, .. } => board::snapshot(&ctx).await?,
+        Command::Map { out, width } => map::draw(&ctx, &out, width).await?,
+    };
+    report.print(cli.json);
     Ok(())
-}
-
-fn short(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix).unwrap_or(name).to_lowercase()
-}
-
-fn role(n: i32) -> String {
-    short(pb::Role::try_from(n).map(|r| r.as_str_name()).unwrap_or("?"), "ROLE_")
-}
-
-fn time(ts: Option<&prost_types::Timestamp>) -> String {
-    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }

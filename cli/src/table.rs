@@ -1,15 +1,19 @@
-//! Plain-text tables with aligned columns.
+//! What a command prints: a few labelled fields and tables, as aligned text for people or as
+//! one JSON object for scripts.
+
+use serde_json::{Map, Value};
 
 /// A table being built.
 #[derive(Debug)]
 pub struct Table {
+    headers: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table with these headers.
     pub fn new<const N: usize>(headers: [&str; N]) -> Self {
-        Self { rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()] }
+        Self { headers: headers.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
     /// Adds a row.
@@ -19,25 +23,99 @@ impl Table {
 
     /// The table as text, columns padded to their widest cell.
     pub fn render(&self) -> String {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..columns)
-            .map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        let all: Vec<&Vec<String>> = std::iter::once(&self.headers).chain(&self.rows).collect();
+        let widths: Vec<usize> = (0..self.headers.len())
+            .map(|i| all.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
             .collect();
         let mut out = String::new();
-        for row in &self.rows {
+        for row in all {
             let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
-        if self.rows.len() == 1 {
+        if self.rows.is_empty() {
             out.push_str("(none)\n");
         }
         out
     }
 
-    /// Prints the table.
-    pub fn print(&self) {
-        print!("{}", self.render());
+    /// The rows as JSON objects keyed by the lower-case headers.
+    pub fn to_json(&self) -> Value {
+        let keys: Vec<String> = self.headers.iter().map(|h| json_key(h)).collect();
+        Value::Array(
+            self.rows
+                .iter()
+                .map(|row| {
+                    let object: Map<String, Value> =
+                        keys.iter().cloned().zip(row.iter().map(|c| Value::String(c.clone()))).collect();
+                    Value::Object(object)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// `NO.` -> `no`, `TRAVEL (STRAIGHT LINE)` -> `travel_straight_line`.
+fn json_key(header: &str) -> String {
+    let words: Vec<String> =
+        header.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    words.join("_")
+}
+
+/// Everything one command prints.
+#[derive(Debug, Default)]
+pub struct Report {
+    fields: Vec<(String, String)>,
+    tables: Vec<(String, Table)>,
+}
+
+impl Report {
+    /// Adds a labelled value.
+    pub fn field(&mut self, name: &str, value: impl ToString) -> &mut Self {
+        self.fields.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Adds a table under `name`.
+    pub fn table(&mut self, name: &str, table: Table) -> &mut Self {
+        self.tables.push((name.to_owned(), table));
+        self
+    }
+
+    /// Prints as text, or as one JSON object when `json`.
+    pub fn print(&self, json: bool) {
+        if json {
+            println!("{}", self.to_json());
+        } else {
+            print!("{}", self.render());
+        }
+    }
+
+    /// The report as text: fields, then tables (titled when there are several).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in &self.fields {
+            out.push_str(&format!("{name}: {value}\n"));
+        }
+        for (i, (name, table)) in self.tables.iter().enumerate() {
+            if self.tables.len() > 1 || !self.fields.is_empty() {
+                out.push_str(&format!("{}{name}\n", if i > 0 || !self.fields.is_empty() { "\n" } else { "" }));
+            }
+            out.push_str(&table.render());
+        }
+        out
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        for (name, value) in &self.fields {
+            object.insert(json_key(name), Value::String(value.clone()));
+        }
+        for (name, table) in &self.tables {
+            object.insert(json_key(name), table.to_json());
+        }
+        Value::Object(object)
     }
 }
 
@@ -51,5 +129,17 @@ mod tests {
         t.row(["wide cell".into(), "x".into()]);
         assert_eq!(t.render(), "A          LONG HEADER\nwide cell  x\n");
         assert!(Table::new(["A"]).render().ends_with("(none)\n"));
+    }
+
+    #[test]
+    fn json_uses_header_keys() {
+        let mut t = Table::new(["NO.", "TRAVEL (STRAIGHT LINE)"]);
+        t.row(["17".into(), "12 min".into()]);
+        let mut report = Report::default();
+        report.field("Search radius", "100 km").table("suggestions", t);
+        assert_eq!(
+            report.to_json().to_string(),
+            r#"{"search_radius":"100 km","suggestions":[{"no":"17","travel_straight_line":"12 min"}]}"#
+        );
     }
 }

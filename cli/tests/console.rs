@@ -1,7 +1,7 @@
 //! `onsitectl` against a real server on loopback.
 
 use onsite_proto::v1 as pb;
-use onsite_tests::{Backend, Fixture};
+use onsite_tests::{Backend, Fixture, authed, monday_window, request_id};
 
 async fn onsitectl(f: &Fixture, token: &str, args: &[&str]) -> (bool, String, String) {
     let server = format!("http://{}", f.server.addr);
@@ -42,4 +42,106 @@ async fn the_console_shows_tickets_slips_and_history() {
     assert!(!ok && err.contains("bearer token"), "{err}");
     let (ok, _, err) = onsitectl(&f, &f.manager, &["tickets", "--status", "lost"]).await;
     assert!(!ok && err.contains("unknown status"), "{err}");
+}
+
+async fn verified_slip(f: &Fixture) -> pb::Slip {
+    let ticket = f.ticket(pb::Severity::Important).await;
+    let slip = f.slip(&ticket).await;
+    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}")).into_inner()
+}
+
+fn rfc3339(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+/// The dispatcher's day in the console: suggest, assign, book, the engineer's appointments,
+/// auto-assign, the board (also live) and the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_works_from_the_console() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let slip = verified_slip(&f).await;
+    let monday = monday_window(10, 2);
+    let window = format!("{}/{}", rfc3339(monday.start.as_ref()), rfc3339(monday.end.as_ref()));
+
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["suggest", &slip.id, "--window", &window]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Wang Lei") && out.contains("Li Na") && out.contains("(straight line)"), "{out}");
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["--json", "suggest", &slip.id, "--window", &window]).await;
+    assert!(ok, "{err}");
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let suggestions = answer["suggestions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(suggestions.len(), 2, "{out}");
+    assert_eq!(suggestions[0]["rank"], "1");
+    assert!(suggestions.iter().any(|s| s["no"] == "17"), "{out}");
+
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["assign", &slip.id, "17"]).await;
+    assert!(ok && out.contains("state: dispatched") && out.contains(&f.engineer_id), "{out}{err}");
+    let confirm = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+    f.server.slips().confirm_slip(authed(&f.engineer, confirm)).await.unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out, err) =
+        onsitectl(&f, &f.manager, &["book", &slip.id, "--window", &window, "--contact", "Ms. Zhou"]).await;
+    assert!(ok && out.contains("state: scheduled"), "{out}{err}");
+    let (ok, _, err) = onsitectl(&f, &f.manager, &["book", &slip.id, "--window", "tomorrow"]).await;
+    assert!(!ok && err.contains("START/END"), "{err}");
+
+    let day = rfc3339(monday.start.as_ref())[..10].to_owned();
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["appointments", "17", "--from", &day]).await;
+    assert!(ok && out.contains(&slip.ticket_number) && out.contains("Ms. Zhou"), "{out}{err}");
+
+    // An engineer who works around the clock, right at the site: the best for a slip now.
+    let at_site = pb::Engineer {
+        employee_number: "24".into(),
+        name: "Zhao Min".into(),
+        tier: pb::Tier::Field as i32,
+        skills: vec!["payroll".into()],
+        home_base: Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 }),
+        shift: "Mon-Sun 00:00-24:00".into(),
+        ..Default::default()
+    };
+    f.server
+        .engineers()
+        .create_engineer(authed(
+            &f.manager,
+            pb::CreateEngineerRequest { request_id: request_id(), engineer: Some(at_site) },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut watcher = std::process::Command::new(env!("CARGO_BIN_EXE_onsitectl"))
+        .args(["--server", &format!("http://{}", f.server.addr), "--json", "board", "--watch"])
+        .env("ONSITE_TOKEN", &f.manager)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = watcher.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let second = verified_slip(&f).await;
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["auto-assign", &second.id]).await;
+    assert!(ok && out.contains("state: dispatched"), "{out}{err}");
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()).take(3).collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(std::time::Duration::from_secs(30), lines)
+        .await
+        .unwrap_or_else(|_| panic!("no board events from the watcher"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let events: Vec<serde_json::Value> =
+        lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let states: Vec<&str> = events.iter().filter_map(|e| e["state"].as_str()).collect();
+    assert_eq!(states, ["draft", "verified", "dispatched"], "{lines:?}");
+    assert_eq!(events[2]["engineer"], "24", "auto-assigned to the engineer at the site");
+
+    let (ok, out, _) = onsitectl(&f, &f.manager, &["board"]).await;
+    assert!(ok && out.contains(&slip.ticket_number) && out.contains("Zhao Min"), "{out}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let svg_path = dir.path().join("board.svg");
+    let svg_arg = svg_path.display().to_string();
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["map", "--out", &svg_arg]).await;
+    assert!(ok && out.contains("open slips: 2"), "{out}{err}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(svg.starts_with("<svg"));
+    assert_eq!(svg.matches("<line ").count(), 2, "two assigned slips, two lines");
+    assert_eq!(svg.matches("<circle cx").count(), 3 + 1, "three engineers plus the legend");
 }
