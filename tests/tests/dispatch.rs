@@ -244,7 +244,7 @@ async fn suggestions_explain_every_filter(backend: Backend) {
 
     let ask = pb::SuggestEngineersRequest {
         position: Some(pb::GeoPoint { latitude: 30.5, longitude: 120.5 }),
-        window: Some(window.clone()),
+        window: Some(window),
         required_skills: vec!["Payroll".into()],
         max_distance_km: 20.0,
         ..Default::default()
@@ -454,7 +454,7 @@ async fn an_engineers_appointments(backend: Backend) {
         .dispatch()
         .list_appointments(authed(
             &f.engineer,
-            pb::ListAppointmentsRequest { engineer_id: String::new(), range: Some(day.clone()) },
+            pb::ListAppointmentsRequest { engineer_id: String::new(), range: Some(day) },
         ))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -476,7 +476,7 @@ async fn an_engineers_appointments(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert_eq!(by_manager.appointments.len(), 1, "only what overlaps the range");
-    let others = pb::ListAppointmentsRequest { engineer_id: f.engineer_id.clone(), range: Some(day.clone()) };
+    let others = pb::ListAppointmentsRequest { engineer_id: f.engineer_id.clone(), range: Some(day) };
     expect_code(f.server.dispatch().list_appointments(authed(&f.other_engineer, others)).await, Code::PermissionDenied);
     let too_long = pb::TimeWindow { end: monday_window(0, 24 * 40).end, ..day };
     let too_long = pb::ListAppointmentsRequest { engineer_id: String::new(), range: Some(too_long) };

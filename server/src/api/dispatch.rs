@@ -66,7 +66,7 @@ async fn resolve(app: &App, req: &pb::SuggestEngineersRequest, now: DateTime<Utc
         }
     };
     let radius = match req.max_distance_km {
-        r if r == 0.0 => DEFAULT_RADIUS_KM,
+        0.0 => DEFAULT_RADIUS_KM,
         r if r.is_finite() && r > 0.0 && r <= MAX_RADIUS_KM => r,
         _ => {
             v.push("max_distance_km", format!("must be above 0 and at most {MAX_RADIUS_KM}"));

@@ -21,7 +21,7 @@ use crate::store::entities::{board_event, engineer, slip};
 use crate::views;
 
 /// Any value; PostgreSQL writers of the feed queue on it.
-const FEED_LOCK: i64 = 0x626f_6172_64;
+const FEED_LOCK: i64 = 0x006f_6e73_6974_6501;
 
 /// How long events stay readable for resuming watchers.
 pub fn retention() -> Duration {
