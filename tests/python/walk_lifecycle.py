@@ -80,6 +80,9 @@ def main():
     slip = act(slips.ConfirmSlip, s.SlipActionRequest(request_id=rid(), slip_id=slip.id), engineer)
     window = m["common_pb2"].TimeWindow()
     window.start.GetCurrentTime()
+    # A month ahead: the demo engineers' own appointments are around today, and the server
+    # never double-books an engineer.
+    window.start.seconds += 30 * 24 * 3600
     window.end.seconds = window.start.seconds + 7200
     slip = act(slips.BookAppointment, s.BookAppointmentRequest(request_id=rid(), slip_id=slip.id, window=window,
                                                                contact_name="Mr. Chen"), engineer)
