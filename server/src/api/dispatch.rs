@@ -38,6 +38,8 @@ const URGENT_WIDENING: f64 = 3.0;
 const URGENT_WITHIN: Duration = Duration::hours(4);
 /// Window checked when neither the request nor the slip has one.
 const DEFAULT_WINDOW: Duration = Duration::hours(2);
+/// Board events read per query when a watcher catches up from the table.
+const REPLAY_PAGE: u64 = 500;
 /// Longest appointment range one call lists.
 const MAX_RANGE: Duration = Duration::days(31);
 
@@ -73,13 +75,7 @@ async fn resolve(app: &App, req: &pb::SuggestEngineersRequest, now: DateTime<Utc
             DEFAULT_RADIUS_KM
         }
     };
-    let window = match req.window.as_ref() {
-        Some(w) => match convert::window(Some(w), "window") {
-            Ok(w) => Some(w),
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
+    let window = req.window.as_ref().map(|w| convert::window(Some(w), "window")).transpose()?;
     let skills: Vec<String> = req.required_skills.iter().map(|s| s.trim().to_lowercase()).collect();
     if skills.len() > 20 || skills.iter().any(|s| s.is_empty() || s.len() > 100) {
         v.push("required_skills", "at most 20 non-empty skills of at most 100 characters");
@@ -148,7 +144,7 @@ async fn answer(app: &App, resolved: &Resolved, ranking: &Ranking) -> Result<pb:
         .collect();
     let origin = resolved.need.position;
     let distance = |id: &onsite_core::id::EngineerId| {
-        let at = app.dispatch.profile(id).map_or(origin, |p| p.position);
+        let at = app.dispatch.position(id).unwrap_or(origin);
         (at, geodesic_km(at, origin))
     };
     let suggestions = ranking
@@ -310,14 +306,14 @@ async fn stream_board(
     loop {
         // Catch up from the table.
         loop {
-            let events = match board::after(&app.db, after, 500).await {
+            let events = match board::after(&app.db, after, REPLAY_PAGE).await {
                 Ok(events) => events,
                 Err(e) => {
                     let _ = tx.send(Err(Status::from(e))).await;
                     return;
                 }
             };
-            let done = events.len() < 500;
+            let done = (events.len() as u64) < REPLAY_PAGE;
             for event in &events {
                 if !send(&tx, event).await {
                     return;

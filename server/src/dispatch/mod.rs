@@ -67,9 +67,9 @@ impl Dispatch {
         self.index.read().unwrap_or_else(PoisonError::into_inner).suggest(need)
     }
 
-    /// What the index knows of an engineer.
-    pub fn profile(&self, id: &EngineerId) -> Option<Profile> {
-        self.index.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
+    /// Where the index places an engineer (last known position, or home base).
+    pub fn position(&self, id: &EngineerId) -> Option<GeoPoint> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner).get(id).map(|p| p.position)
     }
 
     /// The travel estimator.
