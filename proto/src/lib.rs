@@ -5,6 +5,7 @@
 //! failure) and back. Nothing outside this crate and the server's handlers sees a wire type.
 
 pub mod convert;
+pub mod signoff;
 
 /// Generated code of package `onsite.v1`.
 #[allow(clippy::all, missing_docs)]

@@ -324,7 +324,7 @@ async fn drive(
         }
         let caller = if by_manager { manager } else { engineer_caller };
         let record = demo_record(&action, now);
-        let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into() };
+        let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
         let (saved, _) = slips::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?;
         slips::insert_record(txn, &saved, record, caller, now).await?;
     }
@@ -372,8 +372,10 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>) -> NewRecord {
             device_signature: Vec::new(),
             device_id: "demo".into(),
             signed_at_us: to_us(now),
+            // Seeded history has no device behind it, so it stays unverified.
             verified: false,
             recorded_by: String::new(),
+            report_content: None,
         }),
         _ => NewRecord::None,
     }

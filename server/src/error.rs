@@ -31,6 +31,9 @@ pub enum Error {
     /// The engineer has another appointment in the window.
     #[error("the engineer is already booked {} - {} for {ticket_number} (slip {slip_id})", window.start, window.end)]
     DoubleBooked { slip_id: String, ticket_number: String, window: onsite_core::slip::Window },
+    /// A device pushed ops beyond the next one the server expects.
+    #[error("the next op of this device must carry device_seq {expected}")]
+    SequenceGap { expected: i64 },
     /// The etag sent is not the current one (AIP-154).
     #[error("{resource} was changed by someone else; reload it and try again")]
     StaleEtag { resource: &'static str },
@@ -112,6 +115,11 @@ impl From<Error> for Status {
                     ("conflicting_end".to_owned(), window.end.to_rfc3339()),
                 ]);
                 let details = ErrorDetails::with_error_info("DOUBLE_BOOKED", ERROR_DOMAIN, metadata);
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
+            Error::SequenceGap { expected } => {
+                let metadata = std::collections::HashMap::from([("expected_seq".to_owned(), expected.to_string())]);
+                let details = ErrorDetails::with_error_info("SEQUENCE_GAP", ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
             Error::StaleEtag { .. } => with_reason(Code::Aborted, message, "STALE_ETAG"),

@@ -24,7 +24,9 @@ pub mod pagination;
 pub mod repo;
 pub mod sla_watch;
 pub mod store;
+pub mod sync;
 pub mod views;
+pub mod visit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,8 +53,6 @@ pub struct Ready {
 #[derive(Clone, Copy, Debug)]
 struct Pending;
 
-#[tonic::async_trait]
-impl pb::sync_service_server::SyncService for Pending {}
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for Pending {}
 #[tonic::async_trait]
@@ -105,7 +105,7 @@ pub async fn run(
             shared: shared.clone(),
             stop: stop_rx.clone(),
         }))
-        .add_service(pb::sync_service_server::SyncServiceServer::new(Pending))
+        .add_service(pb::sync_service_server::SyncServiceServer::new(api::sync::Sync { shared: shared.clone() }))
         .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
     let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

@@ -101,6 +101,8 @@ pub fn slip(s: &slip::Model, records: &Records) -> pb::Slip {
         fix: records.fix.as_ref().map(fix_record),
         cost_lines: records.cost_lines.iter().map(cost_line).collect(),
         sign_off: records.sign_off.as_ref().map(sign_off),
+        needs_manager_review: s.needs_review || !records.flagged.is_empty(),
+        flagged_records: records.flagged.clone(),
         ..slip_summary(s, &records.labels)
     }
 }
@@ -136,6 +138,7 @@ pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
         follow_up_of: s.follow_up_of.clone().unwrap_or_default(),
         appointment,
         backups: Vec::new(),
+        flagged_records: Vec::new(),
         fix: None,
         cost_lines: Vec::new(),
         sign_off: None,
@@ -192,7 +195,8 @@ fn cost_line(c: &cost_line::Model) -> pb::CostLine {
     }
 }
 
-fn sign_off(s: &sign_off::Model) -> pb::SignOff {
+/// A sign-off as the wire shows it.
+pub fn sign_off(s: &sign_off::Model) -> pb::SignOff {
     pb::SignOff {
         signer_name: s.signer_name.clone(),
         satisfaction: opt_named::<Satisfaction>(s.satisfaction.as_deref()),
@@ -206,6 +210,7 @@ fn sign_off(s: &sign_off::Model) -> pb::SignOff {
         device_id: s.device_id.clone(),
         signed_at: ts(s.signed_at_us),
         verified: s.verified,
+        report_content: s.report_content.clone().unwrap_or_default(),
     }
 }
 

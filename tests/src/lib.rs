@@ -126,6 +126,10 @@ impl TestServer {
         pb::admin_service_client::AdminServiceClient::new(self.channel.clone())
     }
 
+    pub fn sync(&self) -> pb::sync_service_client::SyncServiceClient<Channel> {
+        pb::sync_service_client::SyncServiceClient::new(self.channel.clone())
+    }
+
     pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
         pb::dispatch_service_client::DispatchServiceClient::new(self.channel.clone())
     }
@@ -384,4 +388,48 @@ async fn new_engineer(server: &TestServer, admin: &str, manager: &str, number: &
         .into_inner();
     let token = new_login(server, admin, name, pb::Role::Engineer, &engineer.id).await;
     (engineer.id, token)
+}
+
+/// A sign-off request for the slip as the engineer (`token`) sees it now, signed by a device
+/// registered for them on the spot, with `png` as the signature image.
+pub async fn signed_sign_off(
+    server: &TestServer,
+    token: &str,
+    slip_id: &str,
+    sign_off: pb::SignOff,
+    png: &[u8],
+) -> pb::CaptureSignOffRequest {
+    use onsite_proto::signoff;
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(uuid::Uuid::now_v7().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::now_v7().as_bytes());
+    let device_id = uuid::Uuid::now_v7().to_string();
+    let register = pb::RegisterDeviceRequest {
+        device_id: device_id.clone(),
+        public_key: signoff::public_key(&key).to_vec(),
+        label: "test device".into(),
+    };
+    server.sync().register_device(authed(token, register)).await.unwrap_or_else(|e| panic!("register device: {e}"));
+    let slip = server
+        .slips()
+        .get_slip(authed(token, pb::GetSlipRequest { id: slip_id.to_owned() }))
+        .await
+        .map(tonic::Response::into_inner)
+        .unwrap_or_default();
+    let mut sign_off = pb::SignOff {
+        signature_png_sha256: signoff::sha256_hex(png),
+        device_id,
+        signed_at: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 }),
+        ..sign_off
+    };
+    let content = signoff::ReportContent::build(&slip, &sign_off).to_bytes();
+    sign_off.report_content_sha256 = signoff::sha256_hex(&content);
+    sign_off.device_signature = signoff::sign(&key, &sign_off.report_content_sha256, &sign_off.signature_png_sha256);
+    sign_off.report_content = content;
+    pb::CaptureSignOffRequest {
+        request_id: request_id(),
+        slip_id: slip_id.to_owned(),
+        sign_off: Some(sign_off),
+        signature_png: png.to_vec(),
+    }
 }

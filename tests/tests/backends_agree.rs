@@ -3,7 +3,7 @@
 //! same slip and ticket states.
 
 use onsite_proto::v1 as pb;
-use onsite_tests::{Backend, Fixture, authed, request_id, window};
+use onsite_tests::{Backend, Fixture, authed, request_id, signed_sign_off, window};
 use tonic::Status;
 
 /// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
@@ -227,17 +227,9 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                 outcome(r, |x| slip_state(&x.into_inner()))
             }
             (11, Some(id)) => {
-                let r = s
-                    .capture_sign_off(authed(
-                        engineer.1,
-                        pb::CaptureSignOffRequest {
-                            request_id: request_id(),
-                            slip_id: id,
-                            signature_png: png.clone(),
-                            sign_off: Some(pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() }),
-                        },
-                    ))
-                    .await;
+                let sign_off = pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() };
+                let request = signed_sign_off(&f.server, engineer.1, &id, sign_off, &png).await;
+                let r = s.capture_sign_off(authed(engineer.1, request)).await;
                 outcome(r, |x| slip_state(&x.into_inner()))
             }
             (12, Some(id)) => {

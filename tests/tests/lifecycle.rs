@@ -2,7 +2,7 @@
 
 use onsite_proto::v1 as pb;
 use onsite_tests::expect::{expect_code, reason, violated_fields};
-use onsite_tests::{Backend, Fixture, authed, request_id, window};
+use onsite_tests::{Backend, Fixture, authed, request_id, signed_sign_off, window};
 use tonic::Code;
 
 onsite_tests::conformance!(
@@ -168,24 +168,16 @@ async fn visit(f: &Fixture, slip: pb::Slip, outcome: pb::FixOutcome) -> pb::Slip
         ))
         .await
         .unwrap_or_else(|e| panic!("parts: {e}"));
-    let signed = slips
-        .capture_sign_off(authed(
-            e,
-            pb::CaptureSignOffRequest {
-                request_id: request_id(),
-                slip_id: slip.id.clone(),
-                sign_off: Some(pb::SignOff {
-                    signer_name: "Ms. Zhou".into(),
-                    satisfaction: pb::Satisfaction::VerySatisfied as i32,
-                    service_quality_rating: 5,
-                    ..Default::default()
-                }),
-                signature_png: PNG.to_vec(),
-            },
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("sign-off: {e}"))
-        .into_inner();
+    let sign_off = pb::SignOff {
+        signer_name: "Ms. Zhou".into(),
+        satisfaction: pb::Satisfaction::VerySatisfied as i32,
+        service_quality_rating: 5,
+        ..Default::default()
+    };
+    let request = signed_sign_off(&f.server, e, &slip.id, sign_off, PNG).await;
+    let signed =
+        slips.capture_sign_off(authed(e, request)).await.unwrap_or_else(|e| panic!("sign-off: {e}")).into_inner();
+    assert!(signed.sign_off.as_ref().is_some_and(|s| s.verified), "the device signature verified");
     slips.complete_slip(authed(e, action(&signed))).await.unwrap_or_else(|e| panic!("complete: {e}")).into_inner()
 }
 

@@ -127,8 +127,8 @@ async fn the_audit_log_is_append_only(backend: Backend) {
 
 async fn unimplemented_services_say_so(backend: Backend) {
     let f = Fixture::new(backend).await;
-    let mut sync = pb::sync_service_client::SyncServiceClient::new(f.server.channel.clone());
-    let result = sync.register_device(authed(&f.manager, pb::RegisterDeviceRequest::default())).await;
+    let mut reports = pb::report_service_client::ReportServiceClient::new(f.server.channel.clone());
+    let result = reports.get_monthly_statistics(authed(&f.manager, Default::default())).await;
     onsite_tests::expect::expect_code(result, Code::Unimplemented);
 }
 

@@ -18,7 +18,6 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::handle;
-use super::slips::{Step, perform};
 use crate::app::{App, Shared};
 use crate::dispatch::index::{Need, Ranking};
 use crate::dispatch::{geodesic_km, travel};
@@ -27,6 +26,7 @@ use crate::repo::{appointments, board, slips};
 use crate::store::entities::{board_event, engineer, site, ticket};
 use crate::store::to_us;
 use crate::views;
+use crate::visit::{Step, perform};
 
 /// Search radius when the request names none, km.
 const DEFAULT_RADIUS_KM: f64 = 100.0;

@@ -1,6 +1,6 @@
 //! `EngineerService`.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use onsite_core::error::Violations;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, engineer_service_server::EngineerService};
@@ -141,7 +141,7 @@ impl EngineerService for Engineers {
                 .to_string();
             let req = request.get_ref();
             let now = Utc::now();
-            let fixes = location_fixes(&req.reports, now)?;
+            let fixes = repo::location_fixes(&req.reports, now, chrono::Duration::zero())?;
             idempotency::run(app, &caller, "ReportLocation", &req.request_id, req, |txn| async {
                 let saved = repo::record_positions(&txn, &engineer_id, &fixes, to_us(now)).await?;
                 board::engineer_changed(&txn, &saved, to_us(now)).await?;
@@ -169,31 +169,6 @@ impl EngineerService for Engineers {
         })
         .await
     }
-}
-
-/// Most fixes one report may carry.
-const MAX_FIXES: usize = 1000;
-
-/// Validates a batch of fixes; a missing time means "now".
-fn location_fixes(reports: &[pb::LocationReport], now: DateTime<Utc>) -> Result<Vec<repo::Fix>> {
-    let mut v = Violations::new();
-    if reports.is_empty() || reports.len() > MAX_FIXES {
-        v.push("reports", format!("send between 1 and {MAX_FIXES} reports"));
-    }
-    let fixes = reports
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let position = v.take(convert::geo_point(r.position.as_ref(), &format!("reports[{i}].position")));
-            let time = v.take(r.time.as_ref().map_or(Ok(now), |t| convert::datetime(t, &format!("reports[{i}].time"))));
-            if !r.accuracy_m.is_finite() || !(0.0..=100_000.0).contains(&r.accuracy_m) {
-                v.push(format!("reports[{i}].accuracy_m"), "must be between 0 and 100000 metres");
-            }
-            Some(repo::Fix { position: position?, device_time_us: to_us(time?), accuracy_m: r.accuracy_m })
-        })
-        .collect();
-    v.check()?;
-    Ok(fixes)
 }
 
 fn parse_position_cursor(text: &str) -> Result<(i64, String)> {

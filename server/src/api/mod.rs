@@ -6,6 +6,7 @@ pub mod customers;
 pub mod dispatch;
 pub mod engineers;
 pub mod slips;
+pub mod sync;
 pub mod tickets;
 
 use std::future::Future;

@@ -4,7 +4,9 @@
 pub mod appointments;
 pub mod board;
 pub mod customers;
+pub mod devices;
 pub mod engineers;
+pub mod flags;
 pub mod slips;
 pub mod tickets;
 

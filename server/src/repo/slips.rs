@@ -115,7 +115,8 @@ pub async fn create(
     };
     slip::Entity::insert(slip::ActiveModel::from(model.clone())).exec(db).await?;
     let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };
-    let audit = Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number) };
+    let audit =
+        Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number), origin: None };
     append_audit(db, &model, caller, audit, now, request_id).await?;
     board::slip_changed(db, None, &model, to_us(now)).await?;
     let mut changes = ticket::ActiveModel { ..Default::default() };
@@ -142,6 +143,15 @@ pub struct Act<'a> {
     pub request_id: &'a str,
     /// Audit detail (reason, engineer, outcome).
     pub detail: String,
+    /// The device an op came from.
+    pub origin: Option<Origin>,
+}
+
+/// The device an op was recorded on, and when by its clock.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub device_id: String,
+    pub device_time_us: i64,
 }
 
 /// Decides `act` with the state machine and, when legal, stores the new state, the fields set
@@ -180,7 +190,13 @@ pub async fn act(
         return Err(Error::StaleEtag { resource: "slip" });
     }
     let saved = load(db, &current.id).await?;
-    let audit = Audit { action: act.action.name(), from: Some(transition.from), to: transition.to, detail: act.detail };
+    let audit = Audit {
+        action: act.action.name(),
+        from: Some(transition.from),
+        to: transition.to,
+        detail: act.detail,
+        origin: act.origin,
+    };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
     board::slip_changed(db, current.engineer_id.as_deref(), &saved, to_us(act.now)).await?;
     Ok((saved, transition))
@@ -193,6 +209,7 @@ pub struct Audit {
     pub from: Option<SlipState>,
     pub to: SlipState,
     pub detail: String,
+    pub origin: Option<Origin>,
 }
 
 async fn append_audit(
@@ -212,9 +229,9 @@ async fn append_audit(
         to_state: Set(audit.to.as_str().to_owned()),
         actor_user_id: Set(caller.user_id.to_string()),
         actor_role: Set(caller.role.as_str().to_owned()),
-        device_id: Set(None),
+        device_id: Set(audit.origin.as_ref().map(|o| o.device_id.clone())),
         server_time_us: Set(to_us(now)),
-        device_time_us: Set(None),
+        device_time_us: Set(audit.origin.map(|o| o.device_time_us)),
         request_id: Set(request_id.to_owned()),
         detail: Set(audit.detail),
     }
@@ -241,6 +258,8 @@ pub struct Records {
     pub fix: Option<fix::Model>,
     pub cost_lines: Vec<cost_line::Model>,
     pub sign_off: Option<sign_off::Model>,
+    /// Device records kept for the manager (see `sync::push`).
+    pub flagged: Vec<onsite_proto::v1::FlaggedRecord>,
 }
 
 /// Loads the records of a slip.
@@ -265,6 +284,7 @@ pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Re
             .all(db)
             .await?,
         sign_off: sign_off::Entity::find_by_id(slip.id.clone()).one(db).await?,
+        flagged: super::flags::of_slip(db, &slip.id).await?,
     })
 }
 

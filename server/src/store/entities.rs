@@ -345,6 +345,8 @@ entity!(
         pub signed_at_us: i64,
         pub verified: bool,
         pub recorded_by: String,
+        /// The canonical report content that was signed (`onsite_proto::signoff`).
+        pub report_content: Option<Vec<u8>>,
     }
 );
 
@@ -376,5 +378,80 @@ entity!(
         pub engineer_ids: String,
         /// The encoded `onsite.v1.Slip` or `onsite.v1.Engineer` as of the change.
         pub payload: Vec<u8>,
+    }
+);
+
+entity!(
+    /// Engineers' devices: one per sign-in on a phone, with its Ed25519 key and op sequence.
+    device, "devices" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        pub engineer_id: Option<String>,
+        pub public_key: Vec<u8>,
+        pub label: String,
+        /// The last `device_seq` applied; the next op must carry this + 1.
+        pub last_applied_seq: i64,
+        pub registered_at_us: i64,
+        pub last_push_at_us: Option<i64>,
+    }
+);
+
+entity!(
+    /// The result of every op a device pushed, replayed for duplicates.
+    device_op, "device_ops" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub device_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub device_seq: i64,
+        pub op_id: String,
+        pub slip_id: String,
+        /// `applied`, `rejected` or `conflict`.
+        pub outcome: String,
+        /// The encoded `onsite.v1.OpResult`.
+        pub result: Vec<u8>,
+        pub applied_at_us: i64,
+    }
+);
+
+entity!(
+    /// Records from devices that could not join their slip's visit; kept for the manager.
+    flagged_record, "flagged_records" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub op_id: String,
+        pub device_id: String,
+        pub recorded_by: String,
+        pub reason: String,
+        /// The encoded `onsite.v1.FlaggedRecord`.
+        pub record: Vec<u8>,
+        pub received_at_us: i64,
+    }
+);
+
+entity!(
+    /// Content-addressed attachments (signature images, photos), uploaded in chunks.
+    attachment, "attachments" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: String,
+        pub content_type: String,
+        pub total_size: i64,
+        pub received: i64,
+        /// All bytes arrived and their SHA-256 matched.
+        pub complete: bool,
+        pub uploaded_by: String,
+        pub created_at_us: i64,
+    }
+);
+
+entity!(
+    /// The chunks of an attachment, by offset.
+    attachment_chunk, "attachment_chunks" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub start_offset: i64,
+        pub data: Vec<u8>,
     }
 );

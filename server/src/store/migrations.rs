@@ -161,6 +161,34 @@ pub const MIGRATIONS: &[Migration] = &[
             at_us BIGINT NOT NULL, kind TEXT NOT NULL, subject_id TEXT NOT NULL, engineer_ids TEXT NOT NULL,
             payload BYTEA NOT NULL)"],
     },
+    Migration {
+        version: 3,
+        name: "sync",
+        common: &[
+            // A device is one sign-in of an engineer on a phone, with its own key and op sequence.
+            "CREATE TABLE devices (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
+                engineer_id TEXT, public_key {blob} NOT NULL, label TEXT NOT NULL,
+                last_applied_seq BIGINT NOT NULL, registered_at_us BIGINT NOT NULL,
+                last_push_at_us BIGINT)",
+            // The stored result of every op a device pushed, for exactly-once replies.
+            "CREATE TABLE device_ops (device_id TEXT NOT NULL REFERENCES devices(id),
+                device_seq BIGINT NOT NULL, op_id TEXT NOT NULL, slip_id TEXT NOT NULL,
+                outcome TEXT NOT NULL, result {blob} NOT NULL, applied_at_us BIGINT NOT NULL,
+                PRIMARY KEY (device_id, device_seq))",
+            "CREATE TABLE flagged_records (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+                op_id TEXT NOT NULL, device_id TEXT NOT NULL, recorded_by TEXT NOT NULL,
+                reason TEXT NOT NULL, record {blob} NOT NULL, received_at_us BIGINT NOT NULL)",
+            "CREATE INDEX flagged_by_slip ON flagged_records (slip_id, received_at_us)",
+            "CREATE TABLE attachments (sha256 TEXT PRIMARY KEY, content_type TEXT NOT NULL,
+                total_size BIGINT NOT NULL, received BIGINT NOT NULL, complete BOOLEAN NOT NULL,
+                uploaded_by TEXT NOT NULL, created_at_us BIGINT NOT NULL)",
+            "CREATE TABLE attachment_chunks (sha256 TEXT NOT NULL REFERENCES attachments(sha256),
+                start_offset BIGINT NOT NULL, data {blob} NOT NULL, PRIMARY KEY (sha256, start_offset))",
+            "ALTER TABLE slip_sign_offs ADD COLUMN report_content {blob}",
+        ],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

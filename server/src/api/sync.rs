@@ -1,0 +1,106 @@
+//! `SyncService`: device registration, op push, change-feed pull and attachment upload.
+
+use chrono::Utc;
+use onsite_core::error::Violations;
+use onsite_proto::v1::{self as pb, sync_service_server::SyncService};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::handle;
+use crate::app::Shared;
+use crate::error::{Error, Result};
+use crate::repo::devices::{self, NewDevice};
+use crate::store::begin_write;
+use crate::sync::{attachments, pull, push};
+
+/// The sync service.
+#[derive(Clone, Debug)]
+pub struct Sync {
+    pub shared: Shared,
+}
+
+#[tonic::async_trait]
+impl SyncService for Sync {
+    async fn register_device(
+        &self,
+        request: Request<pb::RegisterDeviceRequest>,
+    ) -> Result<Response<pb::RegisterDeviceResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            if caller.engineer_id.is_none() {
+                return Err(Error::PermissionDenied("only an engineer's user registers a device"));
+            }
+            let req = request.get_ref();
+            let mut v = Violations::new();
+            if uuid::Uuid::parse_str(&req.device_id).is_err() {
+                v.push("device_id", "must be a UUID");
+            }
+            let key_ok = <[u8; 32]>::try_from(req.public_key.as_slice())
+                .is_ok_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok());
+            if !key_ok {
+                v.push("public_key", "must be a 32-byte Ed25519 public key");
+            }
+            v.optional_text("label", &req.label, 200);
+            v.check()?;
+            let new =
+                NewDevice { id: req.device_id.clone(), public_key: req.public_key.clone(), label: req.label.clone() };
+            let txn = begin_write(&app.db).await?;
+            let device = devices::register(&txn, &caller, new, Utc::now()).await?;
+            txn.commit().await?;
+            Ok(pb::RegisterDeviceResponse { last_applied_seq: device.last_applied_seq })
+        })
+        .await
+    }
+
+    async fn push(&self, request: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            push::push(app, &caller, request.get_ref()).await
+        })
+        .await
+    }
+
+    async fn pull(&self, request: Request<pb::PullRequest>) -> Result<Response<pb::PullResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            pull::pull(app, &caller, request.get_ref()).await
+        })
+        .await
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<Streaming<pb::AttachmentChunk>>,
+    ) -> Result<Response<pb::AttachmentStatus>, Status> {
+        let (app, caller) = match self.shared.enter(&request).await {
+            Ok(entered) => entered,
+            Err(e) => return handle(async { Err(e) }).await,
+        };
+        let app = app.clone();
+        let mut stream = request.into_inner();
+        handle(async move {
+            let first = stream.next().await.ok_or_else(|| Error::invalid("sha256", "the upload sent no chunk"))?;
+            let first = first.map_err(|e| Error::invalid("chunk", e.message().to_owned()))?;
+            let upload = attachments::Upload::start(&first)?;
+            let mut status = attachments::append(&app.db, &caller, &upload, &first).await?;
+            // Each chunk is committed as it arrives; a cut stream keeps what arrived.
+            while let Some(chunk) = stream.next().await {
+                let Ok(chunk) = chunk else { break };
+                status = attachments::append(&app.db, &caller, &upload, &chunk).await?;
+            }
+            Ok(status)
+        })
+        .await
+    }
+
+    async fn get_attachment_status(
+        &self,
+        request: Request<pb::GetAttachmentStatusRequest>,
+    ) -> Result<Response<pb::AttachmentStatus>, Status> {
+        handle(async {
+            let (app, _caller) = self.shared.enter(&request).await?;
+            attachments::status(&app.db, &request.get_ref().sha256).await
+        })
+        .await
+    }
+}

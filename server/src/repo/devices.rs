@@ -1,0 +1,109 @@
+//! Engineers' devices: one per sign-in on a phone, holding the Ed25519 key that signs
+//! sign-offs and the sequence of ops applied from it.
+
+use chrono::{DateTime, Utc};
+use onsite_proto::v1 as pb;
+use prost::Message;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::store::entities::{device, device_op};
+use crate::store::to_us;
+
+/// A device as it registers.
+#[derive(Debug)]
+pub struct NewDevice {
+    pub id: String,
+    pub public_key: Vec<u8>,
+    pub label: String,
+}
+
+/// Registers a device for the caller, or confirms an earlier registration with the same key.
+pub async fn register(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    new: NewDevice,
+    now: DateTime<Utc>,
+) -> Result<device::Model> {
+    if let Some(existing) = device::Entity::find_by_id(new.id.clone()).one(db).await? {
+        return if existing.user_id == caller.user_id.to_string() && existing.public_key == new.public_key {
+            Ok(existing)
+        } else {
+            Err(Error::AlreadyExists {
+                reason: "DEVICE_ID_TAKEN",
+                message: "this device id is registered with another key or user; start a new device id".into(),
+            })
+        };
+    }
+    let model = device::Model {
+        id: new.id,
+        user_id: caller.user_id.to_string(),
+        engineer_id: caller.engineer_id.map(|e| e.to_string()),
+        public_key: new.public_key,
+        label: new.label,
+        last_applied_seq: 0,
+        registered_at_us: to_us(now),
+        last_push_at_us: None,
+    };
+    device::Entity::insert(device::ActiveModel::from(model.clone())).exec(db).await?;
+    Ok(model)
+}
+
+/// The caller's device; `lock` serialises pushes of one device on its row.
+pub async fn load_own(db: &impl ConnectionTrait, caller: &Caller, id: &str, lock: bool) -> Result<device::Model> {
+    let mut query = device::Entity::find_by_id(id.to_owned());
+    if lock && db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query
+        .one(db)
+        .await?
+        .filter(|d| d.user_id == caller.user_id.to_string())
+        .ok_or_else(|| Error::precondition("DEVICE_NOT_REGISTERED", "register this device before syncing"))
+}
+
+/// Stores the result of the op at `seq`.
+pub async fn store_result(
+    db: &impl ConnectionTrait,
+    device_id: &str,
+    result: &pb::OpResult,
+    outcome: &str,
+    slip_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    device_op::Entity::insert(device_op::ActiveModel {
+        device_id: Set(device_id.to_owned()),
+        device_seq: Set(result.device_seq),
+        op_id: Set(result.op_id.clone()),
+        slip_id: Set(slip_id.to_owned()),
+        outcome: Set(outcome.to_owned()),
+        result: Set(result.encode_to_vec()),
+        applied_at_us: Set(to_us(now)),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// The stored result of the op at `seq`.
+pub async fn stored_result(db: &impl ConnectionTrait, device_id: &str, seq: i64) -> Result<pb::OpResult> {
+    let row = device_op::Entity::find_by_id((device_id.to_owned(), seq))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("device {device_id} has no stored result for seq {seq}")))?;
+    pb::OpResult::decode(row.result.as_slice()).map_err(|e| Error::Internal(format!("stored op result: {e}")))
+}
+
+/// Moves the device's checkpoint to `seq`.
+pub async fn advance(db: &impl ConnectionTrait, device: &device::Model, seq: i64, now: DateTime<Utc>) -> Result<()> {
+    device::ActiveModel {
+        id: Set(device.id.clone()),
+        last_applied_seq: Set(seq),
+        last_push_at_us: Set(Some(to_us(now))),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}

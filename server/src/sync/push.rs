@@ -1,0 +1,251 @@
+//! Exactly-once application of a device's ops.
+//!
+//! A batch runs in one write transaction and each op in a savepoint inside it. The device's
+//! row holds the last applied seq: an op at or below it gets its stored result back
+//! (`DUPLICATE`), the next one is applied, anything further is `SEQUENCE_GAP`. A refused op
+//! still stores its result and advances the seq, so a queue never wedges; records that only
+//! add facts (backup, fix, parts, sign-off) are kept on the slip for the manager even then.
+//! One commit per batch keeps pushes fast on SQLite, where every commit is fsynced.
+
+use chrono::{DateTime, Duration, Utc};
+use onsite_core::DomainError;
+use onsite_core::error::Violations;
+use onsite_core::slip::SlipState;
+use onsite_proto::convert;
+use onsite_proto::v1::{self as pb, op::Payload};
+use sea_orm::{DatabaseTransaction, SqlErr, TransactionTrait};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::repo::{board, devices, engineers, flags, slips};
+use crate::store::entities::device;
+use crate::store::{begin_write, to_us};
+use crate::visit::intents::{self, Context, DeviceClock};
+use crate::visit::{self, SIGNATURE_IMAGE_MISSING};
+
+/// Most ops one push may carry.
+pub const MAX_OPS: usize = 500;
+
+/// Applies `req`'s ops for the caller's device.
+pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<pb::PushResponse> {
+    validate(req)?;
+    let now = Utc::now();
+    let skew = match req.device_time.as_ref() {
+        Some(t) => now - convert::datetime(t, "device_time")?,
+        None => Duration::zero(),
+    };
+    let txn = begin_write(&app.db).await?;
+    let device = devices::load_own(&txn, caller, &req.device_id, true).await?;
+    let mut last = device.last_applied_seq;
+    if let Some(first) = req.ops.first()
+        && first.device_seq > last + 1
+    {
+        return Err(Error::SequenceGap { expected: last + 1 });
+    }
+    let mut results = Vec::with_capacity(req.ops.len());
+    for (i, op) in req.ops.iter().enumerate() {
+        if op.device_seq <= last {
+            let mut stored = devices::stored_result(&txn, &device.id, op.device_seq).await?;
+            if stored.op_id != op.op_id {
+                return Err(Error::invalid(
+                    format!("ops[{i}].op_id"),
+                    "differs from the op applied at this device_seq",
+                ));
+            }
+            stored.outcome = pb::OpOutcome::Duplicate.into();
+            results.push(stored);
+            continue;
+        }
+        let Some(result) = apply(&txn, caller, &device, op, now, skew).await? else {
+            // Waits for its signature image: the device pushes it again after the upload.
+            break;
+        };
+        let outcome = match result.outcome() {
+            pb::OpOutcome::Applied => "applied",
+            pb::OpOutcome::Conflict => "conflict",
+            _ => "rejected",
+        };
+        devices::store_result(&txn, &device.id, &result, outcome, &op.slip_id, now).await?;
+        last = op.device_seq;
+        results.push(result);
+    }
+    devices::advance(&txn, &device, last, now).await?;
+    txn.commit().await?;
+    app.committed().await;
+    Ok(pb::PushResponse { results, last_applied_seq: last })
+}
+
+fn validate(req: &pb::PushRequest) -> Result<()> {
+    let mut v = Violations::new();
+    if uuid::Uuid::parse_str(&req.device_id).is_err() {
+        v.push("device_id", "must be the UUID of a registered device");
+    }
+    if req.ops.is_empty() || req.ops.len() > MAX_OPS {
+        v.push("ops", format!("send between 1 and {MAX_OPS} ops"));
+    }
+    for (i, op) in req.ops.iter().enumerate() {
+        if uuid::Uuid::parse_str(&op.op_id).is_err() {
+            v.push(format!("ops[{i}].op_id"), "must be a UUID");
+        }
+        if op.device_id != req.device_id {
+            v.push(format!("ops[{i}].device_id"), "must be the pushing device");
+        }
+        let expected = req.ops[0].device_seq + i as i64;
+        if op.device_seq < 1 || op.device_seq != expected {
+            v.push(format!("ops[{i}].device_seq"), "must be at least 1 and follow the previous op by exactly 1");
+        }
+        if op.payload.is_none() {
+            v.push(format!("ops[{i}].payload"), "is required");
+        }
+    }
+    v.check()?;
+    Ok(())
+}
+
+/// Applies one op in a savepoint. `None` when it must wait for an attachment.
+async fn apply(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    device: &device::Model,
+    op: &pb::Op,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<Option<pb::OpResult>> {
+    let mut result = pb::OpResult { op_id: op.op_id.clone(), device_seq: op.device_seq, ..Default::default() };
+    let Some(payload) = op.payload.as_ref() else {
+        return Err(Error::invalid("ops.payload", "is required"));
+    };
+    let op_time = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok()).unwrap_or(now);
+    let savepoint = txn.begin().await?;
+    let applied = match payload {
+        Payload::ReportLocation(report) => report_location(&savepoint, caller, report, now, skew).await.map(|()| None),
+        payload => {
+            let ctx = Context {
+                request_id: &op.op_id,
+                slip_id: &op.slip_id,
+                etag: "",
+                now,
+                device: Some(DeviceClock { device_id: device.id.clone(), op_time, skew }),
+            };
+            match intents::step(payload, &ctx) {
+                Ok(step) => visit::apply(&savepoint, caller, step, now).await.map(Some),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match applied {
+        Ok(slip) => {
+            savepoint.commit().await?;
+            result.outcome = pb::OpOutcome::Applied.into();
+            result.slip = slip;
+            Ok(Some(result))
+        }
+        Err(Error::Domain(DomainError::Precondition { reason: SIGNATURE_IMAGE_MISSING, .. })) => {
+            savepoint.rollback().await?;
+            Ok(None)
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            let refusal = Refusal::of(e)?;
+            let current = match slips::load(txn, &op.slip_id).await {
+                Ok(model) => Some(model),
+                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
+                Err(e) => return Err(e),
+            };
+            let reason = refusal.reason_on(current.as_ref(), caller);
+            if let Some(model) = &current {
+                if let Some(record) = fact_record(payload) {
+                    let flagged = pb::FlaggedRecord {
+                        op_id: op.op_id.clone(),
+                        device_id: device.id.clone(),
+                        recorded_by: caller.user_id.to_string(),
+                        reason: reason.to_owned(),
+                        message: refusal.message.clone(),
+                        received_at: Some(convert::timestamp(now)),
+                        record: Some(record),
+                    };
+                    flags::keep(txn, &model.id, flagged, now).await?;
+                }
+                result.slip = Some(visit::full_view(txn, model).await?);
+            }
+            let moved_on = matches!(reason, "SLIP_REASSIGNED" | "SLIP_CANCELLED" | "INVALID_TRANSITION");
+            result.outcome = if moved_on { pb::OpOutcome::Conflict.into() } else { pb::OpOutcome::Rejected.into() };
+            result.error = Some(pb::OpError { reason: reason.to_owned(), message: refusal.message });
+            Ok(Some(result))
+        }
+    }
+}
+
+async fn report_location(
+    db: &DatabaseTransaction,
+    caller: &Caller,
+    report: &pb::ReportLocationRequest,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<()> {
+    let engineer = caller.engineer_id.ok_or(Error::PermissionDenied("only an engineer reports a location"))?;
+    let fixes = engineers::location_fixes(&report.reports, now, skew)?;
+    let saved = engineers::record_positions(db, &engineer.to_string(), &fixes, to_us(now)).await?;
+    board::engineer_changed(db, &saved, to_us(now)).await
+}
+
+/// Why an op was refused, as the device is told.
+struct Refusal {
+    reason: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    /// The refusal of a failed op; errors that are not the op's fault abort the batch.
+    fn of(error: Error) -> Result<Self> {
+        let message = error.to_string();
+        let reason = match &error {
+            Error::Domain(DomainError::Invalid(_)) => "INVALID_ARGUMENT",
+            Error::Domain(DomainError::Forbidden { .. }) | Error::PermissionDenied(_) => "ROLE_NOT_ALLOWED",
+            Error::Domain(DomainError::NotAssigned) => "SLIP_NOT_ASSIGNED",
+            Error::Domain(DomainError::InvalidTransition { .. }) => "INVALID_TRANSITION",
+            Error::Domain(DomainError::Precondition { reason, .. }) => reason,
+            Error::NotFound { .. } => "NOT_FOUND",
+            Error::DoubleBooked { .. } => "DOUBLE_BOOKED",
+            Error::StaleEtag { .. } => "STALE_ETAG",
+            // A record id the device reused: refuse the op rather than wedge the queue.
+            Error::Database(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                "DUPLICATE_RECORD"
+            }
+            Error::AlreadyExists { reason, .. } => reason,
+            Error::Database(_)
+            | Error::Internal(_)
+            | Error::Unavailable
+            | Error::Unauthenticated
+            | Error::RequestIdReused
+            | Error::SequenceGap { .. } => return Err(error),
+        };
+        Ok(Self { reason, message })
+    }
+
+    /// The reason, made specific when the slip moved away from the engineer.
+    fn reason_on(&self, current: Option<&crate::store::entities::slip::Model>, caller: &Caller) -> &'static str {
+        let Some(slip) = current else { return self.reason };
+        if slip.state == SlipState::Cancelled.as_str() {
+            return "SLIP_CANCELLED";
+        }
+        let mine = caller.engineer_id.is_some_and(|e| slip.engineer_id.as_deref() == Some(e.to_string().as_str()));
+        if !mine && matches!(self.reason, "SLIP_NOT_ASSIGNED" | "INVALID_TRANSITION" | "ROLE_NOT_ALLOWED") {
+            return "SLIP_REASSIGNED";
+        }
+        self.reason
+    }
+}
+
+/// The record an op adds, if it only adds facts: such records are kept even when refused.
+fn fact_record(payload: &Payload) -> Option<pb::flagged_record::Record> {
+    use pb::flagged_record::Record;
+    match payload {
+        Payload::LogBackup(b) => Some(Record::Backup(b.clone())),
+        Payload::RecordFix(f) => Some(Record::Fix(f.clone())),
+        Payload::AddPartsCost(p) => Some(Record::CostLines(pb::CostLines { lines: p.lines.clone() })),
+        Payload::CaptureSignOff(s) => Some(Record::SignOff(s.clone())),
+        _ => None,
+    }
+}

@@ -1,0 +1,158 @@
+//! The engineer's visit actions. The unary `SlipService` RPCs and the ops a device pushes
+//! through `SyncService` take the same path: [`intents`] validates a wire payload into a
+//! [`Step`], and [`apply`] runs it in the caller's transaction with the checks that need the
+//! database.
+
+pub mod intents;
+mod signature;
+
+use chrono::{DateTime, Utc};
+use onsite_core::slip::SlipAction;
+use onsite_proto::v1 as pb;
+use prost::Message;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::repo::slips::{self as repo, Act, NewRecord, Origin};
+use crate::repo::{appointments, engineers};
+use crate::store::entities::{attachment, slip};
+use crate::{idempotency, views};
+
+/// Extra fields a transition sets, given the slip as it was.
+pub(crate) type Extra = Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send>;
+
+/// Reason of a completion whose signature image has not been uploaded yet. A device push
+/// stops before such an op and sends it again after the upload.
+pub const SIGNATURE_IMAGE_MISSING: &str = "SIGNATURE_IMAGE_MISSING";
+
+/// One transition as a handler or an op asks for it.
+pub(crate) struct Step {
+    pub method: &'static str,
+    pub request_id: String,
+    pub slip_id: String,
+    pub etag: String,
+    pub action: SlipAction,
+    pub detail: String,
+    pub extra: Extra,
+    pub record: NewRecord,
+    /// The device and its clock, for ops pushed by a device.
+    pub origin: Option<Origin>,
+}
+
+impl Step {
+    pub(crate) fn new(method: &'static str, request_id: &str, slip_id: &str, etag: &str, action: SlipAction) -> Self {
+        Self {
+            method,
+            request_id: request_id.to_owned(),
+            slip_id: slip_id.to_owned(),
+            etag: etag.to_owned(),
+            action,
+            detail: String::new(),
+            extra: Box::new(|_, _| {}),
+            record: NewRecord::None,
+            origin: None,
+        }
+    }
+
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    pub(crate) fn extra(mut self, extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel) + Send + 'static) -> Self {
+        self.extra = Box::new(extra);
+        self
+    }
+
+    pub(crate) fn record(mut self, record: NewRecord) -> Self {
+        self.record = record;
+        self
+    }
+}
+
+/// Runs one step idempotently (by its request id) in its own transaction.
+pub(crate) async fn perform<R: Message>(
+    app: &App,
+    caller: &Caller,
+    request: &R,
+    step: Step,
+    now: DateTime<Utc>,
+) -> Result<pb::Slip> {
+    let (method, request_id) = (step.method, step.request_id.clone());
+    idempotency::run(app, caller, method, &request_id, request, |txn| async {
+        let view = apply(&txn, caller, step, now).await?;
+        Ok((txn, view))
+    })
+    .await
+}
+
+/// Applies one step in `txn`: a dispatched engineer must not be off, a booked window must not
+/// overlap another appointment of the engineer, a sign-off must verify against the device's
+/// key and the records it names, and completion needs the signature image.
+pub(crate) async fn apply(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    step: Step,
+    now: DateTime<Utc>,
+) -> Result<pb::Slip> {
+    let Step { method: _, request_id, slip_id, etag, action, detail, extra, mut record, origin } = step;
+    match &action {
+        SlipAction::Dispatch { engineer } => {
+            let engineer = engineers::load(txn, &engineer.to_string(), "engineer_id").await?;
+            if engineer.status == "off" {
+                return Err(Error::precondition("ENGINEER_OFF", "the engineer is off and cannot be dispatched"));
+            }
+        }
+        SlipAction::BookAppointment { window } | SlipAction::Reschedule { window, .. } => {
+            let current = repo::load(txn, &slip_id).await?;
+            if let Some(engineer) = current.engineer_id.as_deref() {
+                // Bookings of one engineer queue on the engineer's row (see repo::appointments).
+                engineers::load_for_update(txn, engineer).await?;
+                appointments::ensure_free(txn, engineer, window, &current.id).await?;
+            }
+        }
+        SlipAction::CaptureSignOff => {
+            if let NewRecord::SignOff(sign_off) = &mut record {
+                let current = repo::load(txn, &slip_id).await?;
+                // Only a sign-off that could be applied is worth verifying against the records.
+                repo::domain(&current)?.decide(&caller.actor(), &action)?;
+                let view = full_view(txn, &current).await?;
+                signature::verify(txn, caller, &view, sign_off).await?;
+            }
+        }
+        SlipAction::Complete => {
+            let current = repo::load(txn, &slip_id).await?;
+            repo::domain(&current)?.decide(&caller.actor(), &action)?;
+            ensure_signature_image(txn, &current).await?;
+        }
+        _ => {}
+    }
+    let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
+    let (saved, _) = repo::act(txn, &slip_id, act, extra).await?;
+    repo::insert_record(txn, &saved, record, caller, now).await?;
+    full_view(txn, &saved).await
+}
+
+/// The slip with all its records.
+pub(crate) async fn full_view(db: &impl ConnectionTrait, model: &slip::Model) -> Result<pb::Slip> {
+    let records = repo::records(db, model).await?;
+    Ok(views::slip(model, &records))
+}
+
+async fn ensure_signature_image(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<()> {
+    let Some(sign_off) = crate::store::entities::sign_off::Entity::find_by_id(slip.id.clone()).one(db).await? else {
+        // The state machine refuses completion without a sign-off; nothing to check here.
+        return Ok(());
+    };
+    if !sign_off.signature_png.is_empty() {
+        return Ok(());
+    }
+    let uploaded = attachment::Entity::find_by_id(sign_off.signature_png_sha256.clone()).one(db).await?;
+    if uploaded.is_some_and(|a| a.complete) {
+        Ok(())
+    } else {
+        Err(Error::precondition(SIGNATURE_IMAGE_MISSING, "the signature image has not been uploaded yet"))
+    }
+}
