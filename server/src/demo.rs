@@ -7,13 +7,14 @@ use onsite_core::geo::GeoPoint;
 use onsite_core::id::CustomerId;
 use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, Severity, TicketIntake, Tier};
+use onsite_proto::v1 as pb;
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
 
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::Result;
 use crate::repo::slips::{Act, NewRecord, NewSlip};
-use crate::repo::{customers, engineers, slips, tickets};
+use crate::repo::{customers, engineers, parts, slips, tickets};
 use crate::store::entities::{backup, customer, fix, sign_off};
 use crate::store::{begin_write, now_us, to_us};
 
@@ -86,6 +87,15 @@ const NAMES: &[&str] = &[
     "Han Xue",
 ];
 
+/// The spare parts of the demo catalog: number, description, price in fen, product lines.
+const PARTS: &[(&str, &str, i64, &[&str])] = &[
+    ("SSD-1T", "SSD 1 TB, enterprise", 89_900, &[]),
+    ("PSU-750", "Power supply 750 W", 65_000, &["server"]),
+    ("PH-3", "Print head PH-3", 12_900, &["printer"]),
+    ("NIC-10G", "Network card 10 GbE", 120_000, &["network"]),
+    ("FAN-S2", "Chassis fan for Server S2", 9_800, &["server"]),
+];
+
 /// Seeds the data set into an empty database; does nothing when customers exist already.
 pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     if customer::Entity::find().count(&app.db).await? > 0 {
@@ -96,6 +106,18 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     let manager_user = auth::create_user(&txn, "Dispatch desk", Role::Manager, None).await?;
     let manager = auth::caller_of(&manager_user)?;
     let (_, manager_token) = auth::issue_token(&txn, &manager_user.id, "demo").await?;
+
+    for (number, description, price, lines) in PARTS {
+        let part = pb::Part {
+            part_number: (*number).into(),
+            description: (*description).into(),
+            unit_price: Some(pb::Money { minor_units: *price, currency_code: "CNY".into() }),
+            product_lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            active: true,
+            update_time: None,
+        };
+        parts::upsert(&txn, parts::validate(&part, now_us())?).await?;
+    }
 
     let mut sites = Vec::new();
     for (i, (name, project, site_list)) in CUSTOMERS.iter().enumerate() {

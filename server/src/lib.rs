@@ -106,6 +106,9 @@ pub async fn run(
             stop: stop_rx.clone(),
         }))
         .add_service(pb::sync_service_server::SyncServiceServer::new(api::sync::Sync { shared: shared.clone() }))
+        .add_service(pb::catalog_service_server::CatalogServiceServer::new(api::catalog::Catalog {
+            shared: shared.clone(),
+        }))
         .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
     let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

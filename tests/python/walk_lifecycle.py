@@ -6,6 +6,7 @@ Usage: ONSITE_ADDR=127.0.0.1:50051 ONSITE_MANAGER_TOKEN=... ONSITE_ENGINEER_TOKE
 """
 
 import glob
+import hashlib
 import importlib
 import os
 import sys
@@ -14,6 +15,8 @@ import uuid
 
 import grpc
 from grpc_tools import protoc
+
+import signoff
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.join(HERE, "..", "..", "proto", "proto")
@@ -30,7 +33,8 @@ def generate_stubs():
     sys.path.insert(0, out)
     return {name: importlib.import_module(f"onsite.v1.{name}") for name in
             ["common_pb2", "tickets_pb2", "tickets_pb2_grpc", "slips_pb2", "slips_pb2_grpc",
-             "customers_pb2", "customers_pb2_grpc", "engineers_pb2", "engineers_pb2_grpc"]}
+             "customers_pb2", "customers_pb2_grpc", "engineers_pb2", "engineers_pb2_grpc", "sync_pb2",
+             "sync_pb2_grpc"]}
 
 
 def main():
@@ -98,8 +102,23 @@ def main():
     act(slips.AddPartsCost, s.AddPartsCostRequest(request_id=rid(), slip_id=slip.id, lines=[s.CostLine(
         kind=s.COST_KIND_PART, description="Print head PH-3", quantity=1,
         unit_price=m["common_pb2"].Money(minor_units=12900, currency_code="CNY"))]), engineer)
-    act(slips.CaptureSignOff, s.CaptureSignOffRequest(request_id=rid(), slip_id=slip.id, signature_png=PNG,
-                                                      sign_off=s.SignOff(signer_name="Mr. Chen")), engineer)
+    # The phone registers its key, then signs what the customer sees: the report and the image.
+    sync = m["sync_pb2_grpc"].SyncServiceStub(channel)
+    secret, device_id = os.urandom(32), str(uuid.uuid4())
+    sync.RegisterDevice(m["sync_pb2"].RegisterDeviceRequest(device_id=device_id, public_key=signoff.public_key(secret),
+                                                            label="python walk"), metadata=engineer)
+    visit = slips.GetSlip(s.GetSlipRequest(id=slip.id), metadata=engineer)
+    sign_off = s.SignOff(signer_name="Mr. Chen", satisfaction=s.SATISFACTION_SATISFIED, service_quality_rating=5,
+                         signature_png_sha256=hashlib.sha256(PNG).hexdigest(), device_id=device_id)
+    sign_off.signed_at.GetCurrentTime()
+    sign_off.signed_at.nanos = 0
+    sign_off.report_content = signoff.report_content(visit, sign_off)
+    sign_off.report_content_sha256 = hashlib.sha256(sign_off.report_content).hexdigest()
+    sign_off.device_signature = signoff.sign(secret, signoff.signed_message(sign_off.report_content_sha256,
+                                                                           sign_off.signature_png_sha256))
+    signed = act(slips.CaptureSignOff, s.CaptureSignOffRequest(request_id=rid(), slip_id=slip.id, signature_png=PNG,
+                                                               sign_off=sign_off), engineer)
+    check("sign-off verified by the server", signed.sign_off.verified)
     slip = act(slips.CompleteSlip, s.SlipActionRequest(request_id=rid(), slip_id=slip.id), engineer)
     check("slip completed", slip.state == s.SLIP_STATE_COMPLETED)
     done = act(slips.WriteOffSlip, s.WriteOffSlipRequest(request_id=rid(), slip_id=slip.id,

@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod pg;
+pub mod proxy;
 
 use std::time::Duration;
 
@@ -314,6 +315,43 @@ impl Fixture {
             .into_inner()
     }
 
+    /// Adds or replaces a part of the catalog.
+    pub async fn part(&self, number: &str, lines: &[&str]) -> pb::Part {
+        let part = pb::Part {
+            part_number: number.into(),
+            description: format!("part {number}"),
+            unit_price: Some(pb::Money { minor_units: 12_900, currency_code: "CNY".into() }),
+            product_lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            active: true,
+            update_time: None,
+        };
+        pb::catalog_service_client::CatalogServiceClient::new(self.server.channel.clone())
+            .upsert_part(authed(&self.manager, pb::UpsertPartRequest { request_id: request_id(), part: Some(part) }))
+            .await
+            .unwrap_or_else(|e| panic!("upsert part: {e}"))
+            .into_inner()
+    }
+
+    /// A slip of a new ticket, verified and dispatched to `engineer_id`.
+    pub async fn dispatched_slip(&self, engineer_id: &str) -> pb::Slip {
+        let ticket = self.ticket(pb::Severity::General).await;
+        let slip = self.slip(&ticket).await;
+        let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+        self.server.slips().verify_slip(authed(&self.manager, action)).await.unwrap_or_else(|e| panic!("verify: {e}"));
+        let dispatch = pb::DispatchSlipRequest {
+            request_id: request_id(),
+            slip_id: slip.id.clone(),
+            engineer_id: engineer_id.into(),
+            ..Default::default()
+        };
+        self.server
+            .slips()
+            .dispatch_slip(authed(&self.manager, dispatch))
+            .await
+            .unwrap_or_else(|e| panic!("dispatch: {e}"))
+            .into_inner()
+    }
+
     /// Opens a slip for `ticket` at the fixture's site.
     pub async fn slip(&self, ticket: &pb::Ticket) -> pb::Slip {
         self.server
@@ -431,5 +469,23 @@ pub async fn signed_sign_off(
         slip_id: slip_id.to_owned(),
         sign_off: Some(sign_off),
         signature_png: png.to_vec(),
+    }
+}
+
+/// A small seeded generator (xorshift), so randomized tests replay from their seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }

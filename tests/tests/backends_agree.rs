@@ -3,25 +3,10 @@
 //! same slip and ticket states.
 
 use onsite_proto::v1 as pb;
-use onsite_tests::{Backend, Fixture, authed, request_id, signed_sign_off, window};
+use onsite_tests::{Backend, Fixture, Rng, authed, request_id, signed_sign_off, window};
 use tonic::Status;
 
 /// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// What a step did, with ids replaced by positions so traces compare across servers.
 fn outcome<T>(result: Result<T, Status>, project: impl FnOnce(T) -> String) -> String {
     match result {

@@ -70,24 +70,7 @@ async fn engineer(f: &Fixture, spec: Spec<'_>) -> pb::Engineer {
 
 /// A slip of a new ticket, verified and dispatched to `engineer_id`.
 async fn dispatched(f: &Fixture, engineer_id: &str) -> pb::Slip {
-    let ticket = f.ticket(pb::Severity::General).await;
-    let slip = f.slip(&ticket).await;
-    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("verify: {e}"));
-    f.server
-        .slips()
-        .dispatch_slip(authed(
-            &f.manager,
-            pb::DispatchSlipRequest {
-                request_id: request_id(),
-                slip_id: slip.id.clone(),
-                engineer_id: engineer_id.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("dispatch: {e}"))
-        .into_inner()
+    f.dispatched_slip(engineer_id).await
 }
 
 /// Dispatched and confirmed by the engineer behind `token`.

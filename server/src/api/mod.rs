@@ -2,6 +2,7 @@
 //! back. Nothing else lives here.
 
 pub mod admin;
+pub mod catalog;
 pub mod customers;
 pub mod dispatch;
 pub mod engineers;

@@ -55,7 +55,12 @@ impl SyncService for Sync {
     async fn push(&self, request: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
-            push::push(app, &caller, request.get_ref()).await
+            let (app, request) = (app.clone(), request.into_inner());
+            // Detached from the request: a phone that drops the connection mid-push must not
+            // leave a write transaction half-done; the work commits and the retry replays it.
+            tokio::spawn(async move { push::push(&app, &caller, &request).await })
+                .await
+                .map_err(|e| Error::Internal(format!("push task: {e}")))?
         })
         .await
     }
@@ -82,11 +87,11 @@ impl SyncService for Sync {
             let first = stream.next().await.ok_or_else(|| Error::invalid("sha256", "the upload sent no chunk"))?;
             let first = first.map_err(|e| Error::invalid("chunk", e.message().to_owned()))?;
             let upload = attachments::Upload::start(&first)?;
-            let mut status = attachments::append(&app.db, &caller, &upload, &first).await?;
+            let mut status = append(&app, &caller, &upload, first).await?;
             // Each chunk is committed as it arrives; a cut stream keeps what arrived.
             while let Some(chunk) = stream.next().await {
                 let Ok(chunk) = chunk else { break };
-                status = attachments::append(&app.db, &caller, &upload, &chunk).await?;
+                status = append(&app, &caller, &upload, chunk).await?;
             }
             Ok(status)
         })
@@ -103,4 +108,17 @@ impl SyncService for Sync {
         })
         .await
     }
+}
+
+/// Stores a chunk detached from the request, so a cut connection cannot abandon its transaction.
+async fn append(
+    app: &std::sync::Arc<crate::app::App>,
+    caller: &crate::auth::Caller,
+    upload: &attachments::Upload,
+    chunk: pb::AttachmentChunk,
+) -> Result<pb::AttachmentStatus> {
+    let (app, caller, upload) = (app.clone(), caller.clone(), upload.clone());
+    tokio::spawn(async move { attachments::append(&app.db, &caller, &upload, &chunk).await })
+        .await
+        .map_err(|e| Error::Internal(format!("upload task: {e}")))?
 }

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod devices;
 pub mod engineers;
 pub mod flags;
+pub mod parts;
 pub mod slips;
 pub mod tickets;
 

@@ -455,3 +455,27 @@ entity!(
         pub data: Vec<u8>,
     }
 );
+
+entity!(
+    /// The parts catalog.
+    part, "parts" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub part_number: String,
+        pub description: String,
+        pub unit_price_minor: i64,
+        pub currency: String,
+        /// Product lines, one per line; empty for every line.
+        pub product_lines: String,
+        pub active: bool,
+        pub updated_at_us: i64,
+    }
+);
+
+entity!(
+    /// The catalog's version, one row.
+    catalog_version, "catalog_version" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub version: i64,
+    }
+);

@@ -185,6 +185,12 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE TABLE attachment_chunks (sha256 TEXT NOT NULL REFERENCES attachments(sha256),
                 start_offset BIGINT NOT NULL, data {blob} NOT NULL, PRIMARY KEY (sha256, start_offset))",
             "ALTER TABLE slip_sign_offs ADD COLUMN report_content {blob}",
+            "CREATE TABLE parts (part_number TEXT PRIMARY KEY, description TEXT NOT NULL,
+                unit_price_minor BIGINT NOT NULL, currency TEXT NOT NULL, product_lines TEXT NOT NULL,
+                active BOOLEAN NOT NULL, updated_at_us BIGINT NOT NULL)",
+            // One row; upserts of parts bump it under its row lock, so devices see every change.
+            "CREATE TABLE catalog_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
+            "INSERT INTO catalog_version (id, version) VALUES (1, 0)",
         ],
         sqlite: &[],
         postgres: &[],

@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::repo::{board, customers, devices, tickets};
+use crate::repo::{board, customers, devices, engineers, parts, tickets};
 use crate::store::entities::{board_event, slip};
 use crate::store::to_us;
 use crate::views;
@@ -42,18 +42,27 @@ pub async fn pull(app: &App, caller: &Caller, req: &pb::PullRequest) -> Result<p
         n => (n as u64).min(MAX_LIMIT),
     };
     let mut out = Changes::default();
-    let (next, has_more) = if req.cursor.is_empty() {
-        (snapshot(&app.db, &engineer, &mut out).await?, false)
+    let (next, has_more, known_catalog) = if req.cursor.is_empty() {
+        (snapshot(&app.db, &engineer, &mut out).await?, false, None)
     } else {
-        let after = parse_cursor(&req.cursor, &engineer)?;
+        let (after, catalog) = parse_cursor(&req.cursor, &engineer)?;
         if board::oldest(&app.db).await?.is_some_and(|oldest| after + 1 < oldest) {
             return Err(resync("the cursor is older than the change feed's retention"));
         }
-        changes_after(&app.db, &engineer, after, limit, &mut out).await?
+        let (next, has_more) = changes_after(&app.db, &engineer, after, limit, &mut out).await?;
+        (next, has_more, Some(catalog))
     };
+    // The catalog comes whole, first, when the device's copy is not the current one.
+    let catalog_version = parts::version(&app.db).await?;
+    if known_catalog != Some(catalog_version) {
+        let skills = engineers::decode_skills(&engineers::load(&app.db, &engineer, "engineer_id").await?.skills);
+        let catalog = parts::catalog_for(&app.db, &skills).await?;
+        let seq = out.changes.first().map_or(next, |c| c.seq);
+        out.changes.insert(0, pb::Change { seq, entity: Some(pb::change::Entity::PartsCatalog(catalog)) });
+    }
     Ok(pb::PullResponse {
         changes: out.changes,
-        next_cursor: cursor(&engineer, next),
+        next_cursor: cursor(&engineer, next, catalog_version),
         last_applied_seq: device.last_applied_seq,
         has_more,
     })
@@ -148,17 +157,22 @@ fn in_scope(model: &slip::Model, engineer: &str, since_us: i64) -> bool {
         && (!finished || model.updated_at_us >= since_us)
 }
 
-fn cursor(engineer: &str, seq: i64) -> String {
-    format!("{engineer}.{seq}")
+/// `engineer.feed-seq.catalog-version`.
+fn cursor(engineer: &str, seq: i64, catalog: i64) -> String {
+    format!("{engineer}.{seq}.{catalog}")
 }
 
-fn parse_cursor(text: &str, engineer: &str) -> Result<i64> {
-    let (owner, seq) = text.split_once('.').ok_or_else(|| Error::invalid("cursor", "is not a cursor of this feed"))?;
-    let seq: i64 = seq.parse().map_err(|_| Error::invalid("cursor", "is not a cursor of this feed"))?;
+fn parse_cursor(text: &str, engineer: &str) -> Result<(i64, i64)> {
+    let bad = || Error::invalid("cursor", "is not a cursor of this feed");
+    let mut parts = text.split('.');
+    let (Some(owner), Some(seq), Some(catalog), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (seq, catalog) = (seq.parse().map_err(|_| bad())?, catalog.parse().map_err(|_| bad())?);
     if owner != engineer {
         return Err(resync("the cursor was issued to another engineer"));
     }
-    Ok(seq)
+    Ok((seq, catalog))
 }
 
 fn resync(message: &str) -> Error {

@@ -1,0 +1,272 @@
+//! The sync engine: uploads attachments, pushes the outbox in order, pulls the change feed,
+//! and rebases the local view. One round at a time.
+//!
+//! Exactly once: an op leaves the outbox only when the server answered for it (applied,
+//! duplicate, refused). A lost answer means the op is sent again and the server replays its
+//! stored result. A refused op moves to the needs-attention list; nothing is dropped.
+
+use std::time::Duration;
+
+use onsite_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::apply::rebase;
+use crate::error::{Result, SdkError};
+use crate::session::Inner;
+use crate::store::{self, Attention, key};
+
+/// Ops per push.
+pub const BATCH: i64 = 200;
+/// Bytes per upload chunk (the server takes at most 1 MiB).
+pub const CHUNK: usize = 512 * 1024;
+
+/// What a round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Ops the server applied now or had applied before.
+    pub settled: u64,
+    /// Ops the server refused (now in needs-attention).
+    pub refused: u64,
+    /// Attachments uploaded.
+    pub uploaded: u64,
+    /// Changes pulled.
+    pub pulled: u64,
+}
+
+pub(crate) fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// Connects to the server.
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Channel> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| SdkError::invalid("server_url", e.to_string()))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
+}
+
+/// One sync round.
+pub(crate) async fn round(inner: &Inner) -> Result<SyncReport> {
+    let (url, token, device_id) = {
+        let store = inner.lock()?;
+        let conn = store.read();
+        let url = store::meta_text(conn, key::SERVER_URL)?.ok_or(SdkError::NotSignedIn)?;
+        let token = store::meta_text(conn, key::TOKEN)?.ok_or(SdkError::NotSignedIn)?;
+        let device = store::meta_text(conn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
+        (url, token, device)
+    };
+    let channel = connect(&url, inner.config.request_timeout).await?;
+    let mut client = SyncServiceClient::new(channel);
+    let mut report = SyncReport::default();
+    register(inner, &mut client, &token, &device_id).await?;
+    report.uploaded = upload(inner, &mut client, &token).await?;
+    push(inner, &mut client, &token, &device_id, &mut report).await?;
+    report.pulled = pull(inner, &mut client, &token, &device_id).await?;
+    Ok(report)
+}
+
+async fn register(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<()> {
+    let public_key = {
+        let store = inner.lock()?;
+        if store::meta_int(store.read(), key::REGISTERED)? == 1 {
+            return Ok(());
+        }
+        inner.device_key(&store)?.1
+    };
+    let request = pb::RegisterDeviceRequest {
+        device_id: device_id.to_owned(),
+        public_key: public_key.to_vec(),
+        label: inner.config.device_label.clone(),
+    };
+    client.register_device(authed(token, request)).await?;
+    let mut store = inner.lock()?;
+    store.write(|txn| store::set_meta(txn, key::REGISTERED, "1"))
+}
+
+async fn upload(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str) -> Result<u64> {
+    let waiting = store::unsent_attachments(inner.lock()?.read())?;
+    let mut uploaded = 0;
+    for (sha256, content_type, data) in waiting {
+        let status = client
+            .get_attachment_status(authed(token, pb::GetAttachmentStatusRequest { sha256: sha256.clone() }))
+            .await?
+            .into_inner();
+        let mut complete = status.complete;
+        if !complete {
+            let from = usize::try_from(status.received).unwrap_or(0).min(data.len());
+            let total = data.len() as i64;
+            let chunks: Vec<pb::AttachmentChunk> = data[from..]
+                .chunks(CHUNK)
+                .scan(from, |offset, bytes| {
+                    let chunk = pb::AttachmentChunk {
+                        sha256: sha256.clone(),
+                        total_size: total,
+                        offset: *offset as i64,
+                        data: bytes.to_vec(),
+                        content_type: content_type.clone(),
+                    };
+                    *offset += bytes.len();
+                    Some(chunk)
+                })
+                .collect();
+            let status = client.upload_attachment(authed(token, tokio_stream::iter(chunks))).await?.into_inner();
+            complete = status.complete;
+        }
+        if complete {
+            let mut store = inner.lock()?;
+            store.write(|txn| store::attachment_uploaded(txn, &sha256))?;
+            uploaded += 1;
+        }
+    }
+    Ok(uploaded)
+}
+
+async fn push(
+    inner: &Inner,
+    client: &mut SyncServiceClient<Channel>,
+    token: &str,
+    device_id: &str,
+    report: &mut SyncReport,
+) -> Result<()> {
+    loop {
+        let batch = {
+            let mut store = inner.lock()?;
+            let batch = store::queued(store.read(), BATCH)?;
+            if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
+                // Counted before sending: a position op that went out once is never merged into.
+                store.write(|txn| store::mark_attempted(txn, first.seq, last.seq))?;
+            }
+            batch
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sent = batch.len();
+        let request = pb::PushRequest {
+            device_id: device_id.to_owned(),
+            ops: batch.iter().map(|q| q.op.clone()).collect(),
+            device_time: Some(inner.timestamp()),
+        };
+        let response = client.push(authed(token, request)).await?.into_inner();
+        let settled = settle(inner, &batch, &response)?;
+        report.settled += settled.0;
+        report.refused += settled.1;
+        inner.notify();
+        if response.results.len() < sent {
+            // The rest waits for an attachment the server does not have yet.
+            return Ok(());
+        }
+    }
+}
+
+/// Records the server's answers in one local transaction.
+fn settle(inner: &Inner, batch: &[store::Queued], response: &pb::PushResponse) -> Result<(u64, u64)> {
+    let engineer = inner.engineer()?;
+    let now_ms = inner.now().timestamp_millis();
+    let mut store = inner.lock()?;
+    store.write(|txn| {
+        let (mut settled, mut refused) = (0, 0);
+        let mut touched = Vec::new();
+        for result in &response.results {
+            let Some(queued) = batch.iter().find(|q| q.op.op_id == result.op_id) else { continue };
+            match result.outcome() {
+                pb::OpOutcome::Applied | pb::OpOutcome::Duplicate => settled += 1,
+                outcome => {
+                    refused += 1;
+                    let error = result.error.clone().unwrap_or_default();
+                    store::keep_for_attention(
+                        txn,
+                        &Attention {
+                            op: queued.op.clone(),
+                            outcome: format!("{outcome:?}").to_uppercase(),
+                            reason: error.reason,
+                            message: error.message,
+                            server_slip: result.slip.clone(),
+                            at_ms: now_ms,
+                        },
+                    )?;
+                }
+            }
+            store::dequeue(txn, queued.seq)?;
+            if let Some(slip) = &result.slip {
+                touched.push(slip.clone());
+            }
+        }
+        store::set_meta(txn, key::CHECKPOINT, response.last_applied_seq.to_string())?;
+        for server in touched {
+            accept_server_slip(txn, &server, engineer)?;
+        }
+        Ok((settled, refused))
+    })
+}
+
+/// Stores the server's view of a slip and rebuilds the local one on top of it.
+pub(crate) fn accept_server_slip(
+    txn: &rusqlite::Connection,
+    server: &pb::Slip,
+    engineer: onsite_core::id::EngineerId,
+) -> Result<()> {
+    let pending = store::queued_for(txn, &server.id)?;
+    store::put_slip(txn, server, &rebase(server, &pending, engineer))
+}
+
+async fn pull(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<u64> {
+    let mut pulled = 0;
+    loop {
+        let cursor = store::meta_text(inner.lock()?.read(), key::CURSOR)?.unwrap_or_default();
+        let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: 200 };
+        let response = match client.pull(authed(token, request)).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => match SdkError::from(status) {
+                SdkError::Refused { reason, .. } if reason == "RESYNC_REQUIRED" && !cursor.is_empty() => {
+                    let mut store = inner.lock()?;
+                    store.write(|txn| store::set_meta(txn, key::CURSOR, ""))?;
+                    continue;
+                }
+                e => return Err(e),
+            },
+        };
+        pulled += response.changes.len() as u64;
+        apply_changes(inner, &response, cursor.is_empty())?;
+        if !response.has_more {
+            return Ok(pulled);
+        }
+    }
+}
+
+fn apply_changes(inner: &Inner, response: &pb::PullResponse, snapshot: bool) -> Result<()> {
+    use prost::Message;
+    let engineer = inner.engineer()?;
+    let mut store = inner.lock()?;
+    store.write(|txn| {
+        let mut kept = Vec::new();
+        for change in &response.changes {
+            match &change.entity {
+                Some(pb::change::Entity::Slip(slip)) => {
+                    accept_server_slip(txn, slip, engineer)?;
+                    kept.push(slip.id.clone());
+                }
+                Some(pb::change::Entity::Ticket(t)) => store::put_body(txn, "tickets", &t.id, &t.encode_to_vec())?,
+                Some(pb::change::Entity::Customer(c)) => store::put_body(txn, "customers", &c.id, &c.encode_to_vec())?,
+                Some(pb::change::Entity::RemovedSlipId(id)) => store::remove_slip(txn, id)?,
+                Some(pb::change::Entity::PartsCatalog(catalog)) => store::replace_catalog(txn, catalog)?,
+                None => {}
+            }
+        }
+        if snapshot {
+            // A full pull lists every slip in scope; the others left it while we were away.
+            for slip in store::local_slips(txn)? {
+                if !kept.contains(&slip.id) && store::queued_for(txn, &slip.id)?.is_empty() {
+                    store::remove_slip(txn, &slip.id)?;
+                }
+            }
+        }
+        store::set_meta(txn, key::CURSOR, &response.next_cursor)?;
+        store::set_meta(txn, key::CHECKPOINT, response.last_applied_seq.to_string())
+    })
+}

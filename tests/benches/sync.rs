@@ -1,0 +1,183 @@
+//! Sync throughput and device latency, on SQLite files, in one run:
+//! - `push`: 10,000 queued ops from one device pushed over gRPC on loopback (batches of 200,
+//!   as the SDK sends them) and applied by the server, against a raw sea-orm loop inserting
+//!   the same 10,000 cost-line rows in one transaction, without any checks;
+//! - `enqueue`: one local action on the device (state-machine check, optimistic apply and
+//!   outbox append in one SQLite transaction), with p50/p99 printed over 2,000 calls.
+//!
+//! Each op adds one parts line to one of 20 checked-in slips, so every op passes the state
+//! machine, the assignment check and a record insert. Run with
+//! `cargo bench -p onsite-tests --bench sync`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use onsite_proto::v1 as pb;
+use onsite_sdk::{Config, CostInput, Session};
+use onsite_tests::{Backend, Fixture, authed, request_id, window};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+const OPS: usize = 10_000;
+const SLIPS: usize = 20;
+
+fn checked_in(rt: &tokio::runtime::Runtime, f: &Fixture) -> Vec<String> {
+    rt.block_on(async {
+        let mut ids = Vec::new();
+        for _ in 0..SLIPS {
+            let slip = f.dispatched_slip(&f.engineer_id).await;
+            let mut slips = f.server.slips();
+            let act =
+                || pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+            let e = &f.engineer;
+            let ok = |r: Result<tonic::Response<pb::Slip>, tonic::Status>| r.unwrap_or_else(|e| panic!("{e}"));
+            ok(slips.confirm_slip(authed(e, act())).await);
+            let book = pb::BookAppointmentRequest {
+                request_id: request_id(),
+                slip_id: slip.id.clone(),
+                window: Some(window(2)),
+                contact_name: "Ms. Zhou".into(),
+                ..Default::default()
+            };
+            ok(slips.book_appointment(authed(e, book)).await);
+            ok(slips.start_travel(authed(e, act())).await);
+            let check_in = pb::CheckInRequest {
+                request_id: request_id(),
+                slip_id: slip.id.clone(),
+                position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.6 }),
+                ..Default::default()
+            };
+            ok(slips.check_in(authed(e, check_in)).await);
+            ids.push(slip.id);
+        }
+        ids
+    })
+}
+
+fn line(i: usize) -> pb::CostLine {
+    pb::CostLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::CostKind::Part as i32,
+        description: format!("part {i}"),
+        part_number: "P-1".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 1_000, currency_code: "CNY".into() }),
+        billable: false,
+        recorded_by: String::new(),
+    }
+}
+
+/// Pushes `OPS` ops from a newly registered device; returns the time the pushes took.
+async fn push_all(f: &Fixture, slips: &[String]) -> Duration {
+    let device_id = uuid::Uuid::now_v7().to_string();
+    let register = pb::RegisterDeviceRequest {
+        device_id: device_id.clone(),
+        public_key: onsite_proto::signoff::public_key(&[3; 32]).to_vec(),
+        label: "bench".into(),
+    };
+    f.server.sync().register_device(authed(&f.engineer, register)).await.unwrap_or_else(|e| panic!("{e}"));
+    let ops: Vec<pb::Op> = (0..OPS)
+        .map(|i| pb::Op {
+            op_id: uuid::Uuid::now_v7().to_string(),
+            device_id: device_id.clone(),
+            device_seq: i as i64 + 1,
+            slip_id: slips[i % slips.len()].clone(),
+            payload: Some(pb::op::Payload::AddPartsCost(pb::PartsCostOp { lines: vec![line(i)] })),
+            ..Default::default()
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in ops.chunks(200) {
+        let request = pb::PushRequest { device_id: device_id.clone(), ops: batch.to_vec(), device_time: None };
+        let response = f.server.sync().push(authed(&f.engineer, request)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.into_inner().results.iter().all(|r| r.outcome() == pb::OpOutcome::Applied));
+    }
+    started.elapsed()
+}
+
+/// The floor: the same rows through sea-orm in one transaction, no checks, no results.
+async fn raw_inserts(url: &str, slips: &[String]) -> Duration {
+    let db = onsite_server::store::connect(url).await.unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..OPS {
+        let l = line(i);
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO slip_cost_lines (id, slip_id, kind, description, part_number, quantity, unit_price_minor,
+             currency, billable, recorded_by, recorded_at_us) VALUES (?, ?, 'part', ?, 'P-1', 1, 1000, 'CNY', false, 'bench', 0)",
+            [l.id.into(), slips[i % slips.len()].clone().into(), l.description.into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    started.elapsed()
+}
+
+/// A server on a SQLite file with `SLIPS` slips checked in by the fixture's engineer.
+fn setup() -> (tokio::runtime::Runtime, Fixture, Vec<String>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let f = rt.block_on(Fixture::new(Backend::Sqlite));
+    let slips = checked_in(&rt, &f);
+    (rt, f, slips)
+}
+
+fn push(c: &mut Criterion) {
+    let (rt, f, slips) = setup();
+    let mut group = c.benchmark_group("push_10k_ops");
+    group.sample_size(10).measurement_time(Duration::from_secs(30));
+    group.bench_function("sync_push", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(push_all(&f, &slips))).sum())
+    });
+    group.bench_function("raw_sea_orm_inserts", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(raw_inserts(&f.server.database_url, &slips))).sum())
+    });
+    group.finish();
+}
+
+fn enqueue(c: &mut Criterion) {
+    let (rt, f, slips) = setup();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = Config { sync_interval: None, sync_after_write: false, ..Config::new(dir.path()) };
+    let session = Session::open(config).unwrap_or_else(|e| panic!("{e}"));
+    session.sign_in(&format!("http://{}", f.server.addr), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let input = [CostInput {
+        kind: pb::CostKind::Part,
+        description: "fan".into(),
+        part_number: "F-1".into(),
+        quantity: 1,
+        unit_price_minor: 500,
+        currency: "CNY".into(),
+        billable: false,
+    }];
+    // Latency percentiles, which criterion's mean does not show.
+    let mut samples: Vec<Duration> = (0..2000)
+        .map(|i| {
+            let started = Instant::now();
+            session.add_parts_cost(&slips[i % SLIPS], &input).unwrap_or_else(|e| panic!("{e}"));
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    println!(
+        "enqueue latency over {} calls: p50 {:?}, p99 {:?}, max {:?}",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+        samples[samples.len() - 1]
+    );
+    c.bench_function("enqueue_add_parts", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            session.add_parts_cost(&slips[i % SLIPS], &input).unwrap_or_else(|e| panic!("{e}"))
+        })
+    });
+}
+
+criterion_group!(benches, push, enqueue);
+criterion_main!(benches);

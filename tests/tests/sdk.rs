@@ -1,0 +1,462 @@
+//! The engineer's SDK against a real server on loopback, through a fault-injecting proxy:
+//! a whole day offline, exactly-once under random faults, reassignment while offline,
+//! sign-off verification, sign-out, and the sync protocol's edges.
+//!
+//! The SDK is blocking, so these tests are plain `#[test]`s that run the server on their own
+//! runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use onsite_proto::v1 as pb;
+use onsite_sdk::{Config, CostInput, SdkError, Session, SignerInput, StrokePoint, SyncObserver, SyncStatus};
+use onsite_tests::proxy::Proxy;
+use onsite_tests::{Backend, Fixture, Rng, TestServer, authed, request_id, window};
+use tokio::runtime::Runtime;
+
+/// A server with the fixture's people, a proxy in front of it, and a runtime to drive both.
+struct Desk {
+    rt: Runtime,
+    f: Option<Fixture>,
+    proxy: Proxy,
+    /// Device clock offset in seconds, read by every session's clock.
+    skew: Arc<AtomicI64>,
+    dir: tempfile::TempDir,
+}
+
+impl Desk {
+    fn new(backend: Backend) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        let f = rt.block_on(Fixture::new(backend));
+        let proxy = rt.block_on(Proxy::start(f.server.addr));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        Self { rt, f: Some(f), proxy, skew: Arc::new(AtomicI64::new(0)), dir }
+    }
+
+    fn f(&self) -> &Fixture {
+        self.f.as_ref().unwrap_or_else(|| panic!("fixture gone"))
+    }
+
+    /// The device's config: explicit syncs only, so tests decide when the network is used.
+    fn config(&self, name: &str) -> Config {
+        let skew = self.skew.clone();
+        Config {
+            sync_interval: None,
+            sync_after_write: false,
+            request_timeout: Duration::from_secs(5),
+            clock: Arc::new(move || chrono::Utc::now() + chrono::Duration::seconds(skew.load(Ordering::SeqCst))),
+            ..Config::new(self.dir.path().join(name))
+        }
+    }
+
+    fn open(&self, name: &str) -> Session {
+        Session::open(self.config(name)).unwrap_or_else(|e| panic!("open: {e}"))
+    }
+
+    fn dispatched(&self, engineer_id: &str) -> pb::Slip {
+        self.rt.block_on(self.f().dispatched_slip(engineer_id))
+    }
+
+    fn server_slip(&self, id: &str) -> pb::Slip {
+        let f = self.f();
+        self.rt
+            .block_on(f.server.slips().get_slip(authed(&f.manager, pb::GetSlipRequest { id: id.into() })))
+            .unwrap_or_else(|e| panic!("get slip: {e}"))
+            .into_inner()
+    }
+
+    fn events(&self, id: &str) -> Vec<pb::SlipEvent> {
+        let f = self.f();
+        self.rt
+            .block_on(
+                f.server.slips().list_slip_events(authed(&f.manager, pb::ListSlipEventsRequest { id: id.into() })),
+            )
+            .unwrap_or_else(|e| panic!("events: {e}"))
+            .into_inner()
+            .events
+    }
+
+    /// Stops the server and starts it again on the same database; the proxy follows.
+    fn restart(&mut self) {
+        let Some(mut f) = self.f.take() else { return };
+        let url = f.server.database_url.clone();
+        let placeholder = self.rt.block_on(TestServer::start(Backend::Sqlite));
+        let old = std::mem::replace(&mut f.server, placeholder);
+        let dir = self.rt.block_on(old.stop());
+        let restarted = self.rt.block_on(TestServer::start_with(onsite_server::Config::new(url), dir));
+        self.proxy.set_upstream(restarted.addr);
+        drop(std::mem::replace(&mut f.server, restarted));
+        self.f = Some(f);
+    }
+}
+
+fn stroke() -> Vec<Vec<StrokePoint>> {
+    vec![
+        vec![
+            StrokePoint { x: 20.0, y: 60.0, t_ms: 0, pressure: 0.4 },
+            StrokePoint { x: 120.0, y: 20.0, t_ms: 180, pressure: 0.8 },
+            StrokePoint { x: 220.0, y: 90.0, t_ms: 400, pressure: 0.6 },
+        ],
+        vec![
+            StrokePoint { x: 240.0, y: 40.0, t_ms: 700, pressure: 0.5 },
+            StrokePoint { x: 300.0, y: 45.0, t_ms: 800, pressure: 0.5 },
+        ],
+    ]
+}
+
+/// A small JPEG-looking photo (the SDK checks the magic bytes; the server stores any bytes).
+fn photo(n: u8, size: usize) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0];
+    bytes.extend((0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
+    bytes
+}
+
+fn fix() -> pb::FixRecord {
+    pb::FixRecord {
+        outcome: pb::FixOutcome::Resolved as i32,
+        root_cause: pb::RootCause::SoftwareDefect as i32,
+        cause: "Lock order between payroll and ledger".into(),
+        solution: "Patched the batch job; reran payroll".into(),
+        time_spent_minutes: 95,
+        ..Default::default()
+    }
+}
+
+fn parts() -> Vec<CostInput> {
+    vec![
+        CostInput {
+            kind: pb::CostKind::Part,
+            description: "SSD 1 TB".into(),
+            part_number: "SSD-1T".into(),
+            quantity: 1,
+            unit_price_minor: 89_900,
+            currency: "cny".into(),
+            billable: false,
+        },
+        CostInput {
+            kind: pb::CostKind::Travel,
+            description: "Taxi".into(),
+            part_number: String::new(),
+            quantity: 1,
+            unit_price_minor: 8_650,
+            currency: "CNY".into(),
+            billable: true,
+        },
+    ]
+}
+
+fn signer() -> SignerInput {
+    SignerInput {
+        signer_name: "Ms. Zhou".into(),
+        satisfaction: pb::Satisfaction::VerySatisfied,
+        ratings: [5, 4, 5],
+        customer_opinion: "Fast and tidy".into(),
+    }
+}
+
+/// One local action of the engineer.
+type Action<'a> = Box<dyn Fn(&Session) -> onsite_sdk::Result<pb::Slip> + 'a>;
+
+/// The whole visit on the device, one action at a time.
+fn visit_steps(slip_id: &str) -> Vec<Action<'_>> {
+    vec![
+        Box::new(move |s| s.confirm(slip_id)),
+        Box::new(move |s| s.book(slip_id, window(2), "Ms. Zhou")),
+        Box::new(move |s| s.start_travel(slip_id)),
+        Box::new(move |s| s.check_in(slip_id, 31.2046, 121.5996)),
+        Box::new(move |s| {
+            s.log_backup(slip_id, pb::BackupKind::Backup, "USB disk SN 4471", "full image", &[photo(1, 3000)])
+        }),
+        Box::new(move |s| s.record_fix(slip_id, fix(), &[photo(2, 2000)])),
+        Box::new(move |s| s.add_parts_cost(slip_id, &parts())),
+        Box::new(move |s| s.capture_sign_off(slip_id, &signer(), &stroke(), 320, 120)),
+        Box::new(move |s| s.complete(slip_id)),
+    ]
+}
+
+/// Syncs until nothing is pending, healing the network first.
+fn drain(desk: &Desk, session: &Session) {
+    desk.proxy.cut_after(0);
+    desk.proxy.set_online(true);
+    for _ in 0..20 {
+        if session.sync().is_ok() && session.status().is_ok_and(|s| s.pending_ops == 0 && s.pending_bytes == 0) {
+            return;
+        }
+    }
+    panic!("did not drain: {:?}", session.status());
+}
+
+/// The server holds exactly one of everything the visit recorded, verified.
+fn assert_visit_on_server(desk: &Desk, slip_id: &str) {
+    let slip = desk.server_slip(slip_id);
+    assert_eq!(slip.state, pb::SlipState::Completed as i32, "completed on the server");
+    assert_eq!(slip.backups.len(), 1, "one backup");
+    assert_eq!(slip.backups[0].attachment_sha256.len(), 1);
+    assert_eq!(slip.fix.as_ref().map(|f| f.solution.as_str()), Some("Patched the batch job; reran payroll"));
+    assert_eq!(slip.cost_lines.len(), 2, "two cost lines");
+    assert!(slip.cost_lines.iter().all(|c| c.unit_price.as_ref().is_some_and(|m| m.currency_code == "CNY")));
+    let sign_off = slip.sign_off.unwrap_or_else(|| panic!("no sign-off"));
+    assert!(sign_off.verified, "the device signature verified");
+    assert!(slip.flagged_records.is_empty());
+    let actions: Vec<String> = desk.events(slip_id).into_iter().map(|e| e.action).collect();
+    for action in [
+        "confirm",
+        "book_appointment",
+        "start_travel",
+        "check_in",
+        "log_backup",
+        "record_fix",
+        "add_parts_cost",
+        "capture_sign_off",
+        "complete",
+    ] {
+        assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action} applied exactly once: {actions:?}");
+    }
+}
+
+fn engineer_day(backend: Backend) {
+    let desk = Desk::new(backend);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    desk.rt.block_on(f.part("SSD-1T", &[]));
+    desk.rt.block_on(f.part("PH-3", &["printer"]));
+    desk.rt.block_on(f.part("DB-LIC", &["database"]));
+    let session = desk.open("phone");
+    let statuses = Arc::new(std::sync::Mutex::new(Vec::<SyncStatus>::new()));
+    struct Recorder(Arc<std::sync::Mutex<Vec<SyncStatus>>>);
+    impl SyncObserver for Recorder {
+        fn on_status(&self, status: SyncStatus) {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(status);
+            }
+        }
+    }
+    session.set_observer(Arc::new(Recorder(statuses.clone())));
+    let report = session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("sign in: {e}"));
+    assert!(report.pulled >= 3, "customer, ticket and slip pulled: {report:?}");
+    let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    let ticket = session.ticket(&local.ticket_id).ok().flatten().unwrap_or_else(|| panic!("ticket on the device"));
+    let customer =
+        session.customer(&ticket.customer_id).ok().flatten().unwrap_or_else(|| panic!("customer on the device"));
+    assert_eq!((customer.contacts.len(), customer.sites.len(), customer.products.len()), (1, 1, 1));
+    let catalog = |s: &Session| -> Vec<String> {
+        s.parts_catalog().unwrap_or_default().into_iter().map(|p| p.part_number).collect()
+    };
+    assert_eq!(catalog(&session), ["DB-LIC", "SSD-1T"], "the parts of the engineer's lines and of every line");
+    desk.rt.block_on(f.part("PAY-KEY", &["payroll"]));
+    session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    assert_eq!(catalog(&session), ["DB-LIC", "PAY-KEY", "SSD-1T"], "catalog changes reach the device");
+
+    // Offline for the whole visit.
+    desk.proxy.set_online(false);
+    for step in visit_steps(&slip.id) {
+        step(&session).unwrap_or_else(|e| panic!("local action: {e}"));
+    }
+    assert!(matches!(session.sync(), Err(SdkError::Network(_))), "offline sync fails softly");
+    let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.state, pb::SlipState::Completed as i32, "the local view shows the visit done");
+    assert_eq!(session.pending_changes().map(|p| p.len()).unwrap_or(0), 9);
+    let status = session.status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.pending_bytes > 5_000 && status.last_error.is_some(), "{status:?}");
+    assert!(
+        matches!(session.confirm(&slip.id), Err(SdkError::Refused { reason, .. }) if reason == "INVALID_TRANSITION")
+    );
+
+    // Back online: one sync settles everything.
+    desk.proxy.set_online(true);
+    let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    assert_eq!((report.settled, report.refused, report.uploaded), (9, 0, 3), "{report:?}");
+    assert_visit_on_server(&desk, &slip.id);
+    let server = desk.server_slip(&slip.id);
+    let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local, server, "device and server converge");
+    let status = session.status().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status.pending_ops, status.pending_bytes, status.needs_attention), (0, 0, 0));
+    assert!(status.last_success_ms.is_some() && status.last_error.is_none());
+    let seen = statuses.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(seen.iter().any(|s| s.syncing) && seen.iter().any(|s| s.pending_ops == 9), "observer saw progress");
+    assert_eq!(seen.last().map(|s| s.pending_ops), Some(0));
+}
+
+#[test]
+fn engineer_day_offline_on_sqlite() {
+    engineer_day(Backend::Sqlite);
+}
+
+#[test]
+fn engineer_day_offline_on_postgres() {
+    engineer_day(Backend::Postgres);
+}
+
+/// Random faults around every action: cuts at random bytes of a batch, offline spells,
+/// server restarts, the app killed and reopened, the device clock skewed by hours. Every
+/// schedule ends with each op applied exactly once and device and server agreeing.
+#[test]
+fn random_fault_schedules_apply_every_op_exactly_once() {
+    let schedules: usize = std::env::var("ONSITE_FAULT_SCHEDULES").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let mut desk = Desk::new(Backend::Sqlite);
+    let engineer_id = desk.f().engineer_id.clone();
+    let token = desk.f().engineer.clone();
+    let mut session = Some(desk.open("phone"));
+    session
+        .as_ref()
+        .map(|s| s.sign_in(&desk.proxy.url(), &token))
+        .transpose()
+        .unwrap_or_else(|e| panic!("sign in: {e}"));
+    let mut rng = Rng(0x005e_ed0f_fa17);
+    let restarts = std::cell::Cell::new(0);
+    for n in 0..schedules {
+        let started = std::time::Instant::now();
+        // The desk dispatches a new slip; the device hears of it with its next sync.
+        let slip = &desk.dispatched(&engineer_id);
+        drain(&desk, session.as_ref().unwrap_or_else(|| panic!("no session")));
+        let fault = |s: &Session, desk: &mut Desk, rng: &mut Rng| -> bool {
+            match rng.below(12) {
+                0 | 1 => desk.proxy.set_online(rng.below(2) == 0),
+                2..=4 => {
+                    desk.proxy.set_online(true);
+                    desk.proxy.cut_after(200 + rng.below(6000) as u64);
+                    let _ = s.sync();
+                    desk.proxy.cut_after(0);
+                }
+                5 => desk.skew.store((rng.below(13) as i64 - 6) * 3600, Ordering::SeqCst),
+                6 => return true, // the app is killed here
+                7 if rng.below(8) == 0 => {
+                    restarts.set(restarts.get() + 1);
+                    desk.restart();
+                }
+                _ => {
+                    let _ = s.sync();
+                }
+            }
+            false
+        };
+        // Each action runs on the session of the moment; a kill reopens it from disk.
+        for (i, step) in visit_steps(&slip.id).into_iter().enumerate() {
+            let s = session.take().unwrap_or_else(|| panic!("no session"));
+            step(&s).unwrap_or_else(|e| panic!("step {i} of {}: {e}", slip.id));
+            let _ = s.report_position(31.2 + rng.below(100) as f64 / 1e4, 121.5, 8.0);
+            let killed = fault(&s, &mut desk, &mut rng);
+            session = Some(if killed {
+                drop(s);
+                desk.open("phone")
+            } else {
+                s
+            });
+        }
+        desk.skew.store(0, Ordering::SeqCst);
+        let s = session.as_ref().unwrap_or_else(|| panic!("no session"));
+        drain(&desk, s);
+        assert_visit_on_server(&desk, &slip.id);
+        let local = s.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(local, desk.server_slip(&slip.id), "device and server converge");
+        assert!(s.needs_attention().is_ok_and(|a| a.is_empty()), "nothing refused");
+        if std::env::var("ONSITE_TRACE").is_ok() {
+            eprintln!("schedule {n}: {:?}", started.elapsed());
+        }
+    }
+    assert!(restarts.get() > 0, "some schedules restarted the server");
+}
+
+/// The manager reassigns a slip while its engineer works offline: the engineer's records are
+/// kept on the slip and flagged for the manager; the device lists what needs attention.
+#[test]
+fn reassignment_while_offline_keeps_and_flags_the_records() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.open("phone");
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.book(&slip.id, window(2), "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
+    session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
+    session.log_backup(&slip.id, pb::BackupKind::Waiver, "customer refused", "", &[]).unwrap_or_else(|e| panic!("{e}"));
+    session.record_fix(&slip.id, fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
+
+    // Meanwhile the desk gives the slip to the other engineer.
+    let reassign = pb::DispatchSlipRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        engineer_id: f.other_engineer_id.clone(),
+        ..Default::default()
+    };
+    desk.rt.block_on(f.server.slips().dispatch_slip(authed(&f.manager, reassign))).unwrap_or_else(|e| panic!("{e}"));
+
+    desk.proxy.set_online(true);
+    let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    assert_eq!((report.settled, report.refused), (0, 6), "{report:?}");
+    let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(attention.len(), 6);
+    assert!(attention.iter().all(|a| a.reason == "SLIP_REASSIGNED" && a.outcome == "CONFLICT"), "{attention:?}");
+    assert!(attention.iter().all(|a| a.server_slip.as_ref().is_some_and(|s| s.engineer_id == f.other_engineer_id)));
+    assert!(matches!(session.slip(&slip.id), Err(SdkError::UnknownSlip(_))), "the slip left the device's list");
+
+    let server = desk.server_slip(&slip.id);
+    assert!(server.needs_manager_review);
+    assert_eq!(server.state, pb::SlipState::Dispatched as i32, "the new engineer's slip is untouched");
+    assert!(server.backups.is_empty() && server.fix.is_none());
+    let kept: Vec<&str> = server.flagged_records.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(kept, ["SLIP_REASSIGNED", "SLIP_REASSIGNED"], "the waiver and the fix are kept for the manager");
+    assert!(
+        matches!(server.flagged_records[0].record, Some(pb::flagged_record::Record::Backup(ref b)) if b.location == "customer refused")
+    );
+    assert!(matches!(server.flagged_records[1].record, Some(pb::flagged_record::Record::Fix(_))));
+    // Dismissed entries go; the rest stay.
+    assert!(session.dismiss(&attention[0].op.op_id).unwrap_or(false));
+    assert_eq!(session.needs_attention().map(|a| a.len()).unwrap_or(0), 5);
+}
+
+/// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.
+#[test]
+fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let mine = desk.dispatched(&f.engineer_id);
+    let theirs = desk.dispatched(&f.other_engineer_id);
+    let session = desk.open("shared");
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(session.sign_in(&desk.proxy.url(), &f.other_engineer), Err(SdkError::OtherEngineerSignedIn)));
+    desk.proxy.set_online(false);
+    session.confirm(&mine.id).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(session.sign_out(false), Err(SdkError::UnsyncedChanges { ops: 1, .. })));
+    desk.proxy.set_online(true);
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    session.sign_out(false).unwrap_or_else(|e| panic!("sign out after sync: {e}"));
+    assert_eq!(session.engineer_id().ok().flatten(), None);
+    assert!(session.slips().is_ok_and(|s| s.is_empty()));
+
+    session.sign_in(&desk.proxy.url(), &f.other_engineer).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = session.slips().unwrap_or_default().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, std::slice::from_ref(&theirs.id), "only the new engineer's slip");
+    desk.proxy.set_online(false);
+    session.confirm(&theirs.id).unwrap_or_else(|e| panic!("{e}"));
+    session.sign_out(true).unwrap_or_else(|e| panic!("forced sign out: {e}"));
+    assert!(session.pending_changes().is_ok_and(|p| p.is_empty()));
+}
+
+/// A device clock hours off does not move the arrival time the server records.
+#[test]
+fn clock_skew_is_corrected_on_arrival() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.open("phone");
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    desk.skew.store(5 * 3600, Ordering::SeqCst);
+    session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.book(&slip.id, window(2), "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
+    session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    let server = desk.server_slip(&slip.id);
+    let arrived = server.appointment.and_then(|a| a.arrived_at).map_or(0, |t| t.seconds);
+    let off = (arrived - chrono::Utc::now().timestamp()).abs();
+    assert!(off < 120, "arrival within two minutes of the true time, not five hours ahead (off by {off} s)");
+}

@@ -1,0 +1,325 @@
+//! The `SyncService` contract at the wire: sequence rules, duplicates, resumable uploads,
+//! pull scoping, and sign-off verification. Runs on SQLite and PostgreSQL.
+
+use onsite_proto::signoff::{self, sha256_hex};
+use onsite_proto::v1 as pb;
+use onsite_tests::expect::{expect_code, reason, violated_fields};
+use onsite_tests::{Backend, Fixture, authed, request_id, signed_sign_off};
+use tonic::Code;
+
+onsite_tests::conformance!(
+    push_applies_in_sequence_exactly_once,
+    uploads_resume_and_verify_their_hash,
+    pull_is_scoped_to_the_engineer,
+    altered_sign_offs_are_refused,
+    the_parts_catalog,
+);
+
+/// A registered device of the fixture's engineer.
+async fn device(f: &Fixture, token: &str) -> String {
+    let device_id = uuid::Uuid::now_v7().to_string();
+    let request = pb::RegisterDeviceRequest {
+        device_id: device_id.clone(),
+        public_key: signoff::public_key(&[9; 32]).to_vec(),
+        label: "test".into(),
+    };
+    let registered = f.server.sync().register_device(authed(token, request.clone())).await;
+    assert_eq!(registered.map(|r| r.into_inner().last_applied_seq).ok(), Some(0));
+    // Registering again with the same key is fine; with another key it is refused.
+    f.server.sync().register_device(authed(token, request.clone())).await.unwrap_or_else(|e| panic!("{e}"));
+    let other = pb::RegisterDeviceRequest { public_key: signoff::public_key(&[8; 32]).to_vec(), ..request };
+    let status = expect_code(f.server.sync().register_device(authed(token, other)).await, Code::AlreadyExists);
+    assert_eq!(reason(&status), "DEVICE_ID_TAKEN");
+    device_id
+}
+
+fn op(device_id: &str, seq: i64, slip_id: &str, payload: pb::op::Payload) -> pb::Op {
+    pb::Op {
+        op_id: uuid::Uuid::now_v7().to_string(),
+        device_id: device_id.into(),
+        device_seq: seq,
+        slip_id: slip_id.into(),
+        payload: Some(payload),
+        ..Default::default()
+    }
+}
+
+async fn push_applies_in_sequence_exactly_once(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let device_id = device(&f, &f.engineer).await;
+    let push = |ops: Vec<pb::Op>| pb::PushRequest { device_id: device_id.clone(), ops, device_time: None };
+    let confirm = op(&device_id, 1, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
+    let decline = op(&device_id, 2, &slip.id, pb::op::Payload::Complete(pb::CompleteSlipOp {}));
+
+    // A gap is refused with the expected seq.
+    let gap = f.server.sync().push(authed(&f.engineer, push(vec![decline.clone()]))).await;
+    let status = expect_code(gap, Code::FailedPrecondition);
+    assert_eq!(reason(&status), "SEQUENCE_GAP");
+
+    let first = f.server.sync().push(authed(&f.engineer, push(vec![confirm.clone(), decline.clone()]))).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(first.last_applied_seq, 2);
+    assert_eq!(first.results[0].outcome(), pb::OpOutcome::Applied);
+    // Completing an unvisited slip is refused for good, and the seq still advanced.
+    assert_eq!(first.results[1].outcome(), pb::OpOutcome::Conflict);
+    assert_eq!(first.results[1].error.as_ref().map(|e| e.reason.as_str()), Some("INVALID_TRANSITION"));
+
+    // The same batch again: the stored results, nothing applied twice.
+    let again = f.server.sync().push(authed(&f.engineer, push(vec![confirm.clone(), decline.clone()]))).await;
+    let again = again.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert!(again.results.iter().all(|r| r.outcome() == pb::OpOutcome::Duplicate));
+    assert_eq!(again.results[0].slip.as_ref().map(|s| s.state), Some(pb::SlipState::Confirmed as i32));
+    // Another op under an applied seq is a device bug, named.
+    let imposter = op(&device_id, 1, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
+    let status =
+        expect_code(f.server.sync().push(authed(&f.engineer, push(vec![imposter]))).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["ops[0].op_id"]);
+    // Bad batches name the field.
+    let mut broken = op(&device_id, 3, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
+    broken.op_id = "nope".into();
+    let skipping = op(&device_id, 5, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
+    let status = expect_code(
+        f.server.sync().push(authed(&f.engineer, push(vec![broken, skipping]))).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["ops[0].op_id", "ops[1].device_seq"]);
+    // Someone else's device is not yours to push from.
+    let status = expect_code(
+        f.server.sync().push(authed(&f.other_engineer, push(vec![confirm]))).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason(&status), "DEVICE_NOT_REGISTERED");
+}
+
+async fn uploads_resume_and_verify_their_hash(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = sha256_hex(&data);
+    let chunk = |offset: usize, len: usize| pb::AttachmentChunk {
+        sha256: sha.clone(),
+        total_size: data.len() as i64,
+        offset: offset as i64,
+        data: data[offset..offset + len].to_vec(),
+        content_type: "image/jpeg".into(),
+    };
+    let upload = |chunks: Vec<pb::AttachmentChunk>| authed(&f.engineer, tokio_stream::iter(chunks));
+    // The first 1 MiB arrives, then the connection drops.
+    let part = f.server.sync().upload_attachment(upload(vec![chunk(0, 1 << 20)])).await;
+    assert_eq!(part.map(|s| s.into_inner().received).ok(), Some(1 << 20));
+    let status = f
+        .server
+        .sync()
+        .get_attachment_status(authed(&f.engineer, pb::GetAttachmentStatusRequest { sha256: sha.clone() }))
+        .await;
+    let status = status.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!((status.received, status.complete), (1 << 20, false));
+    // A chunk at the wrong offset is refused; a chunk over 1 MiB too.
+    let wrong =
+        expect_code(f.server.sync().upload_attachment(upload(vec![chunk(0, 10)])).await, Code::FailedPrecondition);
+    assert_eq!(reason(&wrong), "UPLOAD_OFFSET_MISMATCH");
+    let big = expect_code(
+        f.server.sync().upload_attachment(upload(vec![chunk(1 << 20, (1 << 20) + 1)])).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&big), ["data"]);
+    // Resume from where the server is.
+    let rest = vec![chunk(1 << 20, 1 << 20), chunk(2 << 20, data.len() - (2 << 20))];
+    let done = f.server.sync().upload_attachment(upload(rest)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!((done.received, done.complete), (data.len() as i64, true));
+    // Bytes that do not hash to the announced sha256 are discarded.
+    let liar = pb::AttachmentChunk {
+        sha256: "ab".repeat(32),
+        total_size: 4,
+        offset: 0,
+        data: b"abcd".to_vec(),
+        content_type: "image/png".into(),
+    };
+    let refused = expect_code(f.server.sync().upload_attachment(upload(vec![liar])).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["sha256"]);
+    let gone = f
+        .server
+        .sync()
+        .get_attachment_status(authed(&f.engineer, pb::GetAttachmentStatusRequest { sha256: "ab".repeat(32) }))
+        .await;
+    assert_eq!(gone.map(|s| s.into_inner().received).ok(), Some(0));
+}
+
+async fn pull_is_scoped_to_the_engineer(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mine = f.dispatched_slip(&f.engineer_id).await;
+    let theirs = f.dispatched_slip(&f.other_engineer_id).await;
+    let device_id = device(&f, &f.engineer).await;
+    let pull = |cursor: &str| pb::PullRequest { device_id: device_id.clone(), cursor: cursor.into(), limit: 0 };
+    let full = f.server.sync().pull(authed(&f.engineer, pull(""))).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let slips: Vec<&str> = full
+        .changes
+        .iter()
+        .filter_map(|c| match &c.entity {
+            Some(pb::change::Entity::Slip(s)) => Some(s.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(slips, [mine.id.as_str()]);
+    assert!(
+        full.changes.iter().any(|c| matches!(&c.entity, Some(pb::change::Entity::Customer(c)) if c.sites.len() == 1))
+    );
+    assert!(full.changes.iter().any(|c| matches!(&c.entity, Some(pb::change::Entity::Ticket(_)))));
+    // The desk moves my slip to my colleague and touches theirs: I hear only of mine leaving.
+    let reassign = pb::DispatchSlipRequest {
+        request_id: request_id(),
+        slip_id: mine.id.clone(),
+        engineer_id: f.other_engineer_id.clone(),
+        ..Default::default()
+    };
+    f.server.slips().dispatch_slip(authed(&f.manager, reassign)).await.unwrap_or_else(|e| panic!("{e}"));
+    let cancel = pb::ReasonRequest {
+        request_id: request_id(),
+        slip_id: theirs.id.clone(),
+        reason: "duplicate".into(),
+        ..Default::default()
+    };
+    f.server.slips().cancel_slip(authed(&f.manager, cancel)).await.unwrap_or_else(|e| panic!("{e}"));
+    let next = f
+        .server
+        .sync()
+        .pull(authed(&f.engineer, pull(&full.next_cursor)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let removed: Vec<_> = next.changes.iter().map(|c| c.entity.clone()).collect();
+    assert_eq!(removed, [Some(pb::change::Entity::RemovedSlipId(mine.id.clone()))]);
+    // My cursor means nothing to my colleague's device.
+    let theirs_device = device(&f, &f.other_engineer).await;
+    let foreign = pb::PullRequest { device_id: theirs_device, cursor: next.next_cursor.clone(), limit: 0 };
+    let status = expect_code(f.server.sync().pull(authed(&f.other_engineer, foreign)).await, Code::FailedPrecondition);
+    assert_eq!(reason(&status), "RESYNC_REQUIRED");
+}
+
+async fn altered_sign_offs_are_refused(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let mut slips = f.server.slips();
+    let e = &f.engineer;
+    let act = |id: &str| pb::SlipActionRequest { request_id: request_id(), slip_id: id.into(), etag: String::new() };
+    slips.confirm_slip(authed(e, act(&slip.id))).await.unwrap_or_else(|e| panic!("{e}"));
+    let book = pb::BookAppointmentRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        window: Some(onsite_tests::window(2)),
+        contact_name: "Ms. Zhou".into(),
+        ..Default::default()
+    };
+    slips.book_appointment(authed(e, book)).await.unwrap_or_else(|e| panic!("{e}"));
+    slips.start_travel(authed(e, act(&slip.id))).await.unwrap_or_else(|e| panic!("{e}"));
+    let check_in = pb::CheckInRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.6 }),
+        ..Default::default()
+    };
+    slips.check_in(authed(e, check_in)).await.unwrap_or_else(|e| panic!("{e}"));
+    let waiver = pb::BackupRecord {
+        kind: pb::BackupKind::Waiver as i32,
+        location: "customer refused".into(),
+        ..Default::default()
+    };
+    slips
+        .log_backup(authed(
+            e,
+            pb::LogBackupRequest { request_id: request_id(), slip_id: slip.id.clone(), backup: Some(waiver) },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fix = pb::FixRecord {
+        outcome: pb::FixOutcome::Resolved as i32,
+        solution: "Replaced the fan".into(),
+        ..Default::default()
+    };
+    slips
+        .record_fix(authed(
+            e,
+            pb::RecordFixRequest { request_id: request_id(), slip_id: slip.id.clone(), fix: Some(fix) },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let png = b"\x89PNG\r\n\x1a\nsignature".to_vec();
+    let signer = pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() };
+    let good = signed_sign_off(&f.server, e, &slip.id, signer, &png).await;
+
+    let refused = |status: tonic::Status| reason(&status);
+    // The image was swapped.
+    let mut swapped = good.clone();
+    swapped.signature_png = b"\x89PNG\r\n\x1a\nforged".to_vec();
+    if let Some(s) = swapped.sign_off.as_mut() {
+        s.signature_png_sha256 = sha256_hex(&swapped.signature_png);
+    }
+    let status = expect_code(slips.capture_sign_off(authed(e, swapped)).await, Code::FailedPrecondition);
+    assert_eq!(refused(status), "SIGNATURE_INVALID");
+    // The report was edited after signing (and its hash updated to match).
+    let mut edited = good.clone();
+    if let Some(s) = edited.sign_off.as_mut() {
+        s.report_content =
+            String::from_utf8_lossy(&s.report_content).replace("Replaced the fan", "Replaced nothing").into_bytes();
+        s.report_content_sha256 = sha256_hex(&s.report_content);
+    }
+    let status = expect_code(slips.capture_sign_off(authed(e, edited)).await, Code::FailedPrecondition);
+    assert_eq!(refused(status), "SIGNATURE_INVALID");
+    // Correctly signed by a registered device, but over a report that differs from the server's records.
+    let my_device = device(&f, e).await;
+    let mut other = good.clone();
+    if let Some(s) = other.sign_off.as_mut() {
+        s.report_content =
+            String::from_utf8_lossy(&s.report_content).replace("Replaced the fan", "Replaced the board").into_bytes();
+        s.report_content_sha256 = sha256_hex(&s.report_content);
+        s.device_signature = signoff::sign(&[9; 32], &s.report_content_sha256, &s.signature_png_sha256);
+        s.device_id = my_device;
+    }
+    let status = expect_code(slips.capture_sign_off(authed(e, other)).await, Code::FailedPrecondition);
+    assert_eq!(refused(status), "SIGN_OFF_CONTENT_MISMATCH");
+    // A device that is not registered.
+    let mut stranger = good.clone();
+    if let Some(s) = stranger.sign_off.as_mut() {
+        s.device_id = uuid::Uuid::now_v7().to_string();
+    }
+    let status = expect_code(slips.capture_sign_off(authed(e, stranger)).await, Code::FailedPrecondition);
+    assert_eq!(refused(status), "DEVICE_NOT_REGISTERED");
+    // The genuine one verifies.
+    let signed = slips.capture_sign_off(authed(e, good)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert!(signed.sign_off.is_some_and(|s| s.verified && !s.report_content.is_empty()));
+}
+
+async fn the_parts_catalog(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mut catalog = pb::catalog_service_client::CatalogServiceClient::new(f.server.channel.clone());
+    f.part("B-2", &["payroll"]).await;
+    f.part("A-1", &[]).await;
+    let replaced = f.part("B-2", &["Network"]).await;
+    assert_eq!(replaced.product_lines, ["network"]);
+    let page =
+        catalog.list_parts(authed(&f.engineer, pb::ListPartsRequest { page_size: 1, ..Default::default() })).await;
+    let page = page.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(page.parts.iter().map(|p| p.part_number.as_str()).collect::<Vec<_>>(), ["A-1"]);
+    let rest = pb::ListPartsRequest { page_size: 10, page_token: page.next_page_token };
+    let rest = catalog.list_parts(authed(&f.engineer, rest)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(rest.parts.len(), 1);
+    let bad = pb::Part {
+        part_number: " ".into(),
+        unit_price: Some(pb::Money { minor_units: -1, currency_code: "XX".into() }),
+        ..Default::default()
+    };
+    let status = expect_code(
+        catalog
+            .upsert_part(authed(&f.manager, pb::UpsertPartRequest { request_id: request_id(), part: Some(bad) }))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(
+        violated_fields(&status),
+        ["part.part_number", "part.description", "part.unit_price", "part.unit_price.currency_code"]
+    );
+    let denied = catalog
+        .upsert_part(authed(&f.engineer, pb::UpsertPartRequest { request_id: request_id(), part: Some(replaced) }))
+        .await;
+    expect_code(denied, Code::PermissionDenied);
+}
