@@ -17,6 +17,8 @@ use crate::store::{self, Attention, key};
 
 /// Ops per push.
 pub const BATCH: i64 = 200;
+/// Largest response the device accepts (a full pull of a busy engineer).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Bytes per upload chunk (the server takes at most 1 MiB).
 pub const CHUNK: usize = 512 * 1024;
 
@@ -61,7 +63,7 @@ pub(crate) async fn round(inner: &Inner) -> Result<SyncReport> {
         (url, token, device)
     };
     let channel = connect(&url, inner.config.request_timeout).await?;
-    let mut client = SyncServiceClient::new(channel);
+    let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
     let mut report = SyncReport::default();
     register(inner, &mut client, &token, &device_id).await?;
     report.uploaded = upload(inner, &mut client, &token).await?;
@@ -169,9 +171,12 @@ fn settle(inner: &Inner, batch: &[store::Queued], response: &pb::PushResponse) -
     let engineer = inner.engineer()?;
     let now_ms = inner.now().timestamp_millis();
     let mut store = inner.lock()?;
+    // The server sends a slip with refused ops only (on the last one); the pull that follows
+    // brings the slips the applied ops changed. Until then their local views stay as they are.
+    let slips: std::collections::HashMap<&str, &pb::Slip> =
+        response.results.iter().filter_map(|r| r.slip.as_ref()).map(|s| (s.id.as_str(), s)).collect();
     store.write(|txn| {
         let (mut settled, mut refused) = (0, 0);
-        let mut touched = Vec::new();
         for result in &response.results {
             let Some(queued) = batch.iter().find(|q| q.op.op_id == result.op_id) else { continue };
             match result.outcome() {
@@ -186,20 +191,17 @@ fn settle(inner: &Inner, batch: &[store::Queued], response: &pb::PushResponse) -
                             outcome: format!("{outcome:?}").to_uppercase(),
                             reason: error.reason,
                             message: error.message,
-                            server_slip: result.slip.clone(),
+                            server_slip: slips.get(queued.op.slip_id.as_str()).map(|s| (*s).clone()),
                             at_ms: now_ms,
                         },
                     )?;
                 }
             }
             store::dequeue(txn, queued.seq)?;
-            if let Some(slip) = &result.slip {
-                touched.push(slip.clone());
-            }
         }
         store::set_meta(txn, key::CHECKPOINT, response.last_applied_seq.to_string())?;
-        for server in touched {
-            accept_server_slip(txn, &server, engineer)?;
+        for server in slips.values() {
+            accept_server_slip(txn, server, engineer)?;
         }
         Ok((settled, refused))
     })

@@ -68,8 +68,10 @@ async fn push_applies_in_sequence_exactly_once(backend: Backend) {
     // The same batch again: the stored results, nothing applied twice.
     let again = f.server.sync().push(authed(&f.engineer, push(vec![confirm.clone(), decline.clone()]))).await;
     let again = again.unwrap_or_else(|e| panic!("{e}")).into_inner();
-    assert!(again.results.iter().all(|r| r.outcome() == pb::OpOutcome::Duplicate));
-    assert_eq!(again.results[0].slip.as_ref().map(|s| s.state), Some(pb::SlipState::Confirmed as i32));
+    assert_eq!(again.results[0].outcome(), pb::OpOutcome::Duplicate);
+    assert_eq!(again.results[1].outcome(), pb::OpOutcome::Conflict, "a refusal is replayed as a refusal");
+    assert!(again.results[0].slip.is_none(), "applied ops carry no slip");
+    assert_eq!(again.results[1].slip.as_ref().map(|s| s.state), Some(pb::SlipState::Confirmed as i32));
     // Another op under an applied seq is a device bug, named.
     let imposter = op(&device_id, 1, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
     let status =

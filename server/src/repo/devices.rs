@@ -63,26 +63,34 @@ pub async fn load_own(db: &impl ConnectionTrait, caller: &Caller, id: &str, lock
         .ok_or_else(|| Error::precondition("DEVICE_NOT_REGISTERED", "register this device before syncing"))
 }
 
-/// Stores the result of the op at `seq`.
-pub async fn store_result(
+/// A result to store, with what the table indexes it by.
+#[derive(Debug)]
+pub struct StoredResult {
+    pub result: pb::OpResult,
+    pub outcome: &'static str,
+    pub slip_id: String,
+}
+
+/// Stores the results of a batch's ops (without their slips), in one statement.
+pub async fn store_results(
     db: &impl ConnectionTrait,
     device_id: &str,
-    result: &pb::OpResult,
-    outcome: &str,
-    slip_id: &str,
+    results: &[StoredResult],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    device_op::Entity::insert(device_op::ActiveModel {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let rows = results.iter().map(|r| device_op::ActiveModel {
         device_id: Set(device_id.to_owned()),
-        device_seq: Set(result.device_seq),
-        op_id: Set(result.op_id.clone()),
-        slip_id: Set(slip_id.to_owned()),
-        outcome: Set(outcome.to_owned()),
-        result: Set(result.encode_to_vec()),
+        device_seq: Set(r.result.device_seq),
+        op_id: Set(r.result.op_id.clone()),
+        slip_id: Set(r.slip_id.clone()),
+        outcome: Set(r.outcome.to_owned()),
+        result: Set(pb::OpResult { slip: None, ..r.result.clone() }.encode_to_vec()),
         applied_at_us: Set(to_us(now)),
-    })
-    .exec(db)
-    .await?;
+    });
+    device_op::Entity::insert_many(rows).exec(db).await?;
     Ok(())
 }
 

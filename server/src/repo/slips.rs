@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use onsite_core::id::{EngineerId, SlipId};
 use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, Window};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TryIntoModel,
 };
 
 use super::{board, check_etag, join_lines, tickets};
@@ -143,7 +143,8 @@ pub struct Act<'a> {
     pub request_id: &'a str,
     /// Audit detail (reason, engineer, outcome).
     pub detail: String,
-    /// The device an op came from.
+    /// The device an op came from. Device ops leave the board event to the push, which
+    /// appends one per slip after its batch (see `sync::push`).
     pub origin: Option<Origin>,
 }
 
@@ -180,6 +181,14 @@ pub async fn act(
         ..Default::default()
     };
     extra(&current, &mut changes);
+    // The row as written: the loaded one with the changes laid over it (no second read).
+    let mut written = slip::ActiveModel::from(current.clone());
+    for column in slip::Column::iter() {
+        if let sea_orm::ActiveValue::Set(value) = changes.get(column) {
+            written.set(column, value);
+        }
+    }
+    let saved = written.try_into_model()?;
     let result = slip::Entity::update_many()
         .set(changes)
         .filter(slip::Column::Id.eq(current.id.as_str()))
@@ -189,7 +198,7 @@ pub async fn act(
     if result.rows_affected == 0 {
         return Err(Error::StaleEtag { resource: "slip" });
     }
-    let saved = load(db, &current.id).await?;
+    let from_device = act.origin.is_some();
     let audit = Audit {
         action: act.action.name(),
         from: Some(transition.from),
@@ -198,7 +207,9 @@ pub async fn act(
         origin: act.origin,
     };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
-    board::slip_changed(db, current.engineer_id.as_deref(), &saved, to_us(act.now)).await?;
+    if !from_device {
+        board::slip_changed(db, current.engineer_id.as_deref(), &saved, to_us(act.now)).await?;
+    }
     Ok((saved, transition))
 }
 

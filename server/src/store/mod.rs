@@ -18,7 +18,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         // WAL lets readers run beside the one writer; writers queue on BEGIN IMMEDIATE.
-        options.max_connections(4).min_connections(1);
+        // Savepoints (one per pushed op) keep their statement journals in memory, not in
+        // temporary files.
+        options.max_connections(4).min_connections(1).map_sqlx_sqlite_opts(|o| o.pragma("temp_store", "memory"));
     } else {
         options.max_connections(16);
     }

@@ -18,6 +18,7 @@ use sea_orm::{DatabaseTransaction, SqlErr, TransactionTrait};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
+use crate::repo::devices::StoredResult;
 use crate::repo::{board, devices, engineers, flags, slips};
 use crate::store::entities::device;
 use crate::store::{begin_write, to_us};
@@ -44,6 +45,9 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
         return Err(Error::SequenceGap { expected: last + 1 });
     }
     let mut results = Vec::with_capacity(req.ops.len());
+    // Slips the batch changed, with their engineer before it, for one board event each.
+    let mut touched: Vec<(String, Option<String>)> = Vec::new();
+    let mut stored = Vec::with_capacity(req.ops.len());
     for (i, op) in req.ops.iter().enumerate() {
         if op.device_seq <= last {
             let mut stored = devices::stored_result(&txn, &device.id, op.device_seq).await?;
@@ -53,9 +57,20 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
                     "differs from the op applied at this device_seq",
                 ));
             }
-            stored.outcome = pb::OpOutcome::Duplicate.into();
+            // An applied op answers DUPLICATE; a refused one its refusal again, so a device that
+            // lost the first answer still learns it.
+            if stored.outcome() == pb::OpOutcome::Applied {
+                stored.outcome = pb::OpOutcome::Duplicate.into();
+            }
             results.push(stored);
             continue;
+        }
+        if !op.slip_id.is_empty() && !touched.iter().any(|(id, _)| *id == op.slip_id) {
+            match slips::load(&txn, &op.slip_id).await {
+                Ok(before) => touched.push((before.id, before.engineer_id)),
+                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => {}
+                Err(e) => return Err(e),
+            }
         }
         let Some(result) = apply(&txn, caller, &device, op, now, skew).await? else {
             // Waits for its signature image: the device pushes it again after the upload.
@@ -66,14 +81,52 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
             pb::OpOutcome::Conflict => "conflict",
             _ => "rejected",
         };
-        devices::store_result(&txn, &device.id, &result, outcome, &op.slip_id, now).await?;
+        // Stored without the slip: a replay answers with the slip as it is then.
+        stored.push(StoredResult { result: result.clone(), outcome, slip_id: op.slip_id.clone() });
         last = op.device_seq;
         results.push(result);
     }
+    // SQLite limits bound parameters per statement; 7 columns x 100 rows stays under it.
+    for chunk in stored.chunks(100) {
+        devices::store_results(&txn, &device.id, chunk, now).await?;
+    }
+    attach_slips(&txn, &req.ops, &mut results).await?;
     devices::advance(&txn, &device, last, now).await?;
+    // Last: appending to the board feed is the last lock a transaction takes (ADR 4).
+    for (slip_id, engineer_before) in &touched {
+        let current = slips::load(&txn, slip_id).await?;
+        board::slip_changed(&txn, engineer_before.as_deref(), &current, to_us(now)).await?;
+    }
+    let moved =
+        req.ops.iter().zip(&results).any(|(op, r)| {
+            matches!(op.payload, Some(Payload::ReportLocation(_))) && r.outcome() == pb::OpOutcome::Applied
+        });
+    if let Some(engineer) = caller.engineer_id.filter(|_| moved) {
+        let model = engineers::load(&txn, &engineer.to_string(), "engineer_id").await?;
+        board::engineer_changed(&txn, &model, to_us(now)).await?;
+    }
     txn.commit().await?;
     app.committed().await;
     Ok(pb::PushResponse { results, last_applied_seq: last })
+}
+
+/// Puts the slip's state after the batch on the last refused result of each slip, so the
+/// device can show what it conflicts with. Applied ops carry no slip: the device's next pull
+/// brings every slip the batch changed, and a response stays small however many ops it holds.
+async fn attach_slips(txn: &DatabaseTransaction, ops: &[pb::Op], results: &mut [pb::OpResult]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (op, result) in ops.iter().zip(results.iter_mut()).rev() {
+        let refused = matches!(result.outcome(), pb::OpOutcome::Conflict | pb::OpOutcome::Rejected);
+        result.slip = None;
+        if refused && !op.slip_id.is_empty() && seen.insert(op.slip_id.as_str()) {
+            result.slip = match slips::load(txn, &op.slip_id).await {
+                Ok(model) => Some(visit::full_view(txn, &model).await?),
+                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
+                Err(e) => return Err(e),
+            };
+        }
+    }
+    Ok(())
 }
 
 fn validate(req: &pb::PushRequest) -> Result<()> {
@@ -119,7 +172,7 @@ async fn apply(
     let op_time = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok()).unwrap_or(now);
     let savepoint = txn.begin().await?;
     let applied = match payload {
-        Payload::ReportLocation(report) => report_location(&savepoint, caller, report, now, skew).await.map(|()| None),
+        Payload::ReportLocation(report) => report_location(&savepoint, caller, report, now, skew).await,
         payload => {
             let ctx = Context {
                 request_id: &op.op_id,
@@ -129,16 +182,16 @@ async fn apply(
                 device: Some(DeviceClock { device_id: device.id.clone(), op_time, skew }),
             };
             match intents::step(payload, &ctx) {
-                Ok(step) => visit::apply(&savepoint, caller, step, now).await.map(Some),
+                // The slip's view is built once per batch, in `attach_slips`.
+                Ok(step) => visit::apply(&savepoint, caller, step, now).await.map(drop),
                 Err(e) => Err(e),
             }
         }
     };
     match applied {
-        Ok(slip) => {
+        Ok(()) => {
             savepoint.commit().await?;
             result.outcome = pb::OpOutcome::Applied.into();
-            result.slip = slip;
             Ok(Some(result))
         }
         Err(Error::Domain(DomainError::Precondition { reason: SIGNATURE_IMAGE_MISSING, .. })) => {
@@ -154,20 +207,17 @@ async fn apply(
                 Err(e) => return Err(e),
             };
             let reason = refusal.reason_on(current.as_ref(), caller);
-            if let Some(model) = &current {
-                if let Some(record) = fact_record(payload) {
-                    let flagged = pb::FlaggedRecord {
-                        op_id: op.op_id.clone(),
-                        device_id: device.id.clone(),
-                        recorded_by: caller.user_id.to_string(),
-                        reason: reason.to_owned(),
-                        message: refusal.message.clone(),
-                        received_at: Some(convert::timestamp(now)),
-                        record: Some(record),
-                    };
-                    flags::keep(txn, &model.id, flagged, now).await?;
-                }
-                result.slip = Some(visit::full_view(txn, model).await?);
+            if let (Some(model), Some(record)) = (&current, fact_record(payload)) {
+                let flagged = pb::FlaggedRecord {
+                    op_id: op.op_id.clone(),
+                    device_id: device.id.clone(),
+                    recorded_by: caller.user_id.to_string(),
+                    reason: reason.to_owned(),
+                    message: refusal.message.clone(),
+                    received_at: Some(convert::timestamp(now)),
+                    record: Some(record),
+                };
+                flags::keep(txn, &model.id, flagged, now).await?;
             }
             let moved_on = matches!(reason, "SLIP_REASSIGNED" | "SLIP_CANCELLED" | "INVALID_TRANSITION");
             result.outcome = if moved_on { pb::OpOutcome::Conflict.into() } else { pb::OpOutcome::Rejected.into() };
@@ -186,8 +236,8 @@ async fn report_location(
 ) -> Result<()> {
     let engineer = caller.engineer_id.ok_or(Error::PermissionDenied("only an engineer reports a location"))?;
     let fixes = engineers::location_fixes(&report.reports, now, skew)?;
-    let saved = engineers::record_positions(db, &engineer.to_string(), &fixes, to_us(now)).await?;
-    board::engineer_changed(db, &saved, to_us(now)).await
+    engineers::record_positions(db, &engineer.to_string(), &fixes, to_us(now)).await?;
+    Ok(())
 }
 
 /// Why an op was refused, as the device is told.

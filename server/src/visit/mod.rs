@@ -82,13 +82,14 @@ pub(crate) async fn perform<R: Message>(
 ) -> Result<pb::Slip> {
     let (method, request_id) = (step.method, step.request_id.clone());
     idempotency::run(app, caller, method, &request_id, request, |txn| async {
-        let view = apply(&txn, caller, step, now).await?;
+        let saved = apply(&txn, caller, step, now).await?;
+        let view = full_view(&txn, &saved).await?;
         Ok((txn, view))
     })
     .await
 }
 
-/// Applies one step in `txn`: a dispatched engineer must not be off, a booked window must not
+/// Applies one step in `txn` and returns the saved slip: a dispatched engineer must not be off, a booked window must not
 /// overlap another appointment of the engineer, a sign-off must verify against the device's
 /// key and the records it names, and completion needs the signature image.
 pub(crate) async fn apply(
@@ -96,7 +97,7 @@ pub(crate) async fn apply(
     caller: &Caller,
     step: Step,
     now: DateTime<Utc>,
-) -> Result<pb::Slip> {
+) -> Result<slip::Model> {
     let Step { method: _, request_id, slip_id, etag, action, detail, extra, mut record, origin } = step;
     match &action {
         SlipAction::Dispatch { engineer } => {
@@ -132,7 +133,7 @@ pub(crate) async fn apply(
     let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
     let (saved, _) = repo::act(txn, &slip_id, act, extra).await?;
     repo::insert_record(txn, &saved, record, caller, now).await?;
-    full_view(txn, &saved).await
+    Ok(saved)
 }
 
 /// The slip with all its records.
