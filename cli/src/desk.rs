@@ -117,8 +117,37 @@ pub async fn slip(ctx: &Ctx, id: String) -> Result<Report> {
         .field("state", slip_state(s.state))
         .field("engineer", &s.engineer_id)
         .field("appointment", crate::text::window(s.appointment.as_ref().and_then(|a| a.window.as_ref())))
+        .field("arrived", time(s.appointment.as_ref().and_then(|a| a.arrived_at.as_ref())))
+        .field("fix", s.fix.as_ref().map(|f| f.solution.clone()).unwrap_or_default())
+        .field("signed off by", s.sign_off.as_ref().map(|o| o.signer_name.clone()).unwrap_or_default())
+        .field("signature verified", if s.sign_off.as_ref().is_some_and(|o| o.verified) { "yes" } else { "no" })
+        .field("needs review", if s.needs_manager_review { "yes" } else { "no" })
+        .table("records", records(&s))
         .table("history", history);
     Ok(report)
+}
+
+/// The visit's records, and those kept for the manager from devices.
+fn records(s: &pb::Slip) -> Table {
+    let mut table = Table::new(["RECORD", "DETAIL", "FLAGGED"]);
+    for b in &s.backups {
+        table.row(["backup".into(), format!("{} ({} photos)", b.location, b.attachment_sha256.len()), String::new()]);
+    }
+    for c in &s.cost_lines {
+        let price = c.unit_price.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+        table.row(["cost".into(), format!("{} x{} at {price}", c.description, c.quantity), String::new()]);
+    }
+    for f in &s.flagged_records {
+        let kind = match &f.record {
+            Some(pb::flagged_record::Record::Backup(_)) => "backup",
+            Some(pb::flagged_record::Record::Fix(_)) => "fix",
+            Some(pb::flagged_record::Record::CostLines(_)) => "cost",
+            Some(pb::flagged_record::Record::SignOff(_)) => "sign-off",
+            None => "?",
+        };
+        table.row([kind.into(), format!("by {} from device {}", f.recorded_by, f.device_id), f.reason.clone()]);
+    }
+    table
 }
 
 pub async fn engineers(ctx: &Ctx) -> Result<Report> {

@@ -19,6 +19,7 @@ mod sync;
 
 pub use error::{Result, SdkError};
 pub use onsite_proto::v1 as pb;
+pub use prost_types::Timestamp;
 pub use session::{Clock, Config, CostInput, PendingChange, Session, SignerInput, SyncObserver, SyncStatus};
 pub use signature::StrokePoint;
 pub use store::Attention;

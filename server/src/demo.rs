@@ -164,7 +164,6 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     }
 
     let mut engineer_rows = Vec::new();
-    let mut engineer_tokens = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
         // Spread home bases over the city on a deterministic pattern.
         let (lat, lon) = (31.05 + (i % 6) as f64 * 0.05, 121.25 + (i / 6) as f64 * 0.09 + (i % 3) as f64 * 0.02);
@@ -183,10 +182,6 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         engineers::insert(&txn, &row).await?;
         // Every engineer signs in as themselves; the first three get demo tokens.
         let user = auth::create_user(&txn, name, Role::Engineer, row.id.parse().ok()).await?;
-        if i < 3 {
-            let (_, token) = auth::issue_token(&txn, &user.id, "demo").await?;
-            engineer_tokens.push((row.employee_number.clone(), row.name.clone(), token));
-        }
         engineer_rows.push((row, auth::caller_of(&user)?));
     }
 
@@ -300,6 +295,14 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         let slip = slips::create(&txn, &manager, new, now, "").await?;
         let (engineer, engineer_caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
         drive(&txn, &manager, engineer_caller, engineer, &slip.id, *target, now).await?;
+    }
+    // Logins for the engineers with a slip to act on: a new one first, then visits under way.
+    let mut engineer_tokens = Vec::new();
+    for wanted in [SlipState::Dispatched, SlipState::Scheduled, SlipState::OnSite] {
+        let Some(i) = scenarios.iter().position(|s| s.4 == wanted) else { continue };
+        let (engineer, caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
+        let (_, token) = auth::issue_token(&txn, &caller.user_id.to_string(), "demo").await?;
+        engineer_tokens.push((engineer.employee_number.clone(), engineer.name.clone(), token));
     }
     txn.commit().await?;
     Ok(Some(DemoLogins { manager_token, engineer_tokens }))

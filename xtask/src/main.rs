@@ -3,8 +3,15 @@
 //! - `cargo xtask setup`: installs what the tests need and a fresh machine lacks: PostgreSQL
 //!   (Debian package) and a Python venv with grpcio for the cross-language client test.
 //! - `cargo xtask ci`: setup, then format check, clippy with warnings as errors, every test
-//!   (SQLite and PostgreSQL), and a Python client built only from the .proto files walking a
-//!   ticket from intake to a written-off slip against a real server.
+//!   (SQLite and PostgreSQL), a Python client built only from the .proto files walking a
+//!   ticket from intake to a written-off slip against a real server, the mobile bindings on
+//!   the JVM (Kotlin) and in Python, and the generated Swift API.
+//! - `cargo xtask bindings [--release]`: Kotlin, Swift and Python bindings into
+//!   `target/bindings`.
+//! - `cargo xtask android` / `cargo xtask ios`: the Android library module (needs an NDK and
+//!   cargo-ndk) and the iOS XCFramework with a Swift Package (needs macOS with Xcode).
+
+mod mobile;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,7 +26,16 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "setup" => setup(),
         "python-client" => python_client(),
-        _ => Err("usage: cargo xtask <ci|setup|python-client>".to_owned()),
+        "bindings" => mobile::bindings(std::env::args().any(|a| a == "--release")).map(drop),
+        "kotlin-test" => mobile::kotlin_test(),
+        "python-bindings" => mobile::python_smoke(),
+        "swift-check" => mobile::swift_check(),
+        "android" => mobile::android(),
+        "ios" => mobile::ios(),
+        _ => Err(
+            "usage: cargo xtask <ci|setup|python-client|bindings|kotlin-test|python-bindings|swift-check|android|ios>"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,15 +46,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn step(name: &str) {
+pub(crate) fn step(name: &str) {
     println!("\n==> {name}");
 }
 
-fn run(program: &str, args: &[&str]) -> Result {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result {
     let status =
         Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{program}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
@@ -55,8 +71,14 @@ fn ci() -> Result {
     let rust = cargo_test()?;
     step("a Python client from the .proto files");
     python_client()?;
+    mobile::kotlin_test()?;
+    mobile::python_smoke()?;
+    mobile::swift_check()?;
     println!("\nci passed in {:.0?}", started.elapsed());
-    println!("tests: {} passed, 0 failed (Rust) plus the Python client walk", rust);
+    println!(
+        "tests: {rust} passed, 0 failed (Rust), plus the Python client walk, the Kotlin engineer day, \
+         the Python bindings smoke test and the Swift API check"
+    );
     Ok(())
 }
 
@@ -116,7 +138,7 @@ fn python_has_grpc(venv: &Path) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn apt_install(packages: &[&str]) -> Result {
+pub(crate) fn apt_install(packages: &[&str]) -> Result {
     let sudo = !Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     let mut update = vec!["apt-get", "update", "-qq"];
     let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];

@@ -1,0 +1,199 @@
+// A field engineer's whole day through the generated Kotlin bindings, on the JVM, against a
+// real Onsite server this test starts and stops (to go offline). `cargo xtask kotlin-test`
+// compiles it together with the bindings and runs it.
+//
+// Env: ONSITE_SERVER_BIN, ONSITE_CTL_BIN (the server and console binaries).
+
+import dev.onsite.sdk.*
+import java.io.File
+import java.net.ServerSocket
+import java.nio.file.Files
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.TimeUnit
+
+var failures = 0
+var passes = 0
+
+fun check(name: String, ok: Boolean) {
+    if (ok) passes++ else failures++
+    println((if (ok) "PASS " else "FAIL ") + name)
+}
+
+inline fun <reified E : Throwable> expectThrows(name: String, block: () -> Unit): E? {
+    try {
+        block()
+    } catch (e: Throwable) {
+        check(name, e is E)
+        return e as? E
+    }
+    check(name, false)
+    return null
+}
+
+/** The server under test: started with the demo data, stopped to go offline. */
+class Server(private val bin: String, private val dataDir: File) {
+    val port = ServerSocket(0).use { it.localPort }
+    val url = "http://127.0.0.1:$port"
+    var dispatcherToken = ""
+    val engineerTokens = mutableListOf<Pair<String, String>>() // employee number, token
+    private var process: Process? = null
+
+    fun start() {
+        val p = ProcessBuilder(bin, "--demo", "--listen", "127.0.0.1:$port", "--data-dir", dataDir.path)
+            .redirectErrorStream(true)
+            .apply { environment()["ONSITE_LOG"] = "warn" }
+            .start()
+        process = p
+        val lines = p.inputStream.bufferedReader()
+        while (true) {
+            val line = lines.readLine() ?: error("the server exited before it was ready")
+            val text = line.trim()
+            if (text.startsWith("dispatcher token: ")) dispatcherToken = text.removePrefix("dispatcher token: ")
+            if (text.startsWith("engineer No. ")) {
+                engineerTokens += text.removePrefix("engineer No. ").substringBefore(" ") to text.substringAfterLast("token: ")
+            }
+            if (line.startsWith("Ready:")) break
+        }
+        // Keep reading so the server never blocks on a full pipe.
+        Thread { runCatching { lines.forEachLine { } } }.apply { isDaemon = true }.start()
+    }
+
+    fun stop() {
+        process?.destroy() // SIGTERM: a graceful shutdown
+        process?.waitFor(30, TimeUnit.SECONDS)
+        process = null
+    }
+}
+
+/** The console, for what only the desk can do and to read the server's side. */
+fun ctl(server: Server, vararg args: String): String {
+    val p = ProcessBuilder(System.getenv("ONSITE_CTL_BIN"), "--server", server.url, "--json", *args)
+        .apply { environment()["ONSITE_TOKEN"] = server.dispatcherToken }
+        .redirectErrorStream(true)
+        .start()
+    val out = p.inputStream.bufferedReader().readText()
+    val ok = p.waitFor() == 0
+    check("onsitectl ${args.first()} ran", ok)
+    if (!ok) println(out)
+    return out
+}
+
+class Recorder : SyncObserver {
+    val states = CopyOnWriteArrayList<SyncState>()
+    override fun onSyncState(state: SyncState) {
+        states += state
+    }
+}
+
+fun signature(): List<Stroke> = listOf(
+    Stroke(listOf(StrokePoint(20f, 60f, 0u, 0.4f), StrokePoint(140f, 20f, 200u, 0.8f), StrokePoint(260f, 90f, 420u, 0.6f))),
+    Stroke(listOf(StrokePoint(280f, 40f, 700u, 0.5f), StrokePoint(340f, 45f, 800u, 0.5f))),
+)
+
+fun main() {
+    val dataDir = Files.createTempDirectory("onsite-kotlin-server").toFile()
+    val phoneDir = Files.createTempDirectory("onsite-kotlin-phone").toFile()
+    val server = Server(System.getenv("ONSITE_SERVER_BIN"), dataDir)
+    server.start()
+    try {
+        day(server, phoneDir)
+    } finally {
+        server.stop()
+        dataDir.deleteRecursively()
+        phoneDir.deleteRecursively()
+    }
+    println("kotlin: $passes passed, $failures failed")
+    if (failures > 0) kotlin.system.exitProcess(1)
+}
+
+fun day(server: Server, phoneDir: File) {
+    val (number, token) = server.engineerTokens.first()
+    val session = EngineerSession.open(SessionConfig(phoneDir.path, "JVM test phone of engineer $number", null, false))
+    val recorder = Recorder()
+    session.setObserver(recorder)
+
+    // Before sign-in nothing works, and says why.
+    expectThrows<OnsiteException.NotSignedIn>("actions need a signed-in engineer") { session.sync() }
+
+    val first = session.signIn(server.url, token)
+    check("sign-in pulled slips, customers and the catalog", first.pulledChanges >= 3uL)
+    check("the parts catalog is on the phone", session.partsCatalog().any { it.partNumber == "SSD-1T" })
+    val slip = session.slips().first { it.state == SlipState.DISPATCHED }
+    check("the dispatched slip names its customer and site", slip.customerName.isNotEmpty() && slip.siteAddress.isNotEmpty())
+
+    // A second slip the desk will take away while the engineer is offline.
+    val other = Regex("\\{[^{}]*\\}").findAll(ctl(server, "slips")).map { it.value }
+        .firstOrNull { it.contains("\"state\":\"verified\"") }
+        ?.let { Regex("\"slip\":\"([0-9a-f-]{36})\"").find(it)?.groupValues?.get(1) }
+    check("the demo has a verified slip to hand out", other != null)
+    ctl(server, "assign", other!!, number)
+    session.sync()
+    check("the second slip arrived", session.slips().any { it.id == other })
+
+    // Offline from here: the server is stopped.
+    server.stop()
+    val id = slip.id
+    val now = System.currentTimeMillis()
+    session.confirm(id)
+    session.confirm(other)
+    session.book(id, now + 3_600_000, now + 7_200_000, "Mr. Chen")
+    session.startTravel(id)
+    val arrived = session.checkIn(id, 31.2304, 121.4737)
+    check("checked in offline", arrived.summary.state == SlipState.ON_SITE)
+    val photo = byteArrayOf(0xff.toByte(), 0xd8.toByte(), 0xff.toByte(), 0xe0.toByte()) + ByteArray(4000) { (it % 251).toByte() }
+    session.logBackup(id, BackupKind.BACKUP, "USB disk SN 4471", "full image", listOf(photo))
+    session.recordFix(id, FixInput(FixOutcome.RESOLVED, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
+    session.addPartsCost(id, listOf(
+        CostLineInput(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false),
+        CostLineInput(CostKind.TRAVEL, "Taxi", "", 1, 8_650L, "CNY", true),
+    ))
+    val signed = session.captureSignOff(id, SignerInput("Mr. Chen", Satisfaction.VERY_SATISFIED, 5, 4, 5, "Quick and tidy"), signature(), 400u, 150u)
+    check("sign-off captured offline, not yet verified", signed.signOff?.verified == false)
+    val done = session.complete(id)
+    check("completed on the phone", done.summary.state == SlipState.COMPLETED)
+    check("ten changes wait", session.pendingChanges().size == 10)
+
+    // Errors arrive typed.
+    val refused = expectThrows<OnsiteException.Refused>("an illegal action is refused locally") { session.confirm(id) }
+    check("with the state machine's reason", refused?.reason == "INVALID_TRANSITION")
+    val invalid = expectThrows<OnsiteException.Invalid>("bad input names the field") { session.decline(other, " ") }
+    check("the field is reason", invalid?.field == "reason")
+    expectThrows<OnsiteException.Offline>("sync without a server says offline") { session.sync() }
+    expectThrows<OnsiteException.UnsyncedChanges>("sign-out keeps unsynced work") { session.signOut(false) }
+
+    // The desk moves the second slip away while the phone is offline.
+    server.start()
+    val colleague = Regex("\\{[^{}]*\\}").findAll(ctl(server, "engineers")).map { it.value }
+        .filter { it.contains("\"status\":\"available\"") }
+        .mapNotNull { Regex("\"no\":\"(\\d+)\"").find(it)?.groupValues?.get(1) }
+        .first { it != number }
+    ctl(server, "assign", other, colleague)
+
+    // Back online.
+    val report = session.sync()
+    check("nine changes settled, one refused", report.settled == 9uL && report.refused == 1uL)
+    check("two attachments uploaded: the photo and the signature", report.uploadedAttachments == 2uL)
+    val attention = session.needsAttention()
+    check("the refused confirm needs attention", attention.size == 1 && attention[0].reason == "SLIP_REASSIGNED")
+    check("the reassigned slip left the phone", session.slips().none { it.id == other })
+    val visit = session.slip(id)
+    check("completed on the server", visit.summary.state == SlipState.COMPLETED)
+    check("the signature is verified by the server", visit.signOff?.verified == true)
+    check("every record is there", visit.backups.size == 1 && visit.backups[0].photoCount == 1u && visit.fix != null && visit.costLines.size == 2)
+    check("arrival recorded", visit.arrivedAtMs != null)
+
+    // The server's own view, through the console.
+    val onServer = ctl(server, "slip", id)
+    check("the server has the slip completed", onServer.contains("\"state\":\"completed\""))
+    check("the server verified the signature", onServer.contains("\"signature_verified\":\"yes\""))
+
+    val state = session.syncState()
+    check("nothing pending", state.pendingChanges == 0uL && state.pendingBytes == 0uL && state.lastError == null)
+    check("the observer saw a round start", recorder.states.any { it.syncing })
+    check("the observer saw ten pending", recorder.states.any { it.pendingChanges == 10uL })
+    check("the observer saw the end", recorder.states.last().pendingChanges == 0uL)
+
+    check("dismissed", session.dismiss(attention[0].changeId))
+    session.signOut(false)
+    check("signed out: nothing left on the phone", session.slips().isEmpty() && session.engineerId() == null)
+}
