@@ -1,7 +1,8 @@
 //! Project automation.
 //!
 //! - `cargo xtask setup`: installs what the tests need and a fresh machine lacks: PostgreSQL
-//!   (Debian package) and a Python venv with grpcio for the cross-language client test.
+//!   and JNA (Debian packages), a Python venv with grpcio for the cross-language client test,
+//!   and kotlinc (npm) for the Kotlin bindings test.
 //! - `cargo xtask ci`: setup, then format check, clippy with warnings as errors, every test
 //!   (SQLite and PostgreSQL), a Python client built only from the .proto files walking a
 //!   ticket from intake to a written-off slip against a real server, the mobile bindings on
@@ -121,6 +122,7 @@ fn setup() -> Result {
         let pip = venv.join("bin/pip");
         run(&pip.to_string_lossy(), &["install", "--quiet", "grpcio", "grpcio-tools"])?;
     }
+    mobile::kotlin_tools()?;
     println!("setup complete");
     Ok(())
 }

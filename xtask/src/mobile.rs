@@ -52,7 +52,7 @@ pub fn bindings(release: bool) -> Result<PathBuf> {
 }
 
 /// Installs kotlinc (npm package `kotlin-compiler`) under `.tools/kotlin` and JNA (Debian).
-fn kotlin_tools() -> Result<PathBuf> {
+pub fn kotlin_tools() -> Result<PathBuf> {
     let home = root().join(".tools/kotlin");
     let kotlinc = home.join("node_modules/kotlin-compiler/bin/kotlinc");
     if !kotlinc.exists() {
