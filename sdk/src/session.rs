@@ -159,7 +159,7 @@ impl Inner {
             syncing,
             pending_ops: ops,
             pending_bytes: op_bytes + blob_bytes,
-            needs_attention: store::attention(conn)?.len() as u64,
+            needs_attention: store::attention_count(conn)?,
             last_success_ms: (last_success > 0).then_some(last_success),
             last_error: store::meta_text(conn, key::LAST_ERROR)?.filter(|e| !e.is_empty()),
         })
@@ -321,12 +321,12 @@ impl Session {
 
     /// Open slips with an appointment on `day` (UTC date of the window start), or without one.
     pub fn slips_for_day(&self, day: chrono::NaiveDate) -> Result<Vec<pb::Slip>> {
-        let open =
+        let closed =
             [pb::SlipState::Completed, pb::SlipState::WrittenOff, pb::SlipState::Cancelled, pb::SlipState::Declined];
         Ok(self
             .slips()?
             .into_iter()
-            .filter(|s| !open.iter().any(|st| *st as i32 == s.state))
+            .filter(|s| !closed.iter().any(|st| *st as i32 == s.state))
             .filter(|s| {
                 s.appointment
                     .as_ref()

@@ -312,6 +312,11 @@ pub fn attention(conn: &Connection) -> Result<Vec<Attention>> {
     .collect()
 }
 
+/// How many entries need attention.
+pub fn attention_count(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM attention", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Removes a resolved attention entry.
 pub fn resolve_attention(conn: &Connection, op_id: &str) -> Result<bool> {
     Ok(conn.execute("DELETE FROM attention WHERE op_id = ?1", [op_id])? == 1)

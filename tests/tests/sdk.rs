@@ -310,8 +310,7 @@ fn random_fault_schedules_apply_every_op_exactly_once() {
         .unwrap_or_else(|e| panic!("sign in: {e}"));
     let mut rng = Rng(0x005e_ed0f_fa17);
     let restarts = std::cell::Cell::new(0);
-    for n in 0..schedules {
-        let started = std::time::Instant::now();
+    for _ in 0..schedules {
         // The desk dispatches a new slip; the device hears of it with its next sync.
         let slip = &desk.dispatched(&engineer_id);
         drain(&desk, session.as_ref().unwrap_or_else(|| panic!("no session")));
@@ -356,11 +355,9 @@ fn random_fault_schedules_apply_every_op_exactly_once() {
         let local = s.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(local, desk.server_slip(&slip.id), "device and server converge");
         assert!(s.needs_attention().is_ok_and(|a| a.is_empty()), "nothing refused");
-        if std::env::var("ONSITE_TRACE").is_ok() {
-            eprintln!("schedule {n}: {:?}", started.elapsed());
-        }
     }
-    assert!(restarts.get() > 0, "some schedules restarted the server");
+    // About one schedule in twelve restarts the server; short local runs may have none.
+    assert!(restarts.get() > 0 || schedules < 50, "some schedules restarted the server");
 }
 
 /// The manager reassigns a slip while its engineer works offline: the engineer's records are
