@@ -346,26 +346,20 @@ impl Satisfaction {
     }
 }
 
-/// The customer and site a slip points at, as the device holds them.
-pub(crate) struct Place<'a> {
-    pub customer: Option<&'a pb::Customer>,
+/// The slip's site, from its customer as the device holds it.
+fn site<'a>(customer: Option<&'a pb::Customer>, site_id: &str) -> Option<&'a pb::Site> {
+    customer.and_then(|c| c.sites.iter().find(|s| s.id == site_id))
 }
 
-impl Place<'_> {
-    fn site(&self, site_id: &str) -> Option<&pb::Site> {
-        self.customer.and_then(|c| c.sites.iter().find(|s| s.id == site_id))
-    }
-}
-
-pub(crate) fn summary(slip: &pb::Slip, place: &Place<'_>) -> SlipSummary {
+pub(crate) fn summary(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipSummary {
     let window = slip.appointment.as_ref().and_then(|a| a.window.as_ref());
-    let site = place.site(&slip.site_id);
+    let site = site(customer, &slip.site_id);
     SlipSummary {
         id: slip.id.clone(),
         ticket_number: slip.ticket_number.clone(),
         visit_number: slip.visit_number,
         state: slip.state.into(),
-        customer_name: place.customer.map(|c| c.name.clone()).unwrap_or_default(),
+        customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
         site_name: site.map(|s| s.name.clone()).unwrap_or_default(),
         site_address: site.map(|s| s.address.clone()).unwrap_or_default(),
         instructions: slip.instructions.clone(),
@@ -374,13 +368,12 @@ pub(crate) fn summary(slip: &pb::Slip, place: &Place<'_>) -> SlipSummary {
     }
 }
 
-pub(crate) fn detail(slip: &pb::Slip, place: &Place<'_>) -> SlipDetail {
-    let site = place.site(&slip.site_id);
+pub(crate) fn detail(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipDetail {
+    let site = site(customer, &slip.site_id);
     SlipDetail {
-        summary: summary(slip, place),
+        summary: summary(slip, customer),
         appointment_contact: slip.appointment.as_ref().map(|a| a.contact_name.clone()).unwrap_or_default(),
-        contacts: place
-            .customer
+        contacts: customer
             .map(|c| {
                 c.contacts
                     .iter()

@@ -6,8 +6,8 @@ use std::time::Duration;
 use onsite_sdk::{Config, CostInput, Session, pb};
 
 use crate::error::OnsiteError;
+use crate::model;
 use crate::model::*;
-use crate::model::{self, Place};
 
 type Result<T> = std::result::Result<T, OnsiteError>;
 
@@ -277,13 +277,13 @@ impl EngineerSession {
 }
 
 impl EngineerSession {
-    fn with_place<T>(&self, slip: &pb::Slip, view: impl Fn(&pb::Slip, &Place<'_>) -> T) -> Result<T> {
+    fn with_place<T>(&self, slip: &pb::Slip, view: impl Fn(&pb::Slip, Option<&pb::Customer>) -> T) -> Result<T> {
         let ticket = self.inner.ticket(&slip.ticket_id)?;
         let customer = match &ticket {
             Some(t) => self.inner.customer(&t.customer_id)?,
             None => None,
         };
-        Ok(view(slip, &Place { customer: customer.as_ref() }))
+        Ok(view(slip, customer.as_ref()))
     }
 
     fn detail(&self, slip: pb::Slip) -> Result<SlipDetail> {

@@ -204,6 +204,16 @@ pub fn sign(key: &[u8; 32], report_sha256: &str, png_sha256: &str) -> Vec<u8> {
     SigningKey::from_bytes(key).sign(&signed_message(report_sha256, png_sha256)).to_bytes().to_vec()
 }
 
+/// Completes a sign-off for `slip` as the device does: the canonical content, its hash and the
+/// device key's signature over both hashes. `sign_off` must carry the image hash already.
+pub fn seal(key: &[u8; 32], slip: &pb::Slip, mut sign_off: pb::SignOff) -> pb::SignOff {
+    let content = ReportContent::build(slip, &sign_off).to_bytes();
+    sign_off.report_content_sha256 = sha256_hex(&content);
+    sign_off.device_signature = sign(key, &sign_off.report_content_sha256, &sign_off.signature_png_sha256);
+    sign_off.report_content = content;
+    sign_off
+}
+
 /// The public key of a device key.
 pub fn public_key(key: &[u8; 32]) -> [u8; 32] {
     SigningKey::from_bytes(key).verifying_key().to_bytes()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use onsite_core::id::EngineerId;
 use onsite_core::money::Currency;
-use onsite_proto::signoff::{self, ReportContent};
+use onsite_proto::signoff;
 use onsite_proto::v1::{self as pb, op::Payload};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::apply::apply;
 use crate::error::{Result, SdkError};
 use crate::signature::{StrokePoint, render_png};
-use crate::store::{self, Attention, Store, key};
+use crate::store::{self, Attention, Kept, Store, key};
 use crate::sync::{self, SyncReport};
 
 /// The device's clock; tests and apps with a trusted time source may replace it.
@@ -138,8 +138,7 @@ impl Inner {
     }
 
     pub(crate) fn engineer(&self) -> Result<EngineerId> {
-        let id = store::meta_text(self.lock()?.read(), key::ENGINEER_ID)?.ok_or(SdkError::NotSignedIn)?;
-        id.parse().map_err(|_| SdkError::Storage("bad engineer id".into()))
+        store::engineer(self.lock()?.read())
     }
 
     /// The device key and its public half.
@@ -345,12 +344,12 @@ impl Session {
 
     /// The ticket of a slip.
     pub fn ticket(&self, id: &str) -> Result<Option<pb::Ticket>> {
-        store::body(self.inner.lock()?.read(), "tickets", id)
+        store::body(self.inner.lock()?.read(), Kept::Tickets, id)
     }
 
     /// A customer with contacts, sites and installed products.
     pub fn customer(&self, id: &str) -> Result<Option<pb::Customer>> {
-        store::body(self.inner.lock()?.read(), "customers", id)
+        store::body(self.inner.lock()?.read(), Kept::Customers, id)
     }
 
     /// The parts catalog for the engineer's product lines.
@@ -513,7 +512,7 @@ impl Session {
         let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
         let signed_at = self.inner.timestamp();
         self.enqueue(slip_id, |local| {
-            let mut sign_off = pb::SignOff {
+            let sign_off = pb::SignOff {
                 signer_name: signer.signer_name.trim().to_owned(),
                 satisfaction: signer.satisfaction as i32,
                 service_quality_rating: signer.ratings[0],
@@ -525,10 +524,7 @@ impl Session {
                 signed_at: Some(signed_at),
                 ..Default::default()
             };
-            let content = ReportContent::build(local, &sign_off).to_bytes();
-            sign_off.report_content_sha256 = signoff::sha256_hex(&content);
-            sign_off.device_signature = signoff::sign(&secret, &sign_off.report_content_sha256, &png_sha256);
-            sign_off.report_content = content;
+            let sign_off = signoff::seal(&secret, local, sign_off);
             Ok((Payload::CaptureSignOff(sign_off), vec![(png_sha256.clone(), "image/png", png.clone())]))
         })
     }
@@ -547,7 +543,6 @@ impl Session {
             accuracy_m,
             time: Some(self.inner.timestamp()),
         };
-        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
         let now_ms = self.inner.now().timestamp_millis();
         let mut store = self.inner.lock()?;
         store.write(|txn| {
@@ -566,7 +561,7 @@ impl Session {
             }
             let payload =
                 Payload::ReportLocation(pb::ReportLocationRequest { reports: vec![fix], ..Default::default() });
-            let op = new_op(txn, &device_id, "", "", payload, self.inner.timestamp())?;
+            let op = new_op(txn, "", "", payload, self.inner.timestamp())?;
             store::enqueue(txn, &op, now_ms)
         })?;
         drop(store);
@@ -603,16 +598,15 @@ impl Session {
         slip_id: &str,
         build: impl FnOnce(&pb::Slip) -> Result<(Payload, Vec<(String, &'static str, Vec<u8>)>)>,
     ) -> Result<pb::Slip> {
-        let engineer = self.inner.engineer()?;
-        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
         let now = self.inner.timestamp();
         let now_ms = self.inner.now().timestamp_millis();
         let mut store = self.inner.lock()?;
         let next = store.write(|txn| {
+            let engineer = store::engineer(txn)?;
             let (server, local) =
                 store::slip(txn, slip_id)?.ok_or_else(|| SdkError::UnknownSlip(slip_id.to_owned()))?;
             let (payload, blobs) = build(&local)?;
-            let op = new_op(txn, &device_id, slip_id, &server.etag, payload, now)?;
+            let op = new_op(txn, slip_id, &server.etag, payload, now)?;
             let next = apply(&local, &op, engineer)?;
             for (sha256, content_type, data) in &blobs {
                 store::put_attachment(txn, sha256, content_type, data)?;
@@ -637,20 +631,20 @@ impl Session {
 /// Fixes closer together than this replace each other while they wait.
 pub const MIN_FIX_GAP: Duration = Duration::from_secs(60);
 
-/// A new op with the device's next sequence number.
+/// A new op of this device with its next sequence number.
 fn new_op(
     txn: &rusqlite::Connection,
-    device_id: &str,
     slip_id: &str,
     base_etag: &str,
     payload: Payload,
     device_time: prost_types::Timestamp,
 ) -> Result<pb::Op> {
+    let device_id = store::meta_text(txn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
     let seq = store::meta_int(txn, key::NEXT_SEQ)?.max(1);
     store::set_meta(txn, key::NEXT_SEQ, (seq + 1).to_string())?;
     Ok(pb::Op {
         op_id: uuid::Uuid::now_v7().to_string(),
-        device_id: device_id.to_owned(),
+        device_id,
         device_seq: seq,
         slip_id: slip_id.to_owned(),
         base_etag: base_etag.to_owned(),

@@ -123,6 +123,12 @@ pub fn set_meta(conn: &Connection, key: &str, value: impl AsRef<[u8]>) -> Result
     Ok(())
 }
 
+/// The signed-in engineer.
+pub fn engineer(conn: &Connection) -> Result<onsite_core::id::EngineerId> {
+    let id = meta_text(conn, key::ENGINEER_ID)?.ok_or(SdkError::NotSignedIn)?;
+    id.parse().map_err(|_| SdkError::Storage("bad engineer id".into()))
+}
+
 /// Both views of a slip.
 pub fn slip(conn: &Connection, id: &str) -> Result<Option<(pb::Slip, pb::Slip)>> {
     let row: Option<(Vec<u8>, Vec<u8>)> = conn
@@ -159,23 +165,38 @@ pub fn remove_slip(conn: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The tables of records the device keeps whole, by id.
+#[derive(Clone, Copy, Debug)]
+pub enum Kept {
+    Tickets,
+    Customers,
+}
+
+impl Kept {
+    fn upsert(self) -> &'static str {
+        match self {
+            Self::Tickets => "INSERT OR REPLACE INTO tickets (id, body) VALUES (?1, ?2)",
+            Self::Customers => "INSERT OR REPLACE INTO customers (id, body) VALUES (?1, ?2)",
+        }
+    }
+
+    fn select(self) -> &'static str {
+        match self {
+            Self::Tickets => "SELECT body FROM tickets WHERE id = ?1",
+            Self::Customers => "SELECT body FROM customers WHERE id = ?1",
+        }
+    }
+}
+
 /// Stores a ticket or customer by id.
-pub fn put_body(conn: &Connection, table: &str, id: &str, body: &[u8]) -> Result<()> {
-    let sql = match table {
-        "tickets" => "INSERT OR REPLACE INTO tickets (id, body) VALUES (?1, ?2)",
-        _ => "INSERT OR REPLACE INTO customers (id, body) VALUES (?1, ?2)",
-    };
-    conn.execute(sql, params![id, body])?;
+pub fn put_body(conn: &Connection, table: Kept, id: &str, body: &[u8]) -> Result<()> {
+    conn.execute(table.upsert(), params![id, body])?;
     Ok(())
 }
 
 /// A stored ticket or customer.
-pub fn body<M: Message + Default>(conn: &Connection, table: &str, id: &str) -> Result<Option<M>> {
-    let sql = match table {
-        "tickets" => "SELECT body FROM tickets WHERE id = ?1",
-        _ => "SELECT body FROM customers WHERE id = ?1",
-    };
-    let row: Option<Vec<u8>> = conn.query_row(sql, [id], |r| r.get(0)).optional()?;
+pub fn body<M: Message + Default>(conn: &Connection, table: Kept, id: &str) -> Result<Option<M>> {
+    let row: Option<Vec<u8>> = conn.query_row(table.select(), [id], |r| r.get(0)).optional()?;
     row.map(|b| decode(&b)).transpose()
 }
 

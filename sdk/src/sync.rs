@@ -13,7 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::apply::rebase;
 use crate::error::{Result, SdkError};
 use crate::session::Inner;
-use crate::store::{self, Attention, key};
+use crate::store::{self, Attention, Kept, key};
 
 /// Ops per push.
 pub const BATCH: i64 = 200;
@@ -253,8 +253,10 @@ fn apply_changes(inner: &Inner, response: &pb::PullResponse, snapshot: bool) -> 
                     accept_server_slip(txn, slip, engineer)?;
                     kept.push(slip.id.clone());
                 }
-                Some(pb::change::Entity::Ticket(t)) => store::put_body(txn, "tickets", &t.id, &t.encode_to_vec())?,
-                Some(pb::change::Entity::Customer(c)) => store::put_body(txn, "customers", &c.id, &c.encode_to_vec())?,
+                Some(pb::change::Entity::Ticket(t)) => store::put_body(txn, Kept::Tickets, &t.id, &t.encode_to_vec())?,
+                Some(pb::change::Entity::Customer(c)) => {
+                    store::put_body(txn, Kept::Customers, &c.id, &c.encode_to_vec())?
+                }
                 Some(pb::change::Entity::RemovedSlipId(id)) => store::remove_slip(txn, id)?,
                 Some(pb::change::Entity::PartsCatalog(catalog)) => store::replace_catalog(txn, catalog)?,
                 None => {}

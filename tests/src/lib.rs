@@ -454,16 +454,13 @@ pub async fn signed_sign_off(
         .await
         .map(tonic::Response::into_inner)
         .unwrap_or_default();
-    let mut sign_off = pb::SignOff {
+    let sign_off = pb::SignOff {
         signature_png_sha256: signoff::sha256_hex(png),
         device_id,
         signed_at: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 }),
         ..sign_off
     };
-    let content = signoff::ReportContent::build(&slip, &sign_off).to_bytes();
-    sign_off.report_content_sha256 = signoff::sha256_hex(&content);
-    sign_off.device_signature = signoff::sign(&key, &sign_off.report_content_sha256, &sign_off.signature_png_sha256);
-    sign_off.report_content = content;
+    let sign_off = signoff::seal(&key, &slip, sign_off);
     pb::CaptureSignOffRequest {
         request_id: request_id(),
         slip_id: slip_id.to_owned(),

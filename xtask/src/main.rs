@@ -72,9 +72,7 @@ fn ci() -> Result {
     let rust = cargo_test()?;
     step("a Python client from the .proto files");
     python_client()?;
-    mobile::kotlin_test()?;
-    mobile::python_smoke()?;
-    mobile::swift_check()?;
+    mobile::check_all()?;
     println!("\nci passed in {:.0?}", started.elapsed());
     println!(
         "tests: {rust} passed, 0 failed (Rust), plus the Python client walk, the Kotlin engineer day, \

@@ -81,11 +81,33 @@ pub fn kotlin_tools() -> Result<PathBuf> {
     Ok(home.join("node_modules/kotlin-compiler"))
 }
 
+/// Every check of the bindings, on one generation: Kotlin, Python and Swift.
+pub fn check_all() -> Result {
+    let lib = bindings(false)?;
+    run_kotlin(&lib)?;
+    run_python(&lib)?;
+    check_swift()
+}
+
 /// Compiles the generated Kotlin with the JVM test and runs a whole engineer day against a
 /// real server.
 pub fn kotlin_test() -> Result {
+    run_kotlin(&bindings(false)?)
+}
+
+/// The Python bindings: imports them next to the library and runs the smoke test.
+pub fn python_smoke() -> Result {
+    run_python(&bindings(false)?)
+}
+
+/// Checks the generated Swift for the API the iOS app uses (no Swift compiler here).
+pub fn swift_check() -> Result {
+    bindings(false)?;
+    check_swift()
+}
+
+fn run_kotlin(lib: &Path) -> Result {
     let kotlin = kotlin_tools()?;
-    let lib = bindings(false)?;
     run("cargo", &["build", "-p", "onsite-server", "-p", "onsite-cli"])?;
     step("Kotlin bindings on the JVM");
     let jar = root().join("target/kotlin/engineer-day.jar");
@@ -107,12 +129,10 @@ pub fn kotlin_test() -> Result {
     if status.success() { Ok(()) } else { Err("the Kotlin engineer day failed".into()) }
 }
 
-/// The Python bindings: imports them next to the library and runs the smoke test.
-pub fn python_smoke() -> Result {
-    let lib = bindings(false)?;
+fn run_python(lib: &Path) -> Result {
     step("Python bindings");
     let dir = bindings_dir().join("python");
-    std::fs::copy(&lib, dir.join("libonsite_mobile.so")).map_err(|e| format!("copy library: {e}"))?;
+    std::fs::copy(lib, dir.join("libonsite_mobile.so")).map_err(|e| format!("copy library: {e}"))?;
     let status = Command::new("python3")
         .arg(root().join("mobile-bindings/tests/python/smoke.py"))
         .env("PYTHONPATH", &dir)
@@ -145,9 +165,7 @@ const SWIFT_API: &[&str] = &[
     "public enum SlipState",
 ];
 
-/// Checks the generated Swift for the API the iOS app uses (no Swift compiler here).
-pub fn swift_check() -> Result {
-    bindings(false)?;
+fn check_swift() -> Result {
     step("Swift API");
     let path = bindings_dir().join("swift/OnsiteSDK.swift");
     let swift = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;

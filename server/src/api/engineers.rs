@@ -141,7 +141,7 @@ impl EngineerService for Engineers {
                 .to_string();
             let req = request.get_ref();
             let now = Utc::now();
-            let fixes = repo::location_fixes(&req.reports, now, chrono::Duration::zero())?;
+            let fixes = crate::visit::intents::location_fixes(&req.reports, now, chrono::Duration::zero())?;
             idempotency::run(app, &caller, "ReportLocation", &req.request_id, req, |txn| async {
                 let saved = repo::record_positions(&txn, &engineer_id, &fixes, to_us(now)).await?;
                 board::engineer_changed(&txn, &saved, to_us(now)).await?;

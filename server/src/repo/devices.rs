@@ -71,7 +71,7 @@ pub struct StoredResult {
     pub slip_id: String,
 }
 
-/// Stores the results of a batch's ops (without their slips), in one statement.
+/// Stores the results of a batch's ops in one statement.
 pub async fn store_results(
     db: &impl ConnectionTrait,
     device_id: &str,
@@ -87,7 +87,7 @@ pub async fn store_results(
         op_id: Set(r.result.op_id.clone()),
         slip_id: Set(r.slip_id.clone()),
         outcome: Set(r.outcome.to_owned()),
-        result: Set(pb::OpResult { slip: None, ..r.result.clone() }.encode_to_vec()),
+        result: Set(r.result.encode_to_vec()),
         applied_at_us: Set(to_us(now)),
     });
     device_op::Entity::insert_many(rows).exec(db).await?;

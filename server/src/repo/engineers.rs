@@ -1,14 +1,11 @@
 //! Engineers: the basic record (employee number, tier, skills, home base, shift, status).
 
-use chrono::{DateTime, Duration, Utc};
 use onsite_core::calendar::BusinessCalendar;
 use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::EngineerId;
 use onsite_core::slip::SlipState;
 use onsite_core::ticket::Tier;
-use onsite_proto::convert;
-use onsite_proto::v1 as pb;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     SqlErr,
@@ -16,7 +13,6 @@ use sea_orm::{
 
 use crate::error::{Error, Result};
 use crate::store::entities::{engineer, engineer_position, slip};
-use crate::store::to_us;
 
 /// Engineer statuses, as stored.
 pub const STATUSES: [&str; 3] = ["available", "busy", "off"];
@@ -272,30 +268,4 @@ pub async fn dispatch_rows(
         slips = slips.filter(slip::Column::EngineerId.is_in(ids.iter().map(String::as_str)));
     }
     Ok((engineers.all(db).await?, slips.all(db).await?))
-}
-
-/// Most fixes one report may carry.
-pub const MAX_FIXES: usize = 1000;
-
-/// Validates a batch of fixes; a missing time means "now". Device times are corrected by the
-/// device's clock `skew` (server minus device).
-pub fn location_fixes(reports: &[pb::LocationReport], now: DateTime<Utc>, skew: Duration) -> Result<Vec<Fix>> {
-    let mut v = Violations::new();
-    if reports.is_empty() || reports.len() > MAX_FIXES {
-        v.push("reports", format!("send between 1 and {MAX_FIXES} reports"));
-    }
-    let fixes = reports
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let position = v.take(convert::geo_point(r.position.as_ref(), &format!("reports[{i}].position")));
-            let time = v.take(r.time.as_ref().map_or(Ok(now), |t| convert::datetime(t, &format!("reports[{i}].time"))));
-            if !r.accuracy_m.is_finite() || !(0.0..=100_000.0).contains(&r.accuracy_m) {
-                v.push(format!("reports[{i}].accuracy_m"), "must be between 0 and 100000 metres");
-            }
-            Some(Fix { position: position?, device_time_us: to_us(time? + skew), accuracy_m: r.accuracy_m })
-        })
-        .collect();
-    v.check()?;
-    Ok(fixes)
 }

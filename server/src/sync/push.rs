@@ -50,8 +50,8 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     let mut stored = Vec::with_capacity(req.ops.len());
     for (i, op) in req.ops.iter().enumerate() {
         if op.device_seq <= last {
-            let mut stored = devices::stored_result(&txn, &device.id, op.device_seq).await?;
-            if stored.op_id != op.op_id {
+            let mut replay = devices::stored_result(&txn, &device.id, op.device_seq).await?;
+            if replay.op_id != op.op_id {
                 return Err(Error::invalid(
                     format!("ops[{i}].op_id"),
                     "differs from the op applied at this device_seq",
@@ -59,10 +59,10 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
             }
             // An applied op answers DUPLICATE; a refused one its refusal again, so a device that
             // lost the first answer still learns it.
-            if stored.outcome() == pb::OpOutcome::Applied {
-                stored.outcome = pb::OpOutcome::Duplicate.into();
+            if replay.outcome() == pb::OpOutcome::Applied {
+                replay.outcome = pb::OpOutcome::Duplicate.into();
             }
-            results.push(stored);
+            results.push(replay);
             continue;
         }
         if !op.slip_id.is_empty() && !touched.iter().any(|(id, _)| *id == op.slip_id) {
@@ -81,7 +81,7 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
             pb::OpOutcome::Conflict => "conflict",
             _ => "rejected",
         };
-        // Stored without the slip: a replay answers with the slip as it is then.
+        // Stored before `attach_slips`, so without a slip: a replay shows the slip as it is then.
         stored.push(StoredResult { result: result.clone(), outcome, slip_id: op.slip_id.clone() });
         last = op.device_seq;
         results.push(result);
@@ -235,7 +235,7 @@ async fn report_location(
     skew: Duration,
 ) -> Result<()> {
     let engineer = caller.engineer_id.ok_or(Error::PermissionDenied("only an engineer reports a location"))?;
-    let fixes = engineers::location_fixes(&report.reports, now, skew)?;
+    let fixes = intents::location_fixes(&report.reports, now, skew)?;
     engineers::record_positions(db, &engineer.to_string(), &fixes, to_us(now)).await?;
     Ok(())
 }

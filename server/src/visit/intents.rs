@@ -14,6 +14,7 @@ use sea_orm::Set;
 
 use super::Step;
 use crate::error::{Error, Result};
+use crate::repo::engineers::Fix;
 use crate::repo::join_lines;
 use crate::repo::slips::{NewRecord, Origin};
 use crate::store::entities::{backup, cost_line, fix, sign_off};
@@ -329,4 +330,30 @@ fn sign_off_record(s: &pb::SignOff, png: Option<&[u8]>, ctx: &Context<'_>) -> Re
         recorded_by: String::new(),
         report_content: Some(s.report_content.clone()),
     })
+}
+
+/// Most fixes one report may carry.
+pub const MAX_FIXES: usize = 1000;
+
+/// Validates a batch of fixes; a missing time means "now". Device times are corrected by the
+/// device's clock `skew` (server minus device).
+pub(crate) fn location_fixes(reports: &[pb::LocationReport], now: DateTime<Utc>, skew: Duration) -> Result<Vec<Fix>> {
+    let mut v = Violations::new();
+    if reports.is_empty() || reports.len() > MAX_FIXES {
+        v.push("reports", format!("send between 1 and {MAX_FIXES} reports"));
+    }
+    let fixes = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let position = v.take(convert::geo_point(r.position.as_ref(), &format!("reports[{i}].position")));
+            let time = v.take(r.time.as_ref().map_or(Ok(now), |t| convert::datetime(t, &format!("reports[{i}].time"))));
+            if !r.accuracy_m.is_finite() || !(0.0..=100_000.0).contains(&r.accuracy_m) {
+                v.push(format!("reports[{i}].accuracy_m"), "must be between 0 and 100000 metres");
+            }
+            Some(Fix { position: position?, device_time_us: to_us(time? + skew), accuracy_m: r.accuracy_m })
+        })
+        .collect();
+    v.check()?;
+    Ok(fixes)
 }
