@@ -59,6 +59,26 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The UPPER_SNAKE_CASE reason every side reports for this error: the server's status
+    /// details, the results of pushed ops, and the device's own refusals.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "INVALID_ARGUMENT",
+            Self::Forbidden { .. } => "ROLE_NOT_ALLOWED",
+            Self::NotAssigned => "SLIP_NOT_ASSIGNED",
+            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Self::Precondition { reason, .. } => reason,
+        }
+    }
+
+    /// The first field violated, for invalid input.
+    pub fn first_field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid(vs) => vs.first().map(|v| v.field.as_str()),
+            _ => None,
+        }
+    }
+
     /// A single field violation.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldViolation::new(field, description)])
@@ -110,10 +130,13 @@ impl Violations {
         }
     }
 
-    /// Bounds an optional string to `max` characters.
+    /// Bounds an optional string to `max` characters, without control characters other than
+    /// line breaks and tabs (a NUL in a name is never meant).
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.push(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            self.push(field, "must not contain control characters");
         }
     }
 

@@ -14,12 +14,15 @@
 //! - [`shift`]: an engineer's shift and days off, and whether they work during a window.
 //! - [`sla`]: severity service levels, due times, breach detection, escalation.
 //! - [`money`]: exact money in integer minor units.
+//! - [`op`]: the engineer's visit ops, one type per action, each with its one validation; the
+//!   device runs it before queueing an op and the server before applying one.
 
 pub mod calendar;
 pub mod error;
 pub mod geo;
 pub mod id;
 pub mod money;
+pub mod op;
 pub mod shift;
 pub mod sla;
 pub mod slip;

@@ -74,74 +74,76 @@ impl From<onsite_core::FieldViolation> for Error {
     }
 }
 
-fn with_reason(code: Code, message: String, reason: &str) -> Status {
-    let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-    Status::with_error_details(code, message, details)
+impl Error {
+    /// The one table: the status code and the ErrorInfo reason of each error. The status
+    /// mapping below and the results of pushed ops both read it.
+    pub fn classify(&self) -> (Code, &'static str) {
+        match self {
+            Self::Domain(domain) => {
+                let code = match domain {
+                    DomainError::Invalid(_) => Code::InvalidArgument,
+                    DomainError::Forbidden { .. } | DomainError::NotAssigned => Code::PermissionDenied,
+                    DomainError::InvalidTransition { .. } | DomainError::Precondition { .. } => {
+                        Code::FailedPrecondition
+                    }
+                };
+                (code, domain.reason())
+            }
+            Self::NotFound { .. } => (Code::NotFound, "NOT_FOUND"),
+            Self::AlreadyExists { reason, .. } => (Code::AlreadyExists, reason),
+            Self::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED"),
+            Self::PermissionDenied(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED"),
+            Self::DoubleBooked { .. } => (Code::FailedPrecondition, "DOUBLE_BOOKED"),
+            Self::SequenceGap { .. } => (Code::FailedPrecondition, "SEQUENCE_GAP"),
+            Self::StaleEtag { .. } => (Code::Aborted, "STALE_ETAG"),
+            Self::RequestIdReused => (Code::InvalidArgument, "REQUEST_ID_REUSED"),
+            Self::Unavailable => (Code::Unavailable, "STARTING_UP"),
+            Self::Database(_) | Self::Internal(_) => (Code::Internal, "INTERNAL"),
+        }
+    }
 }
 
 impl From<Error> for Status {
-    /// The one mapping. No catch-all arm: a new variant must choose its code here.
+    /// The one mapping, over [`Error::classify`]; only the details differ by variant.
     fn from(err: Error) -> Self {
         let message = err.to_string();
+        let (code, reason) = err.classify();
+        let mut metadata = std::collections::HashMap::new();
+        let mut violations = Vec::new();
         match err {
-            Error::Domain(domain) => match domain {
-                DomainError::Invalid(violations) => {
-                    let mut details = ErrorDetails::with_error_info(
-                        "INVALID_ARGUMENT",
-                        ERROR_DOMAIN,
-                        std::collections::HashMap::<String, String>::new(),
-                    );
-                    for v in violations {
-                        details.add_bad_request_violation(v.field, v.description);
-                    }
-                    Status::with_error_details(Code::InvalidArgument, message, details)
-                }
-                DomainError::Forbidden { .. } => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED"),
-                DomainError::NotAssigned => with_reason(Code::PermissionDenied, message, "SLIP_NOT_ASSIGNED"),
-                DomainError::InvalidTransition { .. } => {
-                    with_reason(Code::FailedPrecondition, message, "INVALID_TRANSITION")
-                }
-                DomainError::Precondition { reason, .. } => with_reason(Code::FailedPrecondition, message, reason),
-            },
-            Error::NotFound { .. } => with_reason(Code::NotFound, message, "NOT_FOUND"),
-            Error::AlreadyExists { reason, .. } => with_reason(Code::AlreadyExists, message, reason),
-            Error::Unauthenticated => with_reason(Code::Unauthenticated, message, "UNAUTHENTICATED"),
-            Error::PermissionDenied(_) => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED"),
+            Error::Domain(DomainError::Invalid(vs)) => violations = vs,
             Error::DoubleBooked { slip_id, ticket_number, window } => {
-                let metadata = std::collections::HashMap::from([
-                    ("conflicting_slip_id".to_owned(), slip_id),
-                    ("conflicting_ticket_number".to_owned(), ticket_number),
-                    ("conflicting_start".to_owned(), window.start.to_rfc3339()),
-                    ("conflicting_end".to_owned(), window.end.to_rfc3339()),
-                ]);
-                let details = ErrorDetails::with_error_info("DOUBLE_BOOKED", ERROR_DOMAIN, metadata);
-                Status::with_error_details(Code::FailedPrecondition, message, details)
+                metadata.insert("conflicting_slip_id".to_owned(), slip_id);
+                metadata.insert("conflicting_ticket_number".to_owned(), ticket_number);
+                metadata.insert("conflicting_start".to_owned(), window.start.to_rfc3339());
+                metadata.insert("conflicting_end".to_owned(), window.end.to_rfc3339());
             }
             Error::SequenceGap { expected } => {
-                let metadata = std::collections::HashMap::from([("expected_seq".to_owned(), expected.to_string())]);
-                let details = ErrorDetails::with_error_info("SEQUENCE_GAP", ERROR_DOMAIN, metadata);
-                Status::with_error_details(Code::FailedPrecondition, message, details)
+                metadata.insert("expected_seq".to_owned(), expected.to_string());
             }
-            Error::StaleEtag { .. } => with_reason(Code::Aborted, message, "STALE_ETAG"),
-            Error::RequestIdReused => {
-                let mut details = ErrorDetails::with_error_info(
-                    "REQUEST_ID_REUSED",
-                    ERROR_DOMAIN,
-                    std::collections::HashMap::<String, String>::new(),
-                );
-                details.add_bad_request_violation("request_id", "was already used for a different request");
-                Status::with_error_details(Code::InvalidArgument, message, details)
-            }
-            Error::Unavailable => with_reason(Code::Unavailable, message, "STARTING_UP"),
+            Error::RequestIdReused => violations
+                .push(onsite_core::FieldViolation::new("request_id", "was already used for a different request")),
             Error::Database(e) => {
                 // Logged with context here, sent with none.
                 tracing::error!(error = %e, "database error");
-                Status::internal("internal error")
+                return Status::internal("internal error");
             }
             Error::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
-                Status::internal("internal error")
+                return Status::internal("internal error");
             }
+            Error::Domain(_)
+            | Error::NotFound { .. }
+            | Error::AlreadyExists { .. }
+            | Error::Unauthenticated
+            | Error::PermissionDenied(_)
+            | Error::StaleEtag { .. }
+            | Error::Unavailable => {}
         }
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+        for v in violations {
+            details.add_bad_request_violation(v.field, v.description);
+        }
+        Status::with_error_details(code, message, details)
     }
 }

@@ -141,7 +141,8 @@ impl EngineerService for Engineers {
                 .to_string();
             let req = request.get_ref();
             let now = Utc::now();
-            let fixes = crate::visit::intents::location_fixes(&req.reports, now, chrono::Duration::zero())?;
+            let report = onsite_core::op::PositionReport::try_from(req)?;
+            let fixes = crate::visit::intents::location_fixes(&report, now, chrono::Duration::zero())?;
             idempotency::run(app, &caller, "ReportLocation", &req.request_id, req, |txn| async {
                 let saved = repo::record_positions(&txn, &engineer_id, &fixes, to_us(now)).await?;
                 board::engineer_changed(&txn, &saved, to_us(now)).await?;

@@ -2,10 +2,12 @@
 
 use chrono::Utc;
 use onsite_core::error::Violations;
+use onsite_core::op::{Booking, CheckIn, Decline, PartsCost, Reschedule, SignOff, VisitOp};
 use onsite_core::slip::{Role, SideEffect, SlipAction, SlipState, WriteOffOutcome};
 use onsite_core::ticket::MAX_TEXT;
 use onsite_proto::convert;
-use onsite_proto::v1::{self as pb, op::Payload, slip_service_server::SlipService};
+use onsite_proto::convert::op::cost_lines;
+use onsite_proto::v1::{self as pb, slip_service_server::SlipService};
 use prost::Message;
 use sea_orm::Set;
 use tonic::{Request, Response, Status};
@@ -39,6 +41,15 @@ impl Slips {
         let ctx = Context { request_id, slip_id, etag, now: Utc::now(), device: None };
         let step = build(req, &ctx)?;
         perform(app, &caller, req, step, ctx.now).await
+    }
+
+    /// Runs an engineer's visit op, converted from the request, through the one op path.
+    async fn op<R: Message + Ids>(
+        &self,
+        request: &Request<R>,
+        convert: impl FnOnce(&R) -> Result<VisitOp>,
+    ) -> Result<pb::Slip> {
+        self.step(request, |r, ctx| intents::step(&convert(r)?, None, ctx)).await
     }
 }
 
@@ -116,11 +127,11 @@ impl SlipService for Slips {
     }
 
     async fn confirm_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |_, ctx| intents::step(&Payload::Confirm(pb::ConfirmSlipOp {}), ctx))).await
+        handle(self.op(&request, |_| Ok(VisitOp::Confirm))).await
     }
 
     async fn decline_slip(&self, request: Request<pb::ReasonRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::decline(&r.reason, ctx))).await
+        handle(self.op(&request, |r| Ok(VisitOp::Decline(Decline { reason: r.reason.clone() })))).await
     }
 
     async fn cancel_slip(&self, request: Request<pb::ReasonRequest>) -> Result<Response<pb::Slip>, Status> {
@@ -273,50 +284,72 @@ impl SlipService for Slips {
         &self,
         request: Request<pb::BookAppointmentRequest>,
     ) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::book(r.window.as_ref(), &r.contact_name, ctx))).await
+        handle(self.op(&request, |r| {
+            let window = convert::window(r.window.as_ref(), "window")?;
+            Ok(VisitOp::Book(Booking { window, contact_name: r.contact_name.clone() }))
+        }))
+        .await
     }
 
     async fn reschedule_appointment(
         &self,
         request: Request<pb::RescheduleAppointmentRequest>,
     ) -> Result<Response<pb::Slip>, Status> {
-        handle(
-            self.step(&request, |r, ctx| intents::reschedule(r.window.as_ref(), &r.reason, r.customer_informed, ctx)),
-        )
+        handle(self.op(&request, |r| {
+            let window = convert::window(r.window.as_ref(), "window")?;
+            Ok(VisitOp::Reschedule(Reschedule {
+                window,
+                reason: r.reason.clone(),
+                customer_informed: r.customer_informed,
+            }))
+        }))
         .await
     }
 
     async fn start_travel(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |_, ctx| intents::step(&Payload::StartTravel(pb::StartTravelOp {}), ctx))).await
+        handle(self.op(&request, |_| Ok(VisitOp::StartTravel))).await
     }
 
     async fn check_in(&self, request: Request<pb::CheckInRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::check_in(r.position.as_ref(), ctx))).await
+        handle(self.op(&request, |r| {
+            Ok(VisitOp::CheckIn(CheckIn { position: convert::geo_point(r.position.as_ref(), "position")? }))
+        }))
+        .await
     }
 
     async fn log_backup(&self, request: Request<pb::LogBackupRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::log_backup(required(r.backup.as_ref(), "backup")?, ctx))).await
+        handle(self.op(&request, |r| Ok(VisitOp::LogBackup(required(r.backup.as_ref(), "backup")?.try_into()?)))).await
     }
 
     async fn record_fix(&self, request: Request<pb::RecordFixRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::record_fix(required(r.fix.as_ref(), "fix")?, ctx))).await
+        handle(self.op(&request, |r| Ok(VisitOp::RecordFix(required(r.fix.as_ref(), "fix")?.try_into()?)))).await
     }
 
     async fn add_parts_cost(&self, request: Request<pb::AddPartsCostRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| intents::add_parts_cost(&r.lines, ctx))).await
+        handle(self.op(&request, |r| Ok(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(&r.lines)? })))).await
     }
 
     async fn capture_sign_off(
         &self,
         request: Request<pb::CaptureSignOffRequest>,
     ) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| {
-            intents::capture_sign_off(required(r.sign_off.as_ref(), "sign_off")?, Some(&r.signature_png), ctx)
-        }))
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            let req = request.get_ref();
+            let mut sign_off = SignOff::try_from(required(req.sign_off.as_ref(), "sign_off")?)?;
+            // The image comes inline: its hash may be left to the server.
+            if sign_off.signature_png_sha256.is_empty() {
+                sign_off.signature_png_sha256 = onsite_proto::signoff::sha256_hex(&req.signature_png);
+            }
+            let ctx =
+                Context { request_id: &req.request_id, slip_id: &req.slip_id, etag: "", now: Utc::now(), device: None };
+            let step = intents::step(&VisitOp::CaptureSignOff(sign_off), Some(&req.signature_png), &ctx)?;
+            perform(app, &caller, req, step, ctx.now).await
+        })
         .await
     }
 
     async fn complete_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |_, ctx| intents::step(&Payload::Complete(pb::CompleteSlipOp {}), ctx))).await
+        handle(self.op(&request, |_| Ok(VisitOp::Complete))).await
     }
 }

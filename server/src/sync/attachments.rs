@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{attachment, attachment_chunk};
 use crate::store::now_us;
-use crate::visit::intents::is_sha256_hex;
+use onsite_core::op::is_sha256_hex;
 
 /// Largest chunk.
 pub const MAX_CHUNK: usize = 1024 * 1024;

@@ -10,10 +10,12 @@
 use chrono::{DateTime, Duration, Utc};
 use onsite_core::DomainError;
 use onsite_core::error::Violations;
+use onsite_core::op::{self, DeviceAction, PositionReport};
 use onsite_core::slip::SlipState;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, op::Payload};
 use sea_orm::{DatabaseTransaction, SqlErr, TransactionTrait};
+use tonic::Code;
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -33,7 +35,8 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     validate(req)?;
     let now = Utc::now();
     let skew = match req.device_time.as_ref() {
-        Some(t) => now - convert::datetime(t, "device_time")?,
+        // Both ends are bounded (see `validate`), so the difference cannot overflow.
+        Some(t) => now - op::device_time(convert::datetime(t, "device_time")?, "device_time")?,
         None => Duration::zero(),
     };
     let txn = begin_write(&app.db).await?;
@@ -151,6 +154,11 @@ fn validate(req: &pb::PushRequest) -> Result<()> {
         if op.payload.is_none() {
             v.push(format!("ops[{i}].payload"), "is required");
         }
+        // Device clocks are corrected by the skew: bounded times keep that arithmetic in range.
+        if let Some(t) = &op.device_time {
+            let field = format!("ops[{i}].device_time");
+            v.take(convert::datetime(t, &field).and_then(|t| op::device_time(t, &field)));
+        }
     }
     v.check()?;
     Ok(())
@@ -170,10 +178,12 @@ async fn apply(
         return Err(Error::invalid("ops.payload", "is required"));
     };
     let op_time = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok()).unwrap_or(now);
+    let action = DeviceAction::try_from(payload);
     let savepoint = txn.begin().await?;
-    let applied = match payload {
-        Payload::ReportLocation(report) => report_location(&savepoint, caller, report, now, skew).await,
-        payload => {
+    let applied = match action {
+        Err(e) => Err(e.into()),
+        Ok(DeviceAction::Positions(report)) => report_location(&savepoint, caller, &report, now, skew).await,
+        Ok(DeviceAction::Visit(visit_op)) => {
             let ctx = Context {
                 request_id: &op.op_id,
                 slip_id: &op.slip_id,
@@ -181,7 +191,7 @@ async fn apply(
                 now,
                 device: Some(DeviceClock { device_id: device.id.clone(), op_time, skew }),
             };
-            match intents::step(payload, &ctx) {
+            match intents::step(&visit_op, None, &ctx) {
                 // The slip's view is built once per batch, in `attach_slips`.
                 Ok(step) => visit::apply(&savepoint, caller, step, now).await.map(drop),
                 Err(e) => Err(e),
@@ -221,7 +231,8 @@ async fn apply(
             }
             let moved_on = matches!(reason, "SLIP_REASSIGNED" | "SLIP_CANCELLED" | "INVALID_TRANSITION");
             result.outcome = if moved_on { pb::OpOutcome::Conflict.into() } else { pb::OpOutcome::Rejected.into() };
-            result.error = Some(pb::OpError { reason: reason.to_owned(), message: refusal.message });
+            result.error =
+                Some(pb::OpError { reason: reason.to_owned(), message: refusal.message, field: refusal.field });
             Ok(Some(result))
         }
     }
@@ -230,12 +241,12 @@ async fn apply(
 async fn report_location(
     db: &DatabaseTransaction,
     caller: &Caller,
-    report: &pb::ReportLocationRequest,
+    report: &PositionReport,
     now: DateTime<Utc>,
     skew: Duration,
 ) -> Result<()> {
     let engineer = caller.engineer_id.ok_or(Error::PermissionDenied("only an engineer reports a location"))?;
-    let fixes = intents::location_fixes(&report.reports, now, skew)?;
+    let fixes = intents::location_fixes(report, now, skew)?;
     engineers::record_positions(db, &engineer.to_string(), &fixes, to_us(now)).await?;
     Ok(())
 }
@@ -244,34 +255,28 @@ async fn report_location(
 struct Refusal {
     reason: &'static str,
     message: String,
+    /// The first field violated, for invalid input.
+    field: String,
 }
 
 impl Refusal {
     /// The refusal of a failed op; errors that are not the op's fault abort the batch.
     fn of(error: Error) -> Result<Self> {
         let message = error.to_string();
-        let reason = match &error {
-            Error::Domain(DomainError::Invalid(_)) => "INVALID_ARGUMENT",
-            Error::Domain(DomainError::Forbidden { .. }) | Error::PermissionDenied(_) => "ROLE_NOT_ALLOWED",
-            Error::Domain(DomainError::NotAssigned) => "SLIP_NOT_ASSIGNED",
-            Error::Domain(DomainError::InvalidTransition { .. }) => "INVALID_TRANSITION",
-            Error::Domain(DomainError::Precondition { reason, .. }) => reason,
-            Error::NotFound { .. } => "NOT_FOUND",
-            Error::DoubleBooked { .. } => "DOUBLE_BOOKED",
-            Error::StaleEtag { .. } => "STALE_ETAG",
+        let field = match &error {
+            Error::Domain(domain) => domain.first_field().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        };
+        let reason = match (&error, error.classify()) {
             // A record id the device reused: refuse the op rather than wedge the queue.
-            Error::Database(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            (Error::Database(e), _) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 "DUPLICATE_RECORD"
             }
-            Error::AlreadyExists { reason, .. } => reason,
-            Error::Database(_)
-            | Error::Internal(_)
-            | Error::Unavailable
-            | Error::Unauthenticated
-            | Error::RequestIdReused
-            | Error::SequenceGap { .. } => return Err(error),
+            (_, (Code::Internal | Code::Unavailable | Code::Unauthenticated, _))
+            | (_, (_, "SEQUENCE_GAP" | "REQUEST_ID_REUSED")) => return Err(error),
+            (_, (_, reason)) => reason,
         };
-        Ok(Self { reason, message })
+        Ok(Self { reason, message, field })
     }
 
     /// The reason, made specific when the slip moved away from the engineer.

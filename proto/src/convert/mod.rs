@@ -16,6 +16,8 @@ use prost_types::Timestamp;
 
 use crate::v1 as pb;
 
+pub mod op;
+
 /// A domain enum with a wire counterpart whose zero value means "unspecified".
 pub trait WireEnum: Sized {
     /// The domain value of a wire number, if it names one.
