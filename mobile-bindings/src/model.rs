@@ -1,7 +1,9 @@
 //! Records and enums shaped for the app's screens, and their conversions from the SDK's
-//! wire types. Times are Unix milliseconds.
+//! records. Times are Unix milliseconds. A value this app version does not know arrives as
+//! `Unknown`, never as a known value.
 
-use onsite_sdk::pb;
+use chrono::{DateTime, Utc};
+use onsite_sdk::Code;
 
 /// How a session runs.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -34,40 +36,43 @@ pub enum SlipState {
     Unknown,
 }
 
-impl From<i32> for SlipState {
-    fn from(wire: i32) -> Self {
-        use pb::SlipState as W;
-        match W::try_from(wire) {
-            Ok(W::Draft) => Self::Draft,
-            Ok(W::Verified) => Self::Verified,
-            Ok(W::Dispatched) => Self::Dispatched,
-            Ok(W::Declined) => Self::Declined,
-            Ok(W::Confirmed) => Self::Confirmed,
-            Ok(W::Scheduled) => Self::Scheduled,
-            Ok(W::EnRoute) => Self::EnRoute,
-            Ok(W::OnSite) => Self::OnSite,
-            Ok(W::Completed) => Self::Completed,
-            Ok(W::WrittenOff) => Self::WrittenOff,
-            Ok(W::Cancelled) => Self::Cancelled,
-            Ok(W::Unspecified) | Err(_) => Self::Unknown,
+/// Maps a core enum both ways; `Unknown` stands for a value this version does not know.
+macro_rules! mirror {
+    ($ffi:ident <=> $core:ident { $($v:ident),+ $(,)? }) => {
+        impl From<Code<onsite_sdk::$core>> for $ffi {
+            fn from(code: Code<onsite_sdk::$core>) -> Self {
+                match code {
+                    $(Code::Known(onsite_sdk::$core::$v) => Self::$v,)+
+                    Code::Unset | Code::Unknown(_) => Self::Unknown,
+                }
+            }
         }
-    }
+
+        impl From<$ffi> for Code<onsite_sdk::$core> {
+            fn from(value: $ffi) -> Self {
+                match value {
+                    $($ffi::$v => Code::Known(onsite_sdk::$core::$v),)+
+                    $ffi::Unknown => Code::Unset,
+                }
+            }
+        }
+    };
 }
+
+mirror!(SlipState <=> SlipState {
+    Draft, Verified, Dispatched, Declined, Confirmed, Scheduled, EnRoute, OnSite, Completed, WrittenOff, Cancelled,
+});
+mirror!(BackupKind <=> BackupKind { Backup, Waiver });
+mirror!(FixOutcome <=> FixOutcome { Resolved, PartlyResolved, Unresolved });
+mirror!(CostKind <=> CostKind { Part, Material, Labour, Travel, Transport });
 
 /// A data backup, or the customer's refusal to have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum BackupKind {
     Backup,
     Waiver,
-}
-
-impl BackupKind {
-    pub(crate) fn wire(self) -> pb::BackupKind {
-        match self {
-            Self::Backup => pb::BackupKind::Backup,
-            Self::Waiver => pb::BackupKind::Waiver,
-        }
-    }
+    /// A kind this app version does not know; refused as input.
+    Unknown,
 }
 
 /// How far the fix got.
@@ -76,6 +81,8 @@ pub enum FixOutcome {
     Resolved,
     PartlyResolved,
     Unresolved,
+    /// An outcome this app version does not know; refused as input.
+    Unknown,
 }
 
 /// What a cost line is for.
@@ -86,6 +93,8 @@ pub enum CostKind {
     Labour,
     Travel,
     Transport,
+    /// A kind this app version does not know; refused as input.
+    Unknown,
 }
 
 /// The customer's overall satisfaction.
@@ -96,6 +105,8 @@ pub enum Satisfaction {
     Satisfied,
     Average,
     Dissatisfied,
+    /// A value this app version does not know.
+    Unknown,
 }
 
 /// A slip in the day's list.
@@ -140,17 +151,6 @@ pub struct FixInfo {
     pub time_spent_minutes: i32,
 }
 
-/// A parts or cost line as recorded.
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct CostLineInfo {
-    pub kind: CostKind,
-    pub description: String,
-    pub part_number: String,
-    pub quantity: i32,
-    pub unit_price_minor: i64,
-    pub currency: String,
-}
-
 /// The customer's sign-off as recorded.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct SignOffInfo {
@@ -172,7 +172,7 @@ pub struct SlipDetail {
     pub arrived_at_ms: Option<i64>,
     pub backups: Vec<BackupInfo>,
     pub fix: Option<FixInfo>,
-    pub cost_lines: Vec<CostLineInfo>,
+    pub cost_lines: Vec<CostLine>,
     pub sign_off: Option<SignOffInfo>,
 }
 
@@ -188,9 +188,9 @@ pub struct FixInput {
     pub data_removal_authorised: bool,
 }
 
-/// A parts or cost line as the engineer enters it.
+/// A parts or cost line, as the engineer enters it and as recorded.
 #[derive(Debug, Clone, uniffi::Record)]
-pub struct CostLineInput {
+pub struct CostLine {
     pub kind: CostKind,
     pub description: String,
     pub part_number: String,
@@ -286,73 +286,65 @@ pub struct AttentionItem {
     pub at_ms: i64,
 }
 
-pub(crate) fn ms(ts: Option<&onsite_sdk::Timestamp>) -> Option<i64> {
-    ts.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
-}
-
-fn backup_kind(wire: i32) -> BackupKind {
-    if wire == pb::BackupKind::Waiver as i32 { BackupKind::Waiver } else { BackupKind::Backup }
-}
-
-fn fix_outcome(wire: i32) -> FixOutcome {
-    match pb::FixOutcome::try_from(wire) {
-        Ok(pb::FixOutcome::PartlyResolved) => FixOutcome::PartlyResolved,
-        Ok(pb::FixOutcome::Unresolved) => FixOutcome::Unresolved,
-        _ => FixOutcome::Resolved,
-    }
-}
-
-impl FixOutcome {
-    pub(crate) fn wire(self) -> i32 {
-        (match self {
-            Self::Resolved => pb::FixOutcome::Resolved,
-            Self::PartlyResolved => pb::FixOutcome::PartlyResolved,
-            Self::Unresolved => pb::FixOutcome::Unresolved,
-        }) as i32
-    }
-}
-
-impl CostKind {
-    pub(crate) fn wire(self) -> pb::CostKind {
-        match self {
-            Self::Part => pb::CostKind::Part,
-            Self::Material => pb::CostKind::Material,
-            Self::Labour => pb::CostKind::Labour,
-            Self::Travel => pb::CostKind::Travel,
-            Self::Transport => pb::CostKind::Transport,
-        }
-    }
-
-    fn from_wire(wire: i32) -> Self {
-        match pb::CostKind::try_from(wire) {
-            Ok(pb::CostKind::Material) => Self::Material,
-            Ok(pb::CostKind::Labour) => Self::Labour,
-            Ok(pb::CostKind::Travel) => Self::Travel,
-            Ok(pb::CostKind::Transport) => Self::Transport,
-            _ => Self::Part,
-        }
-    }
+pub(crate) fn ms(at: Option<DateTime<Utc>>) -> Option<i64> {
+    at.map(|t| t.timestamp_millis())
 }
 
 impl Satisfaction {
-    pub(crate) fn wire(self) -> pb::Satisfaction {
-        match self {
-            Self::NotGiven => pb::Satisfaction::Unspecified,
-            Self::VerySatisfied => pb::Satisfaction::VerySatisfied,
-            Self::Satisfied => pb::Satisfaction::Satisfied,
-            Self::Average => pb::Satisfaction::Average,
-            Self::Dissatisfied => pb::Satisfaction::Dissatisfied,
+    /// The SDK's value; `NotGiven` is none, `Unknown` is refused by the SDK's validation.
+    pub(crate) fn sdk(self) -> Result<Option<onsite_sdk::Satisfaction>, crate::error::OnsiteError> {
+        use onsite_sdk::Satisfaction as S;
+        Ok(match self {
+            Self::NotGiven => None,
+            Self::VerySatisfied => Some(S::VerySatisfied),
+            Self::Satisfied => Some(S::Satisfied),
+            Self::Average => Some(S::Average),
+            Self::Dissatisfied => Some(S::Dissatisfied),
+            Self::Unknown => {
+                return Err(crate::error::OnsiteError::Invalid {
+                    field: "sign_off.satisfaction".into(),
+                    detail: "is required and must be a known value".into(),
+                });
+            }
+        })
+    }
+}
+
+impl From<&onsite_sdk::CostLine> for CostLine {
+    fn from(c: &onsite_sdk::CostLine) -> Self {
+        Self {
+            kind: c.kind.into(),
+            description: c.description.clone(),
+            part_number: c.part_number.clone(),
+            quantity: c.quantity,
+            unit_price_minor: c.unit_price.as_ref().map_or(0, |m| m.minor_units),
+            currency: c.unit_price.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
+            billable: c.billable,
+        }
+    }
+}
+
+impl From<CostLine> for onsite_sdk::CostLine {
+    fn from(l: CostLine) -> Self {
+        Self {
+            id: String::new(),
+            kind: l.kind.into(),
+            description: l.description,
+            part_number: l.part_number,
+            quantity: l.quantity,
+            unit_price: Some(onsite_sdk::Price { minor_units: l.unit_price_minor, currency_code: l.currency }),
+            billable: l.billable,
         }
     }
 }
 
 /// The slip's site, from its customer as the device holds it.
-fn site<'a>(customer: Option<&'a pb::Customer>, site_id: &str) -> Option<&'a pb::Site> {
+fn site<'a>(customer: Option<&'a onsite_sdk::Customer>, site_id: &str) -> Option<&'a onsite_sdk::Site> {
     customer.and_then(|c| c.sites.iter().find(|s| s.id == site_id))
 }
 
-pub(crate) fn summary(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipSummary {
-    let window = slip.appointment.as_ref().and_then(|a| a.window.as_ref());
+pub(crate) fn summary(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Customer>) -> SlipSummary {
+    let window = slip.appointment.as_ref().and_then(|a| a.window);
     let site = site(customer, &slip.site_id);
     SlipSummary {
         id: slip.id.clone(),
@@ -363,12 +355,12 @@ pub(crate) fn summary(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipS
         site_name: site.map(|s| s.name.clone()).unwrap_or_default(),
         site_address: site.map(|s| s.address.clone()).unwrap_or_default(),
         instructions: slip.instructions.clone(),
-        appointment_start_ms: ms(window.and_then(|w| w.start.as_ref())),
-        appointment_end_ms: ms(window.and_then(|w| w.end.as_ref())),
+        appointment_start_ms: ms(window.map(|w| w.start)),
+        appointment_end_ms: ms(window.map(|w| w.end)),
     }
 }
 
-pub(crate) fn detail(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipDetail {
+pub(crate) fn detail(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Customer>) -> SlipDetail {
     let site = site(customer, &slip.site_id);
     SlipDetail {
         summary: summary(slip, customer),
@@ -381,46 +373,35 @@ pub(crate) fn detail(slip: &pb::Slip, customer: Option<&pb::Customer>) -> SlipDe
                     .collect()
             })
             .unwrap_or_default(),
-        site_latitude: site.and_then(|s| s.position.as_ref()).map(|p| p.latitude),
-        site_longitude: site.and_then(|s| s.position.as_ref()).map(|p| p.longitude),
-        arrived_at_ms: ms(slip.appointment.as_ref().and_then(|a| a.arrived_at.as_ref())),
+        site_latitude: site.and_then(|s| s.position).map(|p| p.latitude()),
+        site_longitude: site.and_then(|s| s.position).map(|p| p.longitude()),
+        arrived_at_ms: ms(slip.appointment.as_ref().and_then(|a| a.arrived_at)),
         backups: slip
             .backups
             .iter()
             .map(|b| BackupInfo {
-                kind: backup_kind(b.kind),
+                kind: b.kind.into(),
                 location: b.location.clone(),
                 note: b.note.clone(),
-                photo_count: b.attachment_sha256.len() as u32,
+                photo_count: u32::try_from(b.attachments.len()).unwrap_or(u32::MAX),
             })
             .collect(),
         fix: slip.fix.as_ref().map(|f| FixInfo {
-            outcome: fix_outcome(f.outcome),
+            outcome: f.outcome.into(),
             cause: f.cause.clone(),
             solution: f.solution.clone(),
             time_spent_minutes: f.time_spent_minutes,
         }),
-        cost_lines: slip
-            .cost_lines
-            .iter()
-            .map(|c| CostLineInfo {
-                kind: CostKind::from_wire(c.kind),
-                description: c.description.clone(),
-                part_number: c.part_number.clone(),
-                quantity: c.quantity,
-                unit_price_minor: c.unit_price.as_ref().map_or(0, |m| m.minor_units),
-                currency: c.unit_price.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
-            })
-            .collect(),
+        cost_lines: slip.cost_lines.iter().map(CostLine::from).collect(),
         sign_off: slip.sign_off.as_ref().map(|s| SignOffInfo {
             signer_name: s.signer_name.clone(),
-            signed_at_ms: ms(s.signed_at.as_ref()).unwrap_or(0),
+            signed_at_ms: ms(s.signed_at).unwrap_or(0),
             verified: s.verified,
         }),
     }
 }
 
-pub(crate) fn part(p: &pb::Part) -> PartInfo {
+pub(crate) fn part(p: &onsite_sdk::Part) -> PartInfo {
     PartInfo {
         part_number: p.part_number.clone(),
         description: p.description.clone(),

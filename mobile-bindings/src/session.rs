@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use onsite_sdk::{Config, CostInput, Session, pb};
+use onsite_sdk::{Config, Session};
 
 use crate::error::OnsiteError;
 use crate::model;
 use crate::model::*;
+use onsite_sdk::Code;
 
 type Result<T> = std::result::Result<T, OnsiteError>;
 
@@ -45,12 +46,10 @@ fn day_of(year: i32, month: u32, day: u32) -> Result<chrono::NaiveDate> {
         .ok_or_else(|| OnsiteError::Invalid { field: "day".into(), detail: "is not a calendar date".into() })
 }
 
-fn window(start_ms: i64, end_ms: i64) -> pb::TimeWindow {
-    let ts = |ms: i64| onsite_sdk::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    };
-    pb::TimeWindow { start: Some(ts(start_ms)), end: Some(ts(end_ms)) }
+/// An instant from Unix milliseconds, naming `field` when it is out of range.
+fn instant(ms: i64, field: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| OnsiteError::Invalid { field: field.into(), detail: "is not a valid time".into() })
 }
 
 #[uniffi::export]
@@ -141,8 +140,8 @@ impl EngineerSession {
             .needs_attention()?
             .into_iter()
             .map(|a| AttentionItem {
-                change_id: a.op.op_id,
-                slip_id: a.op.slip_id,
+                change_id: a.op_id,
+                slip_id: a.slip_id,
                 outcome: a.outcome,
                 reason: a.reason,
                 detail: a.message,
@@ -169,7 +168,8 @@ impl EngineerSession {
 
     /// Books the appointment agreed with `contact_name`.
     pub fn book(&self, slip_id: String, start_ms: i64, end_ms: i64, contact_name: String) -> Result<SlipDetail> {
-        self.detail(self.inner.book(&slip_id, window(start_ms, end_ms), &contact_name)?)
+        let (start, end) = (instant(start_ms, "window.start")?, instant(end_ms, "window.end")?);
+        self.detail(self.inner.book(&slip_id, start, end, &contact_name)?)
     }
 
     /// Moves the appointment.
@@ -181,7 +181,8 @@ impl EngineerSession {
         reason: String,
         customer_informed: bool,
     ) -> Result<SlipDetail> {
-        self.detail(self.inner.reschedule(&slip_id, window(start_ms, end_ms), &reason, customer_informed)?)
+        let (start, end) = (instant(start_ms, "window.start")?, instant(end_ms, "window.end")?);
+        self.detail(self.inner.reschedule(&slip_id, start, end, &reason, customer_informed)?)
     }
 
     /// Sets off to the site.
@@ -203,37 +204,32 @@ impl EngineerSession {
         note: String,
         photos: Vec<Vec<u8>>,
     ) -> Result<SlipDetail> {
-        self.detail(self.inner.log_backup(&slip_id, kind.wire(), &location, &note, &photos)?)
+        let Code::Known(kind) = Code::from(kind) else {
+            return Err(OnsiteError::Invalid { field: "backup.kind".into(), detail: "must be a known value".into() });
+        };
+        self.detail(self.inner.log_backup(&slip_id, kind, &location, &note, &photos)?)
     }
 
     /// Records what was found and done, with photos.
     pub fn record_fix(&self, slip_id: String, fix: FixInput, photos: Vec<Vec<u8>>) -> Result<SlipDetail> {
-        let record = pb::FixRecord {
-            outcome: fix.outcome.wire(),
+        let Code::Known(outcome) = Code::from(fix.outcome) else {
+            return Err(OnsiteError::Invalid { field: "fix.outcome".into(), detail: "must be a known value".into() });
+        };
+        let record = onsite_sdk::FixInput {
+            outcome,
+            root_cause: None,
             cause: fix.cause,
             solution: fix.solution,
             prevention: fix.prevention,
             time_spent_minutes: fix.time_spent_minutes,
             data_removal_authorised: fix.data_removal_authorised,
-            ..Default::default()
         };
-        self.detail(self.inner.record_fix(&slip_id, record, &photos)?)
+        self.detail(self.inner.record_fix(&slip_id, &record, &photos)?)
     }
 
     /// Adds parts and cost lines.
-    pub fn add_parts_cost(&self, slip_id: String, lines: Vec<CostLineInput>) -> Result<SlipDetail> {
-        let lines: Vec<CostInput> = lines
-            .into_iter()
-            .map(|l| CostInput {
-                kind: l.kind.wire(),
-                description: l.description,
-                part_number: l.part_number,
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-                currency: l.currency,
-                billable: l.billable,
-            })
-            .collect();
+    pub fn add_parts_cost(&self, slip_id: String, lines: Vec<CostLine>) -> Result<SlipDetail> {
+        let lines: Vec<onsite_sdk::CostLine> = lines.into_iter().map(Into::into).collect();
         self.detail(self.inner.add_parts_cost(&slip_id, &lines)?)
     }
 
@@ -249,7 +245,7 @@ impl EngineerSession {
     ) -> Result<SlipDetail> {
         let signer = onsite_sdk::SignerInput {
             signer_name: signer.signer_name,
-            satisfaction: signer.satisfaction.wire(),
+            satisfaction: signer.satisfaction.sdk()?,
             ratings: [signer.service_quality, signer.product_performance, signer.support],
             customer_opinion: signer.opinion,
         };
@@ -277,7 +273,11 @@ impl EngineerSession {
 }
 
 impl EngineerSession {
-    fn with_place<T>(&self, slip: &pb::Slip, view: impl Fn(&pb::Slip, Option<&pb::Customer>) -> T) -> Result<T> {
+    fn with_place<T>(
+        &self,
+        slip: &onsite_sdk::Slip,
+        view: impl Fn(&onsite_sdk::Slip, Option<&onsite_sdk::Customer>) -> T,
+    ) -> Result<T> {
         let ticket = self.inner.ticket(&slip.ticket_id)?;
         let customer = match &ticket {
             Some(t) => self.inner.customer(&t.customer_id)?,
@@ -286,7 +286,7 @@ impl EngineerSession {
         Ok(view(slip, customer.as_ref()))
     }
 
-    fn detail(&self, slip: pb::Slip) -> Result<SlipDetail> {
+    fn detail(&self, slip: onsite_sdk::Slip) -> Result<SlipDetail> {
         self.with_place(&slip, model::detail)
     }
 }

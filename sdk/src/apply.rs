@@ -2,9 +2,10 @@
 //! `onsite-core` state machine the server runs. The server's answer replaces the result when
 //! it arrives; until then the engineer sees what they did.
 
-use onsite_core::slip::{Actor, Role, Slip, SlipAction};
+use onsite_core::op::{DeviceAction, VisitOp};
+use onsite_core::slip::{Actor, Role, Slip};
 use onsite_proto::convert::{self, WireEnum};
-use onsite_proto::v1::{self as pb, op::Payload};
+use onsite_proto::v1 as pb;
 
 use crate::error::{Result, SdkError};
 
@@ -31,67 +32,43 @@ fn domain(slip: &pb::Slip) -> Result<Slip> {
     })
 }
 
-/// The state-machine action of an op, validated as the server validates it.
-fn action(payload: &Payload) -> Result<SlipAction> {
-    Ok(match payload {
-        Payload::Confirm(_) => SlipAction::Confirm,
-        Payload::Decline(d) => SlipAction::Decline { reason: d.reason.trim().to_owned() },
-        Payload::BookAppointment(b) => {
-            SlipAction::BookAppointment { window: convert::window(b.window.as_ref(), "window")? }
-        }
-        Payload::Reschedule(r) => SlipAction::Reschedule {
-            window: convert::window(r.window.as_ref(), "window")?,
-            reason: r.reason.trim().to_owned(),
-            customer_informed: r.customer_informed,
-        },
-        Payload::StartTravel(_) => SlipAction::StartTravel,
-        Payload::CheckIn(c) => {
-            convert::geo_point(c.position.as_ref(), "position")?;
-            SlipAction::CheckIn
-        }
-        Payload::LogBackup(b) => SlipAction::LogBackup { kind: convert::required(b.kind, "backup.kind")? },
-        Payload::RecordFix(f) => SlipAction::RecordFix { outcome: convert::required(f.outcome, "fix.outcome")? },
-        Payload::AddPartsCost(_) => SlipAction::AddPartsCost,
-        Payload::CaptureSignOff(_) => SlipAction::CaptureSignOff,
-        Payload::Complete(_) => SlipAction::Complete,
-        Payload::ReportLocation(_) => {
-            return Err(SdkError::invalid("payload", "a position report is not a slip action"));
-        }
-    })
-}
-
-/// `slip` after `op` by `engineer`, or why the state machine refuses it.
+/// `slip` after `op` by `engineer`, or why the core rules refuse it: the op's payload is
+/// validated and its transition decided exactly as on the server, and its records are kept in
+/// the form the server stores them.
 pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId) -> Result<pb::Slip> {
     let payload = op.payload.as_ref().ok_or_else(|| SdkError::invalid("payload", "is required"))?;
-    let action = action(payload)?;
+    let DeviceAction::Visit(visit) = DeviceAction::try_from(payload)? else {
+        return Err(SdkError::invalid("payload", "a position report is not a slip action"));
+    };
+    let action = visit.validate()?;
     let mut state = domain(slip)?;
     state.apply(&Actor { role: Role::Engineer, engineer_id: Some(engineer) }, &action)?;
     let mut next = slip.clone();
     next.state = state.state.to_wire();
-    match payload {
-        Payload::Decline(d) => next.decline_reason = d.reason.trim().to_owned(),
-        Payload::BookAppointment(b) => {
+    match &visit {
+        VisitOp::Decline(d) => next.decline_reason = d.reason.trim().to_owned(),
+        VisitOp::Book(b) => {
             let a = next.appointment.get_or_insert_with(Default::default);
-            a.window = b.window;
+            a.window = Some(convert::wire_window(b.window));
             a.contact_name = b.contact_name.trim().to_owned();
         }
-        Payload::Reschedule(r) => {
+        VisitOp::Reschedule(r) => {
             let a = next.appointment.get_or_insert_with(Default::default);
-            a.window = r.window;
-            a.reschedule_count += 1;
+            a.window = Some(convert::wire_window(r.window));
+            a.reschedule_count = a.reschedule_count.saturating_add(1);
             a.last_reschedule_reason = r.reason.trim().to_owned();
             a.customer_informed = r.customer_informed;
         }
-        Payload::CheckIn(c) => {
+        VisitOp::CheckIn(c) => {
             let a = next.appointment.get_or_insert_with(Default::default);
             a.arrived_at = op.device_time;
-            a.check_in_position = c.position;
+            a.check_in_position = Some(convert::wire_point(c.position));
         }
-        Payload::LogBackup(b) => next.backups.push(b.clone()),
-        Payload::RecordFix(f) => next.fix = Some(f.clone()),
-        Payload::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().cloned()),
-        Payload::CaptureSignOff(s) => next.sign_off = Some(s.clone()),
-        _ => {}
+        VisitOp::LogBackup(b) => next.backups.push((&b.stored()).into()),
+        VisitOp::RecordFix(f) => next.fix = Some(f.into()),
+        VisitOp::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().map(|l| (&l.stored()).into())),
+        VisitOp::CaptureSignOff(s) => next.sign_off = Some(s.into()),
+        VisitOp::Confirm | VisitOp::StartTravel | VisitOp::Complete => {}
     }
     Ok(next)
 }

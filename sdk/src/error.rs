@@ -44,20 +44,13 @@ impl From<rusqlite::Error> for SdkError {
 impl From<onsite_core::DomainError> for SdkError {
     fn from(e: onsite_core::DomainError) -> Self {
         use onsite_core::DomainError;
-        match e {
+        match &e {
             DomainError::Invalid(violations) => {
-                let field = violations.first().map(|v| v.field.clone()).unwrap_or_default();
+                let field = e.first_field().unwrap_or_default().to_owned();
                 let message = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>();
                 Self::Invalid { field, message: message.join("; ") }
             }
-            DomainError::InvalidTransition { .. } => {
-                Self::Refused { reason: "INVALID_TRANSITION".into(), message: e.to_string() }
-            }
-            DomainError::NotAssigned => Self::Refused { reason: "SLIP_NOT_ASSIGNED".into(), message: e.to_string() },
-            DomainError::Forbidden { .. } => {
-                Self::Refused { reason: "ROLE_NOT_ALLOWED".into(), message: e.to_string() }
-            }
-            DomainError::Precondition { reason, .. } => Self::Refused { reason: reason.into(), message: e.to_string() },
+            _ => Self::Refused { reason: e.reason().to_owned(), message: e.to_string() },
         }
     }
 }

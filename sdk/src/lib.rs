@@ -7,20 +7,43 @@
 //! changes scoped to the engineer. Sign-offs are rendered from the customer's strokes and
 //! signed with the device's Ed25519 key.
 //!
-//! The API is blocking: mobile apps call it from a background thread. Slips and records are
-//! the `onsite.v1` wire types of `onsite-proto`.
+//! The API is blocking: mobile apps call it from a background thread. Its records are the
+//! SDK's own ([`model`]) and `onsite-core`'s (visit records, cost lines, enums); no wire
+//! type appears in it.
+//!
+//! # Map
+//! - `engine.rs`: the state every part shares (config, store lock, clock, key, observer).
+//! - `session.rs`: open, sign-in and sign-out, sync triggers, local reads.
+//! - `actions.rs`: the engineer's actions, validated and queued offline.
+//! - `apply.rs`: an op applied to the local view through the core rules.
+//! - `sync.rs`: the network: sign-in lookup, upload, push, pull, the background worker.
+//! - `store.rs`: the local SQLite store.
+//! - `model.rs`: the public records.
+//! - `signature.rs`: strokes rendered to PNG.
 
+mod actions;
 mod apply;
+mod engine;
 pub mod error;
+pub mod model;
 mod session;
 pub mod signature;
 mod store;
 mod sync;
 
+pub use actions::{FixInput, MIN_FIX_GAP, SignerInput};
+pub use engine::{Clock, Config, SyncObserver, SyncStatus};
 pub use error::{Result, SdkError};
-pub use onsite_proto::v1 as pb;
-pub use prost_types::Timestamp;
-pub use session::{Clock, Config, CostInput, PendingChange, Session, SignerInput, SyncObserver, SyncStatus};
+pub use model::{
+    Appointment, Attention, Contact, Customer, InstalledProduct, Part, PendingChange, SignOffRecord, Site, Slip, Ticket,
+};
+/// The core types the SDK's API speaks in.
+pub use onsite_core::{
+    geo::GeoPoint,
+    op::{BackupRecord, Code, CostLine, FixRecord, Price},
+    slip::{BackupKind, CostKind, FixOutcome, Satisfaction, SlipState, Window},
+    ticket::{RootCause, Severity, TicketStatus},
+};
+pub use session::Session;
 pub use signature::StrokePoint;
-pub use store::Attention;
 pub use sync::SyncReport;

@@ -11,8 +11,8 @@ use onsite_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::apply::rebase;
+use crate::engine::Engine;
 use crate::error::{Result, SdkError};
-use crate::session::Inner;
 use crate::store::{self, Attention, Kept, key};
 
 /// Ops per push.
@@ -35,7 +35,7 @@ pub struct SyncReport {
     pub pulled: u64,
 }
 
-pub(crate) fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Ok(value) = format!("Bearer {token}").parse() {
         request.metadata_mut().insert("authorization", value);
@@ -44,7 +44,7 @@ pub(crate) fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
 }
 
 /// Connects to the server.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Channel> {
+async fn connect(url: &str, timeout: Duration) -> Result<Channel> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| SdkError::invalid("server_url", e.to_string()))?
         .connect_timeout(timeout)
@@ -52,46 +52,115 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<Channel> {
     endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
 }
 
+/// Runs one round, one at a time, and records how it went for the status line.
+pub(crate) async fn run(engine: &Engine) -> Result<SyncReport> {
+    let _one_at_a_time = engine.gate.lock().await;
+    engine.notify(true);
+    let result = round(engine).await;
+    {
+        let mut store = engine.lock()?;
+        let now_ms = engine.now().timestamp_millis();
+        store.write(|txn| match &result {
+            Ok(_) => {
+                store::set_meta(txn, key::LAST_SUCCESS_MS, now_ms.to_string())?;
+                store::set_meta(txn, key::LAST_ERROR, "")
+            }
+            Err(e) => store::set_meta(txn, key::LAST_ERROR, e.to_string()),
+        })?;
+    }
+    engine.notify(false);
+    result
+}
+
+/// Longest wait between background rounds after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The background worker: a round after each write and every `sync_interval`, backing off
+/// (doubling, capped at 5 minutes) while rounds fail. Ends when the session is dropped.
+pub(crate) async fn background(engine: std::sync::Weak<Engine>, wake: std::sync::Arc<tokio::sync::Notify>) {
+    let mut failures = 0u32;
+    loop {
+        let Some(strong) = engine.upgrade() else { return };
+        let Some(interval) = strong.config.sync_interval else { return };
+        let wait = if failures == 0 {
+            interval
+        } else {
+            (interval.min(Duration::from_secs(5)) * 2u32.pow(failures.min(8))).min(MAX_BACKOFF)
+        };
+        let signed_in = strong.engineer().is_ok();
+        drop(strong);
+        // A wake-up that came while a round ran is kept as a permit and ends this wait at once.
+        let _ = tokio::time::timeout(wait, wake.notified()).await;
+        let Some(strong) = engine.upgrade() else { return };
+        if !signed_in && strong.engineer().is_err() {
+            continue;
+        }
+        match run(&strong).await {
+            Ok(_) => failures = 0,
+            Err(_) => failures = failures.saturating_add(1),
+        }
+    }
+}
+
+/// The engineer record of the token's user (sign-in needs the network once).
+pub(crate) async fn engineer_of(url: &str, token: &str, timeout: Duration) -> Result<String> {
+    let channel = connect(url, timeout).await?;
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
+    let me = admin.who_am_i(authed(token, pb::WhoAmIRequest {})).await?.into_inner();
+    if me.engineer_id.is_empty() {
+        return Err(SdkError::Refused {
+            reason: "NOT_AN_ENGINEER".into(),
+            message: "this user has no engineer record".into(),
+        });
+    }
+    Ok(me.engineer_id)
+}
+
 /// One sync round.
-pub(crate) async fn round(inner: &Inner) -> Result<SyncReport> {
+async fn round(engine: &Engine) -> Result<SyncReport> {
     let (url, token, device_id) = {
-        let store = inner.lock()?;
+        let store = engine.lock()?;
         let conn = store.read();
         let url = store::meta_text(conn, key::SERVER_URL)?.ok_or(SdkError::NotSignedIn)?;
         let token = store::meta_text(conn, key::TOKEN)?.ok_or(SdkError::NotSignedIn)?;
         let device = store::meta_text(conn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
         (url, token, device)
     };
-    let channel = connect(&url, inner.config.request_timeout).await?;
+    let channel = connect(&url, engine.config.request_timeout).await?;
     let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
     let mut report = SyncReport::default();
-    register(inner, &mut client, &token, &device_id).await?;
-    report.uploaded = upload(inner, &mut client, &token).await?;
-    push(inner, &mut client, &token, &device_id, &mut report).await?;
-    report.pulled = pull(inner, &mut client, &token, &device_id).await?;
+    register(engine, &mut client, &token, &device_id).await?;
+    report.uploaded = upload(engine, &mut client, &token).await?;
+    push(engine, &mut client, &token, &device_id, &mut report).await?;
+    report.pulled = pull(engine, &mut client, &token, &device_id).await?;
     Ok(report)
 }
 
-async fn register(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<()> {
+async fn register(
+    engine: &Engine,
+    client: &mut SyncServiceClient<Channel>,
+    token: &str,
+    device_id: &str,
+) -> Result<()> {
     let public_key = {
-        let store = inner.lock()?;
+        let store = engine.lock()?;
         if store::meta_int(store.read(), key::REGISTERED)? == 1 {
             return Ok(());
         }
-        inner.device_key(&store)?.1
+        engine.device_key(&store)?.1
     };
     let request = pb::RegisterDeviceRequest {
         device_id: device_id.to_owned(),
         public_key: public_key.to_vec(),
-        label: inner.config.device_label.clone(),
+        label: engine.config.device_label.clone(),
     };
     client.register_device(authed(token, request)).await?;
-    let mut store = inner.lock()?;
+    let mut store = engine.lock()?;
     store.write(|txn| store::set_meta(txn, key::REGISTERED, "1"))
 }
 
-async fn upload(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str) -> Result<u64> {
-    let waiting = store::unsent_attachments(inner.lock()?.read())?;
+async fn upload(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &str) -> Result<u64> {
+    let waiting = store::unsent_attachments(engine.lock()?.read())?;
     let mut uploaded = 0;
     for (sha256, content_type, data) in waiting {
         let status = client
@@ -120,7 +189,7 @@ async fn upload(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &
             complete = status.complete;
         }
         if complete {
-            let mut store = inner.lock()?;
+            let mut store = engine.lock()?;
             store.write(|txn| store::attachment_uploaded(txn, &sha256))?;
             uploaded += 1;
         }
@@ -129,7 +198,7 @@ async fn upload(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &
 }
 
 async fn push(
-    inner: &Inner,
+    engine: &Engine,
     client: &mut SyncServiceClient<Channel>,
     token: &str,
     device_id: &str,
@@ -137,7 +206,7 @@ async fn push(
 ) -> Result<()> {
     loop {
         let batch = {
-            let mut store = inner.lock()?;
+            let mut store = engine.lock()?;
             let batch = store::queued(store.read(), BATCH)?;
             if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
                 // Counted before sending: a position op that went out once is never merged into.
@@ -152,13 +221,13 @@ async fn push(
         let request = pb::PushRequest {
             device_id: device_id.to_owned(),
             ops: batch.iter().map(|q| q.op.clone()).collect(),
-            device_time: Some(inner.timestamp()),
+            device_time: Some(onsite_proto::convert::timestamp(engine.now_ms())),
         };
         let response = client.push(authed(token, request)).await?.into_inner();
-        let settled = settle(inner, &batch, &response)?;
+        let settled = settle(engine, &batch, &response)?;
         report.settled += settled.0;
         report.refused += settled.1;
-        inner.notify();
+        engine.notify(false);
         if response.results.len() < sent {
             // The rest waits for an attachment the server does not have yet.
             return Ok(());
@@ -167,10 +236,10 @@ async fn push(
 }
 
 /// Records the server's answers in one local transaction.
-fn settle(inner: &Inner, batch: &[store::Queued], response: &pb::PushResponse) -> Result<(u64, u64)> {
-    let engineer = inner.engineer()?;
-    let now_ms = inner.now().timestamp_millis();
-    let mut store = inner.lock()?;
+fn settle(engine: &Engine, batch: &[store::Queued], response: &pb::PushResponse) -> Result<(u64, u64)> {
+    let engineer = engine.engineer()?;
+    let now_ms = engine.now().timestamp_millis();
+    let mut store = engine.lock()?;
     // The server sends a slip with refused ops only (on the last one); the pull that follows
     // brings the slips the applied ops changed. Until then their local views stay as they are.
     let slips: std::collections::HashMap<&str, &pb::Slip> =
@@ -217,16 +286,16 @@ pub(crate) fn accept_server_slip(
     store::put_slip(txn, server, &rebase(server, &pending, engineer))
 }
 
-async fn pull(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<u64> {
+async fn pull(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<u64> {
     let mut pulled = 0;
     loop {
-        let cursor = store::meta_text(inner.lock()?.read(), key::CURSOR)?.unwrap_or_default();
+        let cursor = store::meta_text(engine.lock()?.read(), key::CURSOR)?.unwrap_or_default();
         let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: 200 };
         let response = match client.pull(authed(token, request)).await {
             Ok(r) => r.into_inner(),
             Err(status) => match SdkError::from(status) {
                 SdkError::Refused { reason, .. } if reason == "RESYNC_REQUIRED" && !cursor.is_empty() => {
-                    let mut store = inner.lock()?;
+                    let mut store = engine.lock()?;
                     store.write(|txn| store::set_meta(txn, key::CURSOR, ""))?;
                     continue;
                 }
@@ -234,17 +303,17 @@ async fn pull(inner: &Inner, client: &mut SyncServiceClient<Channel>, token: &st
             },
         };
         pulled += response.changes.len() as u64;
-        apply_changes(inner, &response, cursor.is_empty())?;
+        apply_changes(engine, &response, cursor.is_empty())?;
         if !response.has_more {
             return Ok(pulled);
         }
     }
 }
 
-fn apply_changes(inner: &Inner, response: &pb::PullResponse, snapshot: bool) -> Result<()> {
+fn apply_changes(engine: &Engine, response: &pb::PullResponse, snapshot: bool) -> Result<()> {
     use prost::Message;
-    let engineer = inner.engineer()?;
-    let mut store = inner.lock()?;
+    let engineer = engine.engineer()?;
+    let mut store = engine.lock()?;
     store.write(|txn| {
         let mut kept = Vec::new();
         for change in &response.changes {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use onsite_proto::v1 as pb;
-use onsite_sdk::{Config, CostInput, Session};
+use onsite_sdk::{Code, Config, CostKind, CostLine, Price, Session};
 use onsite_tests::{Backend, Fixture, authed, request_id, window};
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 
@@ -148,13 +148,13 @@ fn enqueue(c: &mut Criterion) {
     let config = Config { sync_interval: None, sync_after_write: false, ..Config::new(dir.path()) };
     let session = Session::open(config).unwrap_or_else(|e| panic!("{e}"));
     session.sign_in(&format!("http://{}", f.server.addr), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
-    let input = [CostInput {
-        kind: pb::CostKind::Part,
+    let input = [CostLine {
+        id: String::new(),
+        kind: Code::Known(CostKind::Part),
         description: "fan".into(),
         part_number: "F-1".into(),
         quantity: 1,
-        unit_price_minor: 500,
-        currency: "CNY".into(),
+        unit_price: Some(Price { minor_units: 500, currency_code: "CNY".into() }),
         billable: false,
     }];
     // Latency percentiles, which criterion's mean does not show.

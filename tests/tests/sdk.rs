@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{Config, CostInput, SdkError, Session, SignerInput, StrokePoint, SyncObserver, SyncStatus};
+use onsite_sdk::{
+    BackupKind, Code, Config, CostKind, CostLine, FixInput, FixOutcome, Price, RootCause, Satisfaction, SdkError,
+    Session, SignerInput, SlipState, StrokePoint, SyncObserver, SyncStatus,
+};
 use onsite_tests::proxy::Proxy;
 use onsite_tests::{Backend, Fixture, Rng, TestServer, authed, request_id, window};
 use tokio::runtime::Runtime;
@@ -116,63 +119,94 @@ fn photo(n: u8, size: usize) -> Vec<u8> {
     bytes
 }
 
-fn fix() -> pb::FixRecord {
-    pb::FixRecord {
-        outcome: pb::FixOutcome::Resolved as i32,
-        root_cause: pb::RootCause::SoftwareDefect as i32,
+fn fix() -> FixInput {
+    FixInput {
+        outcome: FixOutcome::Resolved,
+        root_cause: Some(RootCause::SoftwareDefect),
         cause: "Lock order between payroll and ledger".into(),
         solution: "Patched the batch job; reran payroll".into(),
+        prevention: String::new(),
         time_spent_minutes: 95,
-        ..Default::default()
+        data_removal_authorised: false,
     }
 }
 
-fn parts() -> Vec<CostInput> {
-    vec![
-        CostInput {
-            kind: pb::CostKind::Part,
-            description: "SSD 1 TB".into(),
-            part_number: "SSD-1T".into(),
-            quantity: 1,
-            unit_price_minor: 89_900,
-            currency: "cny".into(),
-            billable: false,
-        },
-        CostInput {
-            kind: pb::CostKind::Travel,
-            description: "Taxi".into(),
-            part_number: String::new(),
-            quantity: 1,
-            unit_price_minor: 8_650,
-            currency: "CNY".into(),
-            billable: true,
-        },
-    ]
+fn line(kind: CostKind, description: &str, part_number: &str, minor_units: i64, currency: &str) -> CostLine {
+    CostLine {
+        id: String::new(),
+        kind: Code::Known(kind),
+        description: description.into(),
+        part_number: part_number.into(),
+        quantity: 1,
+        unit_price: Some(Price { minor_units, currency_code: currency.into() }),
+        billable: kind == CostKind::Travel,
+    }
+}
+
+fn parts() -> Vec<CostLine> {
+    vec![line(CostKind::Part, "SSD 1 TB", "SSD-1T", 89_900, "cny"), line(CostKind::Travel, "Taxi", "", 8_650, "CNY")]
+}
+
+/// Appointment bounds of the harness's window.
+fn span(hours_from_now: i64) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let w = window(hours_from_now);
+    let at = |t: Option<prost_types::Timestamp>| {
+        t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).unwrap_or_else(|| panic!("window"))
+    };
+    (at(w.start), at(w.end))
+}
+
+/// The device's view and the server's agree on the visit: state, version and every record.
+fn assert_converged(local: &onsite_sdk::Slip, server: &pb::Slip) {
+    assert_eq!((local.id.as_str(), local.etag.as_str()), (server.id.as_str(), server.etag.as_str()), "same version");
+    assert_eq!(onsite_proto::convert::op::wire_code(local.state), server.state, "same state");
+    let ids = |v: Vec<&str>| v.join(",");
+    assert_eq!(
+        ids(local.backups.iter().map(|b| b.id.as_str()).collect()),
+        ids(server.backups.iter().map(|b| b.id.as_str()).collect())
+    );
+    assert_eq!(local.fix.as_ref().map(|f| &f.id), server.fix.as_ref().map(|f| &f.id));
+    assert_eq!(
+        ids(local.cost_lines.iter().map(|c| c.id.as_str()).collect()),
+        ids(server.cost_lines.iter().map(|c| c.id.as_str()).collect())
+    );
+    assert_eq!(
+        local.sign_off.as_ref().map(|s| (&s.signature_png_sha256, s.verified)),
+        server.sign_off.as_ref().map(|s| (&s.signature_png_sha256, s.verified))
+    );
+    let arrived = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp());
+    assert_eq!(
+        arrived(local.appointment.as_ref().and_then(|a| a.arrived_at)),
+        server.appointment.as_ref().and_then(|a| a.arrived_at).map(|t| t.seconds)
+    );
 }
 
 fn signer() -> SignerInput {
     SignerInput {
         signer_name: "Ms. Zhou".into(),
-        satisfaction: pb::Satisfaction::VerySatisfied,
+        satisfaction: Some(Satisfaction::VerySatisfied),
         ratings: [5, 4, 5],
         customer_opinion: "Fast and tidy".into(),
     }
 }
 
 /// One local action of the engineer.
-type Action<'a> = Box<dyn Fn(&Session) -> onsite_sdk::Result<pb::Slip> + 'a>;
+type Action<'a> = Box<dyn Fn(&Session) -> onsite_sdk::Result<onsite_sdk::Slip> + 'a>;
 
 /// The whole visit on the device, one action at a time.
 fn visit_steps(slip_id: &str) -> Vec<Action<'_>> {
     vec![
         Box::new(move |s| s.confirm(slip_id)),
-        Box::new(move |s| s.book(slip_id, window(2), "Ms. Zhou")),
+        Box::new(move |s| {
+            let (start, end) = span(2);
+            s.book(slip_id, start, end, "Ms. Zhou")
+        }),
         Box::new(move |s| s.start_travel(slip_id)),
         Box::new(move |s| s.check_in(slip_id, 31.2046, 121.5996)),
         Box::new(move |s| {
-            s.log_backup(slip_id, pb::BackupKind::Backup, "USB disk SN 4471", "full image", &[photo(1, 3000)])
+            s.log_backup(slip_id, BackupKind::Backup, "USB disk SN 4471", "full image", &[photo(1, 3000)])
         }),
-        Box::new(move |s| s.record_fix(slip_id, fix(), &[photo(2, 2000)])),
+        Box::new(move |s| s.record_fix(slip_id, &fix(), &[photo(2, 2000)])),
         Box::new(move |s| s.add_parts_cost(slip_id, &parts())),
         Box::new(move |s| s.capture_sign_off(slip_id, &signer(), &stroke(), 320, 120)),
         Box::new(move |s| s.complete(slip_id)),
@@ -259,7 +293,7 @@ fn engineer_day(backend: Backend) {
     }
     assert!(matches!(session.sync(), Err(SdkError::Network(_))), "offline sync fails softly");
     let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(local.state, pb::SlipState::Completed as i32, "the local view shows the visit done");
+    assert_eq!(local.state, Code::Known(SlipState::Completed), "the local view shows the visit done");
     assert_eq!(session.pending_changes().map(|p| p.len()).unwrap_or(0), 9);
     let status = session.status().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.pending_bytes > 5_000 && status.last_error.is_some(), "{status:?}");
@@ -274,7 +308,7 @@ fn engineer_day(backend: Backend) {
     assert_visit_on_server(&desk, &slip.id);
     let server = desk.server_slip(&slip.id);
     let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(local, server, "device and server converge");
+    assert_converged(&local, &server);
     let status = session.status().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((status.pending_ops, status.pending_bytes, status.needs_attention), (0, 0, 0));
     assert!(status.last_success_ms.is_some() && status.last_error.is_none());
@@ -353,7 +387,7 @@ fn random_fault_schedules_apply_every_op_exactly_once() {
         drain(&desk, s);
         assert_visit_on_server(&desk, &slip.id);
         let local = s.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(local, desk.server_slip(&slip.id), "device and server converge");
+        assert_converged(&local, &desk.server_slip(&slip.id));
         assert!(s.needs_attention().is_ok_and(|a| a.is_empty()), "nothing refused");
     }
     // About one schedule in twelve restarts the server; short local runs may have none.
@@ -371,11 +405,12 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
     desk.proxy.set_online(false);
     session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
-    session.book(&slip.id, window(2), "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
+    let (start, end) = span(2);
+    session.book(&slip.id, start, end, "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
     session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
-    session.log_backup(&slip.id, pb::BackupKind::Waiver, "customer refused", "", &[]).unwrap_or_else(|e| panic!("{e}"));
-    session.record_fix(&slip.id, fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    session.log_backup(&slip.id, BackupKind::Waiver, "customer refused", "", &[]).unwrap_or_else(|e| panic!("{e}"));
+    session.record_fix(&slip.id, &fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
 
     // Meanwhile the desk gives the slip to the other engineer.
     let reassign = pb::DispatchSlipRequest {
@@ -406,7 +441,7 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     );
     assert!(matches!(server.flagged_records[1].record, Some(pb::flagged_record::Record::Fix(_))));
     // Dismissed entries go; the rest stay.
-    assert!(session.dismiss(&attention[0].op.op_id).unwrap_or(false));
+    assert!(session.dismiss(&attention[0].op_id).unwrap_or(false));
     assert_eq!(session.needs_attention().map(|a| a.len()).unwrap_or(0), 5);
 }
 
@@ -448,7 +483,8 @@ fn clock_skew_is_corrected_on_arrival() {
     session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
     desk.skew.store(5 * 3600, Ordering::SeqCst);
     session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
-    session.book(&slip.id, window(2), "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
+    let (start, end) = span(2);
+    session.book(&slip.id, start, end, "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
     session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
     session.sync().unwrap_or_else(|e| panic!("{e}"));

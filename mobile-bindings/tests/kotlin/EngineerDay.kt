@@ -144,8 +144,8 @@ fun day(server: Server, phoneDir: File) {
     session.logBackup(id, BackupKind.BACKUP, "USB disk SN 4471", "full image", listOf(photo))
     session.recordFix(id, FixInput(FixOutcome.RESOLVED, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
     session.addPartsCost(id, listOf(
-        CostLineInput(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false),
-        CostLineInput(CostKind.TRAVEL, "Taxi", "", 1, 8_650L, "CNY", true),
+        CostLine(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false),
+        CostLine(CostKind.TRAVEL, "Taxi", "", 1, 8_650L, "CNY", true),
     ))
     val signed = session.captureSignOff(id, SignerInput("Mr. Chen", Satisfaction.VERY_SATISFIED, 5, 4, 5, "Quick and tidy"), signature(), 400u, 150u)
     check("sign-off captured offline, not yet verified", signed.signOff?.verified == false)

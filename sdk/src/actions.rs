@@ -1,0 +1,290 @@
+//! The engineer's actions on the device. Each builds a core op, which `apply` validates with
+//! the same `onsite_core::op` rules and state machine the server runs, applies to the local
+//! view, and queues with its attachments, all in one store transaction.
+
+use chrono::{DateTime, Utc};
+use onsite_core::geo::GeoPoint;
+use onsite_core::op::{
+    BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
+    PositionReport, Reschedule, SignOff, VisitOp,
+};
+use onsite_core::slip::{BackupKind, FixOutcome, Satisfaction, Window};
+use onsite_core::ticket::RootCause;
+use onsite_proto::convert::timestamp;
+use onsite_proto::signoff;
+use onsite_proto::v1::{self as pb, op::Payload};
+
+use crate::apply::apply;
+use crate::error::{Result, SdkError};
+use crate::model::Slip;
+use crate::session::Session;
+use crate::signature::{StrokePoint, render_png};
+use crate::store::{self, key};
+
+/// What the engineer found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixInput {
+    pub outcome: FixOutcome,
+    pub root_cause: Option<RootCause>,
+    pub cause: String,
+    pub solution: String,
+    pub prevention: String,
+    pub time_spent_minutes: i32,
+    /// The customer authorised in writing that data be taken away for analysis.
+    pub data_removal_authorised: bool,
+}
+
+/// The customer's side of a sign-off.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignerInput {
+    pub signer_name: String,
+    pub satisfaction: Option<Satisfaction>,
+    /// Service quality, product and support, 1-5 (0 = not given).
+    pub ratings: [i32; 3],
+    pub customer_opinion: String,
+}
+
+/// A photo's hash, content type and bytes, stored with the op that names it.
+type Blob = (String, &'static str, Vec<u8>);
+
+/// Fixes closer together than this replace each other while they wait.
+pub const MIN_FIX_GAP: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Session {
+    /// Accepts the slip.
+    pub fn confirm(&self, slip_id: &str) -> Result<Slip> {
+        self.act(slip_id, VisitOp::Confirm)
+    }
+
+    /// Declines the slip.
+    pub fn decline(&self, slip_id: &str, reason: &str) -> Result<Slip> {
+        self.act(slip_id, VisitOp::Decline(Decline { reason: reason.to_owned() }))
+    }
+
+    /// Books the appointment agreed with `contact_name`.
+    pub fn book(&self, slip_id: &str, start: DateTime<Utc>, end: DateTime<Utc>, contact_name: &str) -> Result<Slip> {
+        let window = Window::new(start, end, "window")?;
+        self.act(slip_id, VisitOp::Book(Booking { window, contact_name: contact_name.to_owned() }))
+    }
+
+    /// Moves the appointment.
+    pub fn reschedule(
+        &self,
+        slip_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        reason: &str,
+        customer_informed: bool,
+    ) -> Result<Slip> {
+        let window = Window::new(start, end, "window")?;
+        self.act(slip_id, VisitOp::Reschedule(Reschedule { window, reason: reason.to_owned(), customer_informed }))
+    }
+
+    /// Sets off to the site.
+    pub fn start_travel(&self, slip_id: &str) -> Result<Slip> {
+        self.act(slip_id, VisitOp::StartTravel)
+    }
+
+    /// Arrives at the site.
+    pub fn check_in(&self, slip_id: &str, latitude: f64, longitude: f64) -> Result<Slip> {
+        let position = GeoPoint::new(latitude, longitude, "position")?;
+        self.act(slip_id, VisitOp::CheckIn(CheckIn { position }))
+    }
+
+    /// Records the data backup, or the customer's waiver, with photos (JPEG or PNG bytes).
+    pub fn log_backup(
+        &self,
+        slip_id: &str,
+        kind: BackupKind,
+        location: &str,
+        note: &str,
+        photos: &[Vec<u8>],
+    ) -> Result<Slip> {
+        let blobs = photo_blobs(photos)?;
+        let record = BackupRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: Code::Known(kind),
+            location: location.to_owned(),
+            note: note.to_owned(),
+            attachments: blobs.iter().map(|b| b.0.clone()).collect(),
+            recorded_at: Some(self.engine.now_ms()),
+        };
+        self.enqueue(slip_id, blobs, |_| Ok(VisitOp::LogBackup(record)))
+    }
+
+    /// Records what was found and done, with photos.
+    pub fn record_fix(&self, slip_id: &str, fix: &FixInput, photos: &[Vec<u8>]) -> Result<Slip> {
+        let blobs = photo_blobs(photos)?;
+        let record = FixRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            outcome: Code::Known(fix.outcome),
+            root_cause: fix.root_cause.map_or(Code::Unset, Code::Known),
+            cause: fix.cause.clone(),
+            solution: fix.solution.clone(),
+            prevention: fix.prevention.clone(),
+            time_spent_minutes: fix.time_spent_minutes,
+            data_removal_authorised: fix.data_removal_authorised,
+            attachments: blobs.iter().map(|b| b.0.clone()).collect(),
+            recorded_at: Some(self.engine.now_ms()),
+        };
+        self.enqueue(slip_id, blobs, |_| Ok(VisitOp::RecordFix(record)))
+    }
+
+    /// Adds parts and cost lines; a line without an id gets a new one.
+    pub fn add_parts_cost(&self, slip_id: &str, lines: &[CostLine]) -> Result<Slip> {
+        let lines = lines
+            .iter()
+            .map(|line| CostLine {
+                id: if line.id.is_empty() { uuid::Uuid::now_v7().to_string() } else { line.id.clone() },
+                ..line.clone()
+            })
+            .collect();
+        self.act(slip_id, VisitOp::AddPartsCost(PartsCost { lines }))
+    }
+
+    /// Captures the customer's sign-off from the strokes of their signature: renders the PNG,
+    /// builds the report content from the slip as the device holds it, and signs both hashes
+    /// with the device key.
+    pub fn capture_sign_off(
+        &self,
+        slip_id: &str,
+        signer: &SignerInput,
+        strokes: &[Vec<StrokePoint>],
+        canvas_width: u32,
+        canvas_height: u32,
+    ) -> Result<Slip> {
+        let png = render_png(strokes, canvas_width, canvas_height)?;
+        let png_sha256 = signoff::sha256_hex(&png);
+        let (secret, _) = self.engine.device_key(&*self.engine.lock()?)?;
+        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
+        let signed_at = self.engine.now_ms();
+        let blobs = vec![(png_sha256.clone(), "image/png", png)];
+        self.enqueue(slip_id, blobs, |local| {
+            let draft = pb::SignOff {
+                signer_name: signer.signer_name.trim().to_owned(),
+                satisfaction: signer.satisfaction.map_or(0, onsite_proto::convert::WireEnum::to_wire),
+                service_quality_rating: signer.ratings[0],
+                product_rating: signer.ratings[1],
+                support_rating: signer.ratings[2],
+                customer_opinion: signer.customer_opinion.clone(),
+                signature_png_sha256: png_sha256.clone(),
+                device_id: device_id.clone(),
+                signed_at: Some(timestamp(signed_at)),
+                ..Default::default()
+            };
+            // The content is built from the local view; a sign-off that fails validation is
+            // refused before anything is queued.
+            Ok(VisitOp::CaptureSignOff(SignOff::try_from(&signoff::seal(&secret, local, draft))?))
+        })
+    }
+
+    /// Completes the visit.
+    pub fn complete(&self, slip_id: &str) -> Result<Slip> {
+        self.act(slip_id, VisitOp::Complete)
+    }
+
+    /// Queues a position fix. While fixes wait unsent they are merged into one report, at
+    /// most one per [`MIN_FIX_GAP`], so a day offline stays one small op.
+    pub fn report_position(&self, latitude: f64, longitude: f64, accuracy_m: f64) -> Result<()> {
+        let fix = PositionFix { latitude, longitude, time: Some(self.engine.now_ms()), accuracy_m };
+        PositionReport { fixes: vec![fix] }.validate()?;
+        let wire_fix = pb::LocationReport {
+            position: Some(pb::GeoPoint { latitude, longitude }),
+            time: fix.time.map(timestamp),
+            accuracy_m,
+        };
+        let now_ms = self.engine.now().timestamp_millis();
+        let mut store = self.engine.lock()?;
+        store.write(|txn| {
+            if let Some(mut last) = store::last_queued(txn)?.filter(|q| q.attempts == 0)
+                && let Some(Payload::ReportLocation(report)) = last.op.payload.as_mut()
+                && report.reports.len() < onsite_core::op::MAX_FIXES
+            {
+                let newest = report.reports.last().and_then(|r| r.time).map_or(0, |t| t.seconds);
+                if wire_fix.time.map_or(0, |t| t.seconds).saturating_sub(newest) < MIN_FIX_GAP.as_secs() as i64 {
+                    report.reports.pop();
+                }
+                report.reports.push(wire_fix);
+                if store::replace_unsent(txn, &last.op)? {
+                    return Ok(());
+                }
+            }
+            let payload = Payload::from(&DeviceAction::Positions(PositionReport { fixes: vec![fix] }));
+            let op = new_op(txn, "", "", payload, self.engine.now_ms())?;
+            store::enqueue(txn, &op, now_ms)
+        })?;
+        drop(store);
+        self.engine.after_write();
+        Ok(())
+    }
+
+    fn act(&self, slip_id: &str, op: VisitOp) -> Result<Slip> {
+        self.enqueue(slip_id, Vec::new(), |_| Ok(op))
+    }
+
+    /// Validates an op and applies it to the local view through the core rules, then queues it
+    /// with its attachments, in one transaction.
+    fn enqueue(
+        &self,
+        slip_id: &str,
+        blobs: Vec<Blob>,
+        build: impl FnOnce(&pb::Slip) -> Result<VisitOp>,
+    ) -> Result<Slip> {
+        let now = self.engine.now_ms();
+        let mut store = self.engine.lock()?;
+        let next = store.write(|txn| {
+            let engineer = store::engineer(txn)?;
+            let (server, local) =
+                store::slip(txn, slip_id)?.ok_or_else(|| SdkError::UnknownSlip(slip_id.to_owned()))?;
+            let op = new_op(txn, slip_id, &server.etag, Payload::from(&build(&local)?), now)?;
+            let next = apply(&local, &op, engineer)?;
+            for (sha256, content_type, data) in &blobs {
+                store::put_attachment(txn, sha256, content_type, data)?;
+            }
+            store::put_local(txn, &next)?;
+            store::enqueue(txn, &op, now.timestamp_millis())?;
+            Ok(next)
+        })?;
+        drop(store);
+        self.engine.after_write();
+        Ok(Slip::from_wire(&next))
+    }
+}
+
+/// Photos as attachments: JPEG or PNG, told apart by their magic bytes.
+fn photo_blobs(photos: &[Vec<u8>]) -> Result<Vec<Blob>> {
+    photos
+        .iter()
+        .enumerate()
+        .map(|(i, photo)| {
+            let content_type = match photo.as_slice() {
+                [0xff, 0xd8, ..] => "image/jpeg",
+                p if p.starts_with(b"\x89PNG\r\n\x1a\n") => "image/png",
+                _ => return Err(SdkError::invalid(format!("photos[{i}]"), "must be a JPEG or PNG image")),
+            };
+            Ok((signoff::sha256_hex(photo), content_type, photo.clone()))
+        })
+        .collect()
+}
+
+/// A new op of this device with its next sequence number.
+fn new_op(
+    txn: &rusqlite::Connection,
+    slip_id: &str,
+    base_etag: &str,
+    payload: Payload,
+    device_time: DateTime<Utc>,
+) -> Result<pb::Op> {
+    let device_id = store::meta_text(txn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
+    let seq = store::meta_int(txn, key::NEXT_SEQ)?.max(1);
+    store::set_meta(txn, key::NEXT_SEQ, seq.saturating_add(1).to_string())?;
+    Ok(pb::Op {
+        op_id: uuid::Uuid::now_v7().to_string(),
+        device_id,
+        device_seq: seq,
+        slip_id: slip_id.to_owned(),
+        base_etag: base_etag.to_owned(),
+        device_time: Some(timestamp(device_time)),
+        payload: Some(payload),
+    })
+}
