@@ -91,8 +91,15 @@ impl From<FieldViolation> for DomainError {
     }
 }
 
+/// Most violations a message lists; the rest are counted. Error messages travel in headers.
+const LISTED_VIOLATIONS: usize = 10;
+
 fn display_violations(vs: &[FieldViolation]) -> String {
-    vs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    let mut text = vs.iter().take(LISTED_VIOLATIONS).map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    if vs.len() > LISTED_VIOLATIONS {
+        text.push_str(&format!("; and {} more", vs.len() - LISTED_VIOLATIONS));
+    }
+    text
 }
 
 /// Collects violations while validating a record, so the caller hears about all of them at once.

@@ -105,7 +105,7 @@ pub enum Satisfaction {
     Satisfied,
     Average,
     Dissatisfied,
-    /// A value this app version does not know.
+    /// A value this app version does not know; sent as not given.
     Unknown,
 }
 
@@ -290,23 +290,16 @@ pub(crate) fn ms(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(|t| t.timestamp_millis())
 }
 
-impl Satisfaction {
-    /// The SDK's value; `NotGiven` is none, `Unknown` is refused by the SDK's validation.
-    pub(crate) fn sdk(self) -> Result<Option<onsite_sdk::Satisfaction>, crate::error::OnsiteError> {
+impl From<Satisfaction> for Code<onsite_sdk::Satisfaction> {
+    fn from(s: Satisfaction) -> Self {
         use onsite_sdk::Satisfaction as S;
-        Ok(match self {
-            Self::NotGiven => None,
-            Self::VerySatisfied => Some(S::VerySatisfied),
-            Self::Satisfied => Some(S::Satisfied),
-            Self::Average => Some(S::Average),
-            Self::Dissatisfied => Some(S::Dissatisfied),
-            Self::Unknown => {
-                return Err(crate::error::OnsiteError::Invalid {
-                    field: "sign_off.satisfaction".into(),
-                    detail: "is required and must be a known value".into(),
-                });
-            }
-        })
+        match s {
+            Satisfaction::NotGiven | Satisfaction::Unknown => Code::Unset,
+            Satisfaction::VerySatisfied => Code::Known(S::VerySatisfied),
+            Satisfaction::Satisfied => Code::Known(S::Satisfied),
+            Satisfaction::Average => Code::Known(S::Average),
+            Satisfaction::Dissatisfied => Code::Known(S::Dissatisfied),
+        }
     }
 }
 

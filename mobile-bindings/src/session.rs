@@ -204,20 +204,14 @@ impl EngineerSession {
         note: String,
         photos: Vec<Vec<u8>>,
     ) -> Result<SlipDetail> {
-        let Code::Known(kind) = Code::from(kind) else {
-            return Err(OnsiteError::Invalid { field: "backup.kind".into(), detail: "must be a known value".into() });
-        };
-        self.detail(self.inner.log_backup(&slip_id, kind, &location, &note, &photos)?)
+        self.detail(self.inner.log_backup(&slip_id, kind.into(), &location, &note, &photos)?)
     }
 
     /// Records what was found and done, with photos.
     pub fn record_fix(&self, slip_id: String, fix: FixInput, photos: Vec<Vec<u8>>) -> Result<SlipDetail> {
-        let Code::Known(outcome) = Code::from(fix.outcome) else {
-            return Err(OnsiteError::Invalid { field: "fix.outcome".into(), detail: "must be a known value".into() });
-        };
         let record = onsite_sdk::FixInput {
-            outcome,
-            root_cause: None,
+            outcome: fix.outcome.into(),
+            root_cause: Code::Unset,
             cause: fix.cause,
             solution: fix.solution,
             prevention: fix.prevention,
@@ -245,7 +239,7 @@ impl EngineerSession {
     ) -> Result<SlipDetail> {
         let signer = onsite_sdk::SignerInput {
             signer_name: signer.signer_name,
-            satisfaction: signer.satisfaction.sdk()?,
+            satisfaction: signer.satisfaction.into(),
             ratings: [signer.service_quality, signer.product_performance, signer.support],
             customer_opinion: signer.opinion,
         };

@@ -24,8 +24,9 @@ use crate::store::{self, key};
 /// What the engineer found and did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FixInput {
-    pub outcome: FixOutcome,
-    pub root_cause: Option<RootCause>,
+    pub outcome: Code<FixOutcome>,
+    /// `Code::Unset` when not classified.
+    pub root_cause: Code<RootCause>,
     pub cause: String,
     pub solution: String,
     pub prevention: String,
@@ -35,10 +36,11 @@ pub struct FixInput {
 }
 
 /// The customer's side of a sign-off.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignerInput {
     pub signer_name: String,
-    pub satisfaction: Option<Satisfaction>,
+    /// `Code::Unset` when not given.
+    pub satisfaction: Code<Satisfaction>,
     /// Service quality, product and support, 1-5 (0 = not given).
     pub ratings: [i32; 3],
     pub customer_opinion: String,
@@ -95,7 +97,7 @@ impl Session {
     pub fn log_backup(
         &self,
         slip_id: &str,
-        kind: BackupKind,
+        kind: Code<BackupKind>,
         location: &str,
         note: &str,
         photos: &[Vec<u8>],
@@ -103,7 +105,7 @@ impl Session {
         let blobs = photo_blobs(photos)?;
         let record = BackupRecord {
             id: uuid::Uuid::now_v7().to_string(),
-            kind: Code::Known(kind),
+            kind,
             location: location.to_owned(),
             note: note.to_owned(),
             attachments: blobs.iter().map(|b| b.0.clone()).collect(),
@@ -117,8 +119,8 @@ impl Session {
         let blobs = photo_blobs(photos)?;
         let record = FixRecord {
             id: uuid::Uuid::now_v7().to_string(),
-            outcome: Code::Known(fix.outcome),
-            root_cause: fix.root_cause.map_or(Code::Unset, Code::Known),
+            outcome: fix.outcome,
+            root_cause: fix.root_cause,
             cause: fix.cause.clone(),
             solution: fix.solution.clone(),
             prevention: fix.prevention.clone(),
@@ -162,7 +164,7 @@ impl Session {
         self.enqueue(slip_id, blobs, |local| {
             let draft = pb::SignOff {
                 signer_name: signer.signer_name.trim().to_owned(),
-                satisfaction: signer.satisfaction.map_or(0, onsite_proto::convert::WireEnum::to_wire),
+                satisfaction: onsite_proto::convert::op::wire_code(signer.satisfaction),
                 service_quality_rating: signer.ratings[0],
                 product_rating: signer.ratings[1],
                 support_rating: signer.ratings[2],

@@ -7,6 +7,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The domain of every ErrorInfo the server sends.
 pub const ERROR_DOMAIN: &str = "onsite.dev";
 
+/// Most field violations one status carries.
+pub const MAX_VIOLATIONS: usize = 50;
+
 /// The result type of the server.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -141,7 +144,9 @@ impl From<Error> for Status {
             | Error::Unavailable => {}
         }
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
-        for v in violations {
+        // Details travel in a header, which clients cap (16 KiB by default): the first ones
+        // name what to fix.
+        for v in violations.into_iter().take(MAX_VIOLATIONS) {
             details.add_bad_request_violation(v.field, v.description);
         }
         Status::with_error_details(code, message, details)

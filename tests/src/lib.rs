@@ -403,7 +403,14 @@ pub async fn new_login(server: &TestServer, admin: &str, name: &str, role: pb::R
         .token
 }
 
-async fn new_engineer(server: &TestServer, admin: &str, manager: &str, number: &str, name: &str) -> (String, String) {
+/// Creates a field engineer (tier 2, payroll and database, Shanghai) and a login for them.
+pub async fn new_engineer(
+    server: &TestServer,
+    admin: &str,
+    manager: &str,
+    number: &str,
+    name: &str,
+) -> (String, String) {
     let engineer = server
         .engineers()
         .create_engineer(authed(

@@ -121,8 +121,8 @@ fn photo(n: u8, size: usize) -> Vec<u8> {
 
 fn fix() -> FixInput {
     FixInput {
-        outcome: FixOutcome::Resolved,
-        root_cause: Some(RootCause::SoftwareDefect),
+        outcome: Code::Known(FixOutcome::Resolved),
+        root_cause: Code::Known(RootCause::SoftwareDefect),
         cause: "Lock order between payroll and ledger".into(),
         solution: "Patched the batch job; reran payroll".into(),
         prevention: String::new(),
@@ -184,7 +184,7 @@ fn assert_converged(local: &onsite_sdk::Slip, server: &pb::Slip) {
 fn signer() -> SignerInput {
     SignerInput {
         signer_name: "Ms. Zhou".into(),
-        satisfaction: Some(Satisfaction::VerySatisfied),
+        satisfaction: Code::Known(Satisfaction::VerySatisfied),
         ratings: [5, 4, 5],
         customer_opinion: "Fast and tidy".into(),
     }
@@ -204,7 +204,7 @@ fn visit_steps(slip_id: &str) -> Vec<Action<'_>> {
         Box::new(move |s| s.start_travel(slip_id)),
         Box::new(move |s| s.check_in(slip_id, 31.2046, 121.5996)),
         Box::new(move |s| {
-            s.log_backup(slip_id, BackupKind::Backup, "USB disk SN 4471", "full image", &[photo(1, 3000)])
+            s.log_backup(slip_id, Code::Known(BackupKind::Backup), "USB disk SN 4471", "full image", &[photo(1, 3000)])
         }),
         Box::new(move |s| s.record_fix(slip_id, &fix(), &[photo(2, 2000)])),
         Box::new(move |s| s.add_parts_cost(slip_id, &parts())),
@@ -409,7 +409,9 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     session.book(&slip.id, start, end, "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
     session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
-    session.log_backup(&slip.id, BackupKind::Waiver, "customer refused", "", &[]).unwrap_or_else(|e| panic!("{e}"));
+    session
+        .log_backup(&slip.id, Code::Known(BackupKind::Waiver), "customer refused", "", &[])
+        .unwrap_or_else(|e| panic!("{e}"));
     session.record_fix(&slip.id, &fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
 
     // Meanwhile the desk gives the slip to the other engineer.
