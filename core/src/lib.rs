@@ -8,6 +8,7 @@
 //! - [`id`]: UUIDv7 identifiers, one type per resource.
 //! - [`error`]: field violations and domain errors.
 //! - [`geo`]: validated WGS-84 positions.
+//! - [`dispatch`]: the dispatch policy: search radius, urgency, minimum tier, default window.
 //! - [`ticket`]: the service request, its number (`TS<yyyymmdd>-<serial>`) and intake rules.
 //! - [`slip`]: the dispatch slip state machine and who may do what.
 //! - [`calendar`]: the business calendar (time zone, weekly hours, holidays) and working time.
@@ -18,6 +19,7 @@
 //!   device runs it before queueing an op and the server before applying one.
 
 pub mod calendar;
+pub mod dispatch;
 pub mod error;
 pub mod geo;
 pub mod id;
@@ -27,5 +29,6 @@ pub mod shift;
 pub mod sla;
 pub mod slip;
 pub mod ticket;
+mod week;
 
 pub use error::{DomainError, FieldViolation, Result};

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, NaiveDate, Timelike};
 use chrono_tz::Tz;
 
-use crate::calendar::{DAY_MINUTES, Minute, parse_week};
 use crate::error::FieldViolation;
 use crate::slip::Window;
+use crate::week::{DAY_MINUTES, Minute, parse_week};
 
 /// Weekly working intervals (Monday first, minutes since local midnight). Many engineers share
 /// the same hours, so these compare and hash.

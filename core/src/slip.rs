@@ -405,6 +405,12 @@ impl Slip {
     }
 }
 
+/// The instructions of a follow-up visit: which visit it follows, the manager's note, and the
+/// first visit's instructions.
+pub fn follow_up_instructions(visit_number: i32, note: &str, instructions: &str) -> String {
+    format!("Follow-up of visit {visit_number}. {}\n\n{instructions}", note.trim())
+}
+
 fn precondition(reason: &'static str, message: &str) -> DomainError {
     DomainError::Precondition { reason, message: message.to_owned() }
 }

@@ -333,12 +333,131 @@ pub fn check_ticket_action(status: TicketStatus, action: TicketAction) -> Result
     Ok(())
 }
 
+/// One field of a ticket that the desk changes after intake (one update mask path).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TicketEdit {
+    Title(String),
+    ContactName(String),
+    ContactPhone(String),
+    Organisation(String),
+    ProductModel(String),
+    SerialNumber(String),
+    Symptoms(String),
+    ErrorMessage(String),
+    ImpactScope(String),
+    InitialUrgency(String),
+    Category(Category),
+    /// A new severity moves the SLA due times.
+    Severity(Severity),
+    RootCause(Option<RootCause>),
+    ProductId(Option<ProductId>),
+    FaultOccurredAt(Option<DateTime<Utc>>),
+    /// Only in progress or resolved; closing has its own rules ([`check_close`]).
+    Status(TicketStatus),
+}
+
+impl TicketEdit {
+    /// The update mask path of the edit.
+    pub const fn path(&self) -> &'static str {
+        match self {
+            Self::Title(_) => "title",
+            Self::ContactName(_) => "contact_name",
+            Self::ContactPhone(_) => "contact_phone",
+            Self::Organisation(_) => "organisation",
+            Self::ProductModel(_) => "product_model",
+            Self::SerialNumber(_) => "serial_number",
+            Self::Symptoms(_) => "symptoms",
+            Self::ErrorMessage(_) => "error_message",
+            Self::ImpactScope(_) => "impact_scope",
+            Self::InitialUrgency(_) => "initial_urgency",
+            Self::Category(_) => "category",
+            Self::Severity(_) => "severity",
+            Self::RootCause(_) => "root_cause",
+            Self::ProductId(_) => "product_id",
+            Self::FaultOccurredAt(_) => "fault_occurred_at",
+            Self::Status(_) => "status",
+        }
+    }
+
+    fn check(&self, v: &mut Violations, now: DateTime<Utc>) {
+        let field = format!("ticket.{}", self.path());
+        match self {
+            Self::Title(t) | Self::ContactName(t) => v.required_text(&field, t, MAX_SHORT),
+            Self::Symptoms(t) | Self::ImpactScope(t) => v.required_text(&field, t, MAX_TEXT),
+            Self::ContactPhone(t) => v.optional_text(&field, t, 50),
+            Self::Organisation(t) | Self::ProductModel(t) | Self::SerialNumber(t) | Self::InitialUrgency(t) => {
+                v.optional_text(&field, t, MAX_SHORT)
+            }
+            Self::ErrorMessage(t) => v.optional_text(&field, t, MAX_TEXT),
+            Self::FaultOccurredAt(Some(at)) if *at > now + chrono::Duration::minutes(5) => {
+                v.push(&field, "must not be in the future")
+            }
+            Self::Status(TicketStatus::InProgress | TicketStatus::Resolved) => {}
+            Self::Status(_) => v.push(&field, "may only become in progress or resolved here; use CloseTicket to close"),
+            Self::Category(_)
+            | Self::Severity(_)
+            | Self::RootCause(_)
+            | Self::ProductId(_)
+            | Self::FaultOccurredAt(_) => {}
+        }
+    }
+}
+
+/// Whether the desk may apply `edits` to a ticket in `status`: never to a closed ticket, and
+/// each edit within the intake's limits.
+pub fn check_update(status: TicketStatus, edits: &[TicketEdit], now: DateTime<Utc>) -> Result<()> {
+    check_ticket_action(status, TicketAction::Update)?;
+    let mut v = Violations::new();
+    if edits.is_empty() {
+        v.push("update_mask.paths", "name at least one field to change");
+    }
+    for edit in edits {
+        edit.check(&mut v, now);
+    }
+    v.check()
+}
+
+/// Whether a ticket in `status` may be closed: it needs a resolution note, and every slip of
+/// it written off or cancelled first.
+pub fn check_close(status: TicketStatus, resolution_note: &str, has_unfinished_slips: bool) -> Result<()> {
+    let mut v = Violations::new();
+    v.required_text("resolution_note", resolution_note, MAX_TEXT);
+    v.check()?;
+    check_ticket_action(status, TicketAction::Close)?;
+    if has_unfinished_slips {
+        return Err(DomainError::Precondition {
+            reason: "TICKET_HAS_OPEN_SLIPS",
+            message: "write off or cancel the ticket's slips before closing it".into(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
+    }
+
+    #[test]
+    fn updates_and_closing_follow_the_status_rules() {
+        let now = Utc::now();
+        let edits = [TicketEdit::Title(" ".into()), TicketEdit::Status(TicketStatus::Closed)];
+        let fields = match check_update(TicketStatus::Open, &edits, now) {
+            Err(DomainError::Invalid(vs)) => vs.into_iter().map(|v| v.field).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fields, ["ticket.title", "ticket.status"]);
+        assert!(check_update(TicketStatus::Resolved, &[TicketEdit::Status(TicketStatus::InProgress)], now).is_ok());
+        let frozen = check_update(TicketStatus::Closed, &[TicketEdit::Title("x".into())], now);
+        assert!(matches!(frozen, Err(DomainError::Precondition { reason: "TICKET_CLOSED", .. })));
+        assert!(matches!(check_update(TicketStatus::Open, &[], now), Err(DomainError::Invalid(_))));
+        let open_slips = check_close(TicketStatus::Resolved, "fixed", true);
+        assert!(matches!(open_slips, Err(DomainError::Precondition { reason: "TICKET_HAS_OPEN_SLIPS", .. })));
+        assert!(matches!(check_close(TicketStatus::Resolved, " ", false), Err(DomainError::Invalid(_))));
+        assert!(check_close(TicketStatus::InProgress, "fixed", false).is_ok());
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// What tickets' due times follow.
+    pub fn service_levels(&self) -> crate::repo::tickets::ServiceLevels<'_> {
+        crate::repo::tickets::ServiceLevels { calendar: &self.calendar, policy: &self.sla_policy }
+    }
+
     /// Defaults for `database_url`.
     pub fn new(database_url: impl Into<String>) -> Self {
         Self {
@@ -92,5 +97,29 @@ impl Shared {
         let app = self.app()?;
         let caller = auth::authenticate(&app.db, request.metadata()).await?;
         Ok((app, caller))
+    }
+}
+
+/// Follows the feed every `dispatch_poll_interval` and prunes old events hourly, until `stop`.
+pub async fn follow_board(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut last_prune = None;
+    loop {
+        if let Err(e) = app.dispatch.catch_up(&app.db, &app.config.calendar).await {
+            tracing::warn!(error = %e, "dispatch feed catch-up failed; retrying next round");
+        }
+        let now = chrono::Utc::now();
+        if last_prune.is_none_or(|at| now - at > chrono::Duration::hours(1)) {
+            last_prune = Some(now);
+            let before = crate::store::to_us(now - crate::repo::board::retention());
+            match crate::repo::board::prune(&app.db, before).await {
+                Ok(pruned) if pruned > 0 => tracing::info!(pruned, "old board events pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning board events failed"),
+            }
+        }
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(app.config.dispatch_poll_interval) => {}
+        }
     }
 }

@@ -146,6 +146,25 @@ pub async fn bootstrap_admin(db: &impl ConnectionTrait) -> Result<Option<String>
     Ok(Some(token))
 }
 
+/// A user by id.
+pub async fn load_user(db: &impl ConnectionTrait, id: &str) -> Result<user::Model> {
+    user::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or_else(|| Error::not_found("user", id))
+}
+
+/// Revokes an active token; an unknown or already revoked one is not found.
+pub async fn revoke_token(db: &impl ConnectionTrait, token_id: &str, now_us: i64) -> Result<()> {
+    let result = api_token::Entity::update_many()
+        .set(api_token::ActiveModel { revoked_at_us: Set(Some(now_us)), ..Default::default() })
+        .filter(api_token::Column::Id.eq(token_id))
+        .filter(api_token::Column::RevokedAtUs.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(Error::not_found("active token", token_id));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use sea_orm::{EntityTrait, PaginatorTrait, Set};
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::Result;
+use crate::lifecycle;
 use crate::repo::slips::{Act, NewRecord, NewSlip};
 use crate::repo::{customers, engineers, parts, slips, tickets};
 use crate::store::entities::{backup, customer, fix, sign_off};
@@ -283,7 +284,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
             initial_urgency: "as soon as possible".into(),
             title: (*title).into(),
         };
-        let ticket = tickets::create(&txn, &app.config, &manager, intake, now, "").await?;
+        let ticket = tickets::create(&txn, app.config.service_levels(), &manager, intake, now, "").await?;
         let new = NewSlip {
             ticket_id: ticket.id.clone(),
             site_id,
@@ -292,7 +293,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
             follow_up_of: None,
             state: SlipState::Draft,
         };
-        let slip = slips::create(&txn, &manager, new, now, "").await?;
+        let slip = lifecycle::create(&txn, &manager, new, now, "").await?;
         let (engineer, engineer_caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
         drive(&txn, &manager, engineer_caller, engineer, &slip.id, *target, now).await?;
     }
@@ -350,7 +351,8 @@ async fn drive(
         let caller = if by_manager { manager } else { engineer_caller };
         let record = demo_record(&action, now);
         let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
-        let (saved, _) = slips::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?;
+        let saved =
+            lifecycle::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?.saved;
         slips::insert_record(txn, &saved, record, caller, now).await?;
     }
     Ok(())

@@ -19,7 +19,9 @@ pub mod auth;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod feed;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod pagination;
 pub mod repo;
 pub mod sla_watch;
@@ -129,7 +131,7 @@ pub async fn run(
         let _ = ready.send(report);
     }
     tokio::spawn(sla_watch::watch(app.clone(), stop_rx.clone()));
-    tokio::spawn(dispatch::follow(app, stop_rx));
+    tokio::spawn(app::follow_board(app, stop_rx));
 
     serving.await.map_err(|e| Error::Internal(format!("server task: {e}")))?.map_err(|e| Error::Internal(e.to_string()))
 }

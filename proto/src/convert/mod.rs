@@ -10,7 +10,8 @@ use onsite_core::geo::GeoPoint;
 use onsite_core::id::{CustomerId, ProductId};
 use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, Window, WriteOffOutcome};
 use onsite_core::ticket::{
-    Category, Channel, Description, RootCause, Severity, TicketIntake, TicketStatus, Tier, check_description,
+    Category, Channel, Description, RootCause, Severity, TicketEdit, TicketIntake, TicketStatus, Tier,
+    check_description,
 };
 use prost_types::Timestamp;
 
@@ -236,6 +237,43 @@ pub fn ticket_intake(t: &pb::Ticket, submitted_at: DateTime<Utc>) -> Result<Tick
         // Each None above recorded a violation, so check() already returned.
         _ => Err(onsite_core::DomainError::invalid("ticket", "is invalid")),
     }
+}
+
+/// The edits an update mask asks for, each value converted from the wire ticket. Unknown paths
+/// and bad values name their field (`ticket.severity`, `update_mask.paths`).
+pub fn ticket_edits(wanted: &pb::Ticket, paths: &[String]) -> Result<Vec<TicketEdit>> {
+    let mut v = Violations::new();
+    let mut edits = Vec::with_capacity(paths.len());
+    for path in paths {
+        let field = format!("ticket.{path}");
+        let text = |t: &String| t.trim().to_owned();
+        let edit = match path.as_str() {
+            "title" => Some(TicketEdit::Title(text(&wanted.title))),
+            "contact_name" => Some(TicketEdit::ContactName(text(&wanted.contact_name))),
+            "contact_phone" => Some(TicketEdit::ContactPhone(text(&wanted.contact_phone))),
+            "organisation" => Some(TicketEdit::Organisation(text(&wanted.organisation))),
+            "product_model" => Some(TicketEdit::ProductModel(text(&wanted.product_model))),
+            "serial_number" => Some(TicketEdit::SerialNumber(text(&wanted.serial_number))),
+            "symptoms" => Some(TicketEdit::Symptoms(text(&wanted.symptoms))),
+            "error_message" => Some(TicketEdit::ErrorMessage(text(&wanted.error_message))),
+            "impact_scope" => Some(TicketEdit::ImpactScope(text(&wanted.impact_scope))),
+            "initial_urgency" => Some(TicketEdit::InitialUrgency(text(&wanted.initial_urgency))),
+            "category" => v.take(required(wanted.category, &field)).map(TicketEdit::Category),
+            "severity" => v.take(required(wanted.severity, &field)).map(TicketEdit::Severity),
+            "root_cause" => v.take(optional(wanted.root_cause, &field)).map(TicketEdit::RootCause),
+            "product_id" => v.take(opt_id(&wanted.product_id, &field)).map(TicketEdit::ProductId),
+            "fault_occurred_at" => v
+                .take(wanted.fault_occurred_at.as_ref().map(|t| datetime(t, &field)).transpose())
+                .map(TicketEdit::FaultOccurredAt),
+            "status" => v.take(required(wanted.status, &field)).map(TicketEdit::Status),
+            other => {
+                v.push("update_mask.paths", format!("{other:?} is not an updatable field"));
+                None
+            }
+        };
+        edits.extend(edit);
+    }
+    v.finish(edits)
 }
 
 /// Puts `prefix.` in front of every violated field of a domain error.

@@ -6,7 +6,6 @@ use onsite_core::slip::Role;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, admin_service_server::AdminService};
 use prost::Message;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use tonic::{Request, Response, Status};
 
 use super::{handle, required};
@@ -14,7 +13,6 @@ use crate::app::Shared;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::repo::engineers;
-use crate::store::entities::{api_token, user};
 use crate::store::to_us;
 use crate::{idempotency, views};
 
@@ -29,10 +27,10 @@ impl AdminService for Admin {
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::User>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
-            let me = user::Entity::find_by_id(caller.user_id.to_string())
-                .one(&app.db)
-                .await?
-                .ok_or(Error::Unauthenticated)?;
+            let me = auth::load_user(&app.db, &caller.user_id.to_string()).await.map_err(|e| match e {
+                Error::NotFound { .. } => Error::Unauthenticated,
+                other => other,
+            })?;
             Ok(views::user(&me))
         })
         .await
@@ -85,10 +83,7 @@ impl AdminService for Admin {
                 pb::CreateTokenResponse { token_id: r.token_id.clone(), token: String::new() }.encode_to_vec()
             };
             idempotency::run_redacted(app, &caller, "CreateToken", &req.request_id, req, redact, |txn| async {
-                user::Entity::find_by_id(req.user_id.clone())
-                    .one(&txn)
-                    .await?
-                    .ok_or_else(|| Error::not_found("user", &req.user_id))?;
+                auth::load_user(&txn, &req.user_id).await?;
                 let (token_id, token) = auth::issue_token(&txn, &req.user_id, req.label.trim()).await?;
                 Ok((txn, pb::CreateTokenResponse { token_id, token }))
             })
@@ -107,15 +102,7 @@ impl AdminService for Admin {
             let req = request.get_ref();
             convert::id::<uuid::Uuid>(&req.token_id, "token_id")?;
             idempotency::run(app, &caller, "RevokeToken", &req.request_id, req, |txn| async {
-                let result = api_token::Entity::update_many()
-                    .set(api_token::ActiveModel { revoked_at_us: Set(Some(to_us(Utc::now()))), ..Default::default() })
-                    .filter(api_token::Column::Id.eq(req.token_id.as_str()))
-                    .filter(api_token::Column::RevokedAtUs.is_null())
-                    .exec(&txn)
-                    .await?;
-                if result.rows_affected == 0 {
-                    return Err(Error::not_found("active token", &req.token_id));
-                }
+                auth::revoke_token(&txn, &req.token_id, to_us(Utc::now())).await?;
                 Ok((txn, pb::RevokeTokenResponse {}))
             })
             .await

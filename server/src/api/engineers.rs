@@ -10,10 +10,10 @@ use super::{handle, required};
 use crate::app::Shared;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
+use crate::repo::check_etag;
 use crate::repo::engineers::{self as repo, NewEngineer};
-use crate::repo::{board, check_etag};
 use crate::store::to_us;
-use crate::{idempotency, views};
+use crate::{feed, idempotency, views};
 
 /// The engineer service.
 #[derive(Clone, Debug)]
@@ -68,7 +68,7 @@ impl EngineerService for Engineers {
             let model = repo::validate(new, &app.config.calendar, to_us(Utc::now()))?;
             idempotency::run(app, &caller, "CreateEngineer", &req.request_id, req, |txn| async {
                 repo::insert(&txn, &model).await?;
-                board::engineer_changed(&txn, &model, model.created_at_us).await?;
+                feed::engineer_changed(&txn, &model, model.created_at_us).await?;
                 Ok((txn, views::engineer(&model)))
             })
             .await
@@ -121,7 +121,7 @@ impl EngineerService for Engineers {
                 let merged = merge(views::engineer(&current), wanted, &paths)?;
                 let next = repo::validate(new_engineer(&merged)?, &app.config.calendar, to_us(now))?;
                 let saved = repo::update(&txn, &current, next).await?;
-                board::engineer_changed(&txn, &saved, to_us(now)).await?;
+                feed::engineer_changed(&txn, &saved, to_us(now)).await?;
                 Ok((txn, views::engineer(&saved)))
             })
             .await
@@ -145,7 +145,7 @@ impl EngineerService for Engineers {
             let fixes = crate::visit::intents::location_fixes(&report, now, chrono::Duration::zero())?;
             idempotency::run(app, &caller, "ReportLocation", &req.request_id, req, |txn| async {
                 let saved = repo::record_positions(&txn, &engineer_id, &fixes, to_us(now)).await?;
-                board::engineer_changed(&txn, &saved, to_us(now)).await?;
+                feed::engineer_changed(&txn, &saved, to_us(now)).await?;
                 let accepted = i32::try_from(fixes.len()).unwrap_or(i32::MAX);
                 Ok((txn, pb::ReportLocationResponse { accepted, engineer: Some(views::engineer(&saved)) }))
             })

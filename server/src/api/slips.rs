@@ -3,21 +3,20 @@
 use chrono::Utc;
 use onsite_core::error::Violations;
 use onsite_core::op::{Booking, CheckIn, Decline, PartsCost, Reschedule, SignOff, VisitOp};
-use onsite_core::slip::{Role, SideEffect, SlipAction, SlipState, WriteOffOutcome};
+use onsite_core::slip::{Role, SlipAction, SlipState, WriteOffOutcome};
 use onsite_core::ticket::MAX_TEXT;
 use onsite_proto::convert;
 use onsite_proto::convert::op::cost_lines;
 use onsite_proto::v1::{self as pb, slip_service_server::SlipService};
 use prost::Message;
-use sea_orm::Set;
 use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
 use crate::error::{Error, Result};
+use crate::lifecycle::{self, WriteOff};
 use crate::pagination::Page;
-use crate::repo::slips::{self as repo, Act, NewSlip};
-use crate::repo::tickets;
+use crate::repo::slips::{self as repo, NewSlip};
 use crate::visit::intents::{self, Context};
 use crate::visit::{Step, full_view, perform};
 use crate::{idempotency, views};
@@ -101,7 +100,7 @@ impl SlipService for Slips {
                     follow_up_of: None,
                     state: SlipState::Draft,
                 };
-                let model = repo::create(&txn, &caller, new, now, &req.request_id).await?;
+                let model = lifecycle::create(&txn, &caller, new, now, &req.request_id).await?;
                 let view = full_view(&txn, &model).await?;
                 Ok((txn, view))
             })
@@ -135,14 +134,7 @@ impl SlipService for Slips {
     }
 
     async fn cancel_slip(&self, request: Request<pb::ReasonRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.step(&request, |r, ctx| {
-            let reason = r.reason.trim().to_owned();
-            let action = SlipAction::Cancel { reason: reason.clone() };
-            Ok(Step::new("CancelSlip", ctx.request_id, ctx.slip_id, ctx.etag, action)
-                .detail(reason.clone())
-                .extra(move |_, c| c.cancel_reason = Set(reason)))
-        }))
-        .await
+        handle(self.step(&request, |r, ctx| Ok(intents::cancel(&r.reason, ctx)))).await
     }
 
     async fn write_off_slip(
@@ -157,58 +149,17 @@ impl SlipService for Slips {
             v.optional_text("note", &req.note, MAX_TEXT);
             v.check()?;
             let now = Utc::now();
+            let write_off = WriteOff { slip_id: &req.slip_id, etag: &req.etag, outcome, note: &req.note };
             idempotency::run(app, &caller, "WriteOffSlip", &req.request_id, req, |txn| async {
-                // The ticket changes after the slip's board event: lock it first (see repo::board).
-                let current = repo::load(&txn, &req.slip_id).await?;
-                tickets::load_for_update(&txn, &current.ticket_id).await?;
-                let act = Act {
-                    caller: &caller,
-                    action: SlipAction::WriteOff { outcome },
-                    etag: &req.etag,
-                    now,
-                    request_id: &req.request_id,
-                    detail: format!("{outcome}: {}", req.note.trim()),
-                    origin: None,
-                };
-                let (saved, transition) = repo::act(&txn, &req.slip_id, act, |_, c| {
-                    c.write_off_outcome = Set(Some(outcome.as_str().to_owned()))
-                })
-                .await?;
-                let mut follow_up = None;
-                let ticket = match transition.side_effect {
-                    Some(SideEffect::OpenFollowUp) => {
-                        let new = NewSlip {
-                            ticket_id: saved.ticket_id.clone(),
-                            site_id: saved.site_id.clone().unwrap_or_default(),
-                            instructions: format!(
-                                "Follow-up of visit {}. {}\n\n{}",
-                                saved.visit_number,
-                                req.note.trim(),
-                                saved.instructions
-                            ),
-                            required_skills: crate::repo::split_lines(&saved.required_skills),
-                            follow_up_of: Some(saved.id.clone()),
-                            // The manager asked for the visit while writing off: no second check.
-                            state: SlipState::Verified,
-                        };
-                        let created = repo::create(&txn, &caller, new, now, &req.request_id).await?;
-                        follow_up = Some(full_view(&txn, &created).await?);
-                        tickets::load(&txn, &saved.ticket_id).await?
-                    }
-                    Some(SideEffect::EscalateTicket) => {
-                        let reason = format!("visit {} could not solve it: {}", saved.visit_number, req.note.trim());
-                        tickets::escalate_to_experts(&txn, &saved.ticket_id, &caller, &reason, now, &req.request_id)
-                            .await?
-                    }
-                    Some(SideEffect::ResolveTicket) => {
-                        tickets::resolve(&txn, &saved.ticket_id, &caller, now, &req.request_id).await?
-                    }
-                    None => tickets::load(&txn, &saved.ticket_id).await?,
+                let done = lifecycle::write_off(&txn, &caller, write_off, now, &req.request_id).await?;
+                let follow_up = match &done.follow_up {
+                    Some(model) => Some(full_view(&txn, model).await?),
+                    None => None,
                 };
                 let response = pb::WriteOffSlipResponse {
-                    slip: Some(full_view(&txn, &saved).await?),
+                    slip: Some(full_view(&txn, &done.slip).await?),
                     follow_up,
-                    ticket: Some(views::ticket(&ticket, now)),
+                    ticket: Some(views::ticket(&done.ticket, now)),
                 };
                 Ok((txn, response))
             })

@@ -2,7 +2,10 @@
 //! the live board's fan-out.
 //!
 //! - [`index`]: the R-tree and the filters ("nearest suitable engineers").
+//! - [`need`]: a request resolved against the slip and ticket under the core dispatch policy
+//!   (radius, urgency, tier, window), and the ranking explained.
 //! - [`travel`]: travel estimates behind a trait.
+//! - [`watch`]: one watcher's live board.
 //!
 //! Every replica follows the `board_events` table ([`Dispatch::catch_up`]): after its own
 //! commits at once, and every `dispatch_poll_interval` for other replicas' commits. Each
@@ -10,7 +13,9 @@
 //! broadcast to the replica's `WatchBoard` streams.
 
 pub mod index;
+pub mod need;
 pub mod travel;
+pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -176,28 +181,4 @@ fn profile(e: &engineer::Model, (load, bookings): (u32, Vec<Booking>), calendar:
 pub fn geodesic_km(a: GeoPoint, b: GeoPoint) -> f64 {
     use geo::{Distance, Geodesic, Point};
     Geodesic.distance(Point::new(a.longitude(), a.latitude()), Point::new(b.longitude(), b.latitude())) / 1000.0
-}
-
-/// Follows the feed every `dispatch_poll_interval` and prunes old events hourly, until `stop`.
-pub async fn follow(app: Arc<crate::app::App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut last_prune = None;
-    loop {
-        if let Err(e) = app.dispatch.catch_up(&app.db, &app.config.calendar).await {
-            tracing::warn!(error = %e, "dispatch feed catch-up failed; retrying next round");
-        }
-        let now = chrono::Utc::now();
-        if last_prune.is_none_or(|at| now - at > chrono::Duration::hours(1)) {
-            last_prune = Some(now);
-            let before = crate::store::to_us(now - board::retention());
-            match board::prune(&app.db, before).await {
-                Ok(pruned) if pruned > 0 => tracing::info!(pruned, "old board events pruned"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "pruning board events failed"),
-            }
-        }
-        tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(app.config.dispatch_poll_interval) => {}
-        }
-    }
 }

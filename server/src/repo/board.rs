@@ -6,19 +6,17 @@
 //! writer, so it is. On PostgreSQL a writer takes a transaction-scoped advisory lock right
 //! before it appends and holds it until commit: the next writer gets its `seq` only after the
 //! previous one committed. Appending is therefore the last lock a transaction takes; rows a
-//! transaction changes after appending must be locked before (see `slips::write_off`).
+//! transaction changes after appending must be locked before (see `lifecycle::write_off`).
+//!
+//! The feed stores ready payloads; `feed.rs` encodes them and decodes them for watchers.
 
 use chrono::Duration;
-use onsite_proto::v1 as pb;
-use prost::Message;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::error::Result;
-use crate::repo::slips;
-use crate::store::entities::{board_event, engineer, slip};
-use crate::views;
+use crate::store::entities::board_event;
 
 /// Any value; PostgreSQL writers of the feed queue on it.
 const FEED_LOCK: i64 = 0x006f_6e73_6974_6501;
@@ -64,22 +62,25 @@ async fn append(
     Ok(())
 }
 
-/// Records that a slip changed; `before` is its engineer before the change.
-pub async fn slip_changed(
+/// Appends that a slip changed, for the engineers before and after the change.
+pub async fn append_slip(
     db: &impl ConnectionTrait,
-    before: Option<&str>,
-    after: &slip::Model,
+    slip_id: &str,
+    engineer_ids: [&str; 2],
+    payload: Vec<u8>,
     now_us: i64,
 ) -> Result<()> {
-    let labels = slips::labels(db, std::slice::from_ref(after)).await?;
-    let view = views::slip_summary(after, labels.get(&after.id).unwrap_or(&slips::Labels::default()));
-    let engineers = [before.unwrap_or(""), after.engineer_id.as_deref().unwrap_or("")];
-    append(db, SLIP, &after.id, &engineers, view.encode_to_vec(), now_us).await
+    append(db, SLIP, slip_id, &engineer_ids, payload, now_us).await
 }
 
-/// Records that an engineer changed or moved.
-pub async fn engineer_changed(db: &impl ConnectionTrait, model: &engineer::Model, now_us: i64) -> Result<()> {
-    append(db, ENGINEER, &model.id, &[&model.id], views::engineer(model).encode_to_vec(), now_us).await
+/// Appends that an engineer changed or moved.
+pub async fn append_engineer(
+    db: &impl ConnectionTrait,
+    engineer_id: &str,
+    payload: Vec<u8>,
+    now_us: i64,
+) -> Result<()> {
+    append(db, ENGINEER, engineer_id, &[engineer_id], payload, now_us).await
 }
 
 /// Up to `limit` events after `seq`, oldest first.
@@ -113,18 +114,4 @@ pub async fn prune(db: &impl ConnectionTrait, before_us: i64) -> Result<u64> {
         .exec(db)
         .await?;
     Ok(result.rows_affected)
-}
-
-/// A stored event as the board streams it.
-pub fn to_wire(event: &board_event::Model) -> Result<pb::BoardEvent> {
-    let bad = |e: prost::DecodeError| crate::Error::Internal(format!("board event {}: {e}", event.seq));
-    let change = match event.kind.as_str() {
-        SLIP => pb::board_event::Change::Slip(pb::Slip::decode(event.payload.as_slice()).map_err(bad)?),
-        _ => pb::board_event::Change::Engineer(pb::Engineer::decode(event.payload.as_slice()).map_err(bad)?),
-    };
-    Ok(pb::BoardEvent {
-        cursor: event.seq.to_string(),
-        time: Some(onsite_proto::convert::timestamp(crate::store::from_us(event.at_us))),
-        change: Some(change),
-    })
 }

@@ -211,6 +211,11 @@ pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<NewCustomer> {
     })
 }
 
+/// A site, if it exists.
+pub async fn site(db: &impl ConnectionTrait, id: &str) -> Result<Option<site::Model>> {
+    Ok(site::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
 /// One page of customers by name. `after` is `name\u{1f}id` of the last one.
 pub async fn list(db: &impl ConnectionTrait, after: Option<&str>, limit: u64) -> Result<Vec<customer::Model>> {
     use customer::Column as C;

@@ -105,6 +105,11 @@ pub async fn list(
     Ok(query.order_by_asc(engineer::Column::EmployeeNumber).limit(limit).all(db).await?)
 }
 
+/// The engineers with these ids (unknown ids are left out).
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<engineer::Model>> {
+    Ok(engineer::Entity::find().filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str))).all(db).await?)
+}
+
 /// Skills as stored: `|a|b|`, so a LIKE on `|skill|` matches whole skills only.
 pub fn encode_skills(skills: &[String]) -> String {
     if skills.is_empty() { String::new() } else { format!("|{}|", skills.join("|")) }

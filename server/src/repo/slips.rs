@@ -11,7 +11,7 @@ use sea_orm::{
     QuerySelect, Set, TryIntoModel,
 };
 
-use super::{board, check_etag, join_lines, tickets};
+use super::{check_etag, join_lines, tickets};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{backup, cost_line, fix, sign_off, site, slip, slip_event, ticket};
@@ -65,7 +65,8 @@ pub struct NewSlip {
     pub state: SlipState,
 }
 
-/// Opens a slip for a ticket; the ticket counts as answered from now on.
+/// Opens a slip for a ticket; the ticket counts as answered from now on. The board hears of it
+/// through `lifecycle::create`.
 pub async fn create(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -75,7 +76,7 @@ pub async fn create(
 ) -> Result<slip::Model> {
     // The lock makes visit numbers of concurrent slips of one ticket distinct.
     let ticket = tickets::load_for_update(db, &new.ticket_id).await?;
-    tickets::ensure_open(&ticket, "open a slip for")?;
+    tickets::ensure_allowed(&ticket, onsite_core::ticket::TicketAction::OpenSlip)?;
     let site = crate::store::entities::site::Entity::find_by_id(new.site_id.clone()).one(db).await?;
     if site.is_none_or(|s| s.customer_id != ticket.customer_id) {
         return Err(Error::invalid("site_id", "is not a site of the ticket's customer"));
@@ -118,7 +119,6 @@ pub async fn create(
     let audit =
         Audit { action, from: None, to: new.state, detail: format!("visit {}", model.visit_number), origin: None };
     append_audit(db, &model, caller, audit, now, request_id).await?;
-    board::slip_changed(db, None, &model, to_us(now)).await?;
     let mut changes = ticket::ActiveModel { ..Default::default() };
     tickets::start_work(&ticket, &mut changes, now);
     if changes.is_changed() {
@@ -148,6 +148,15 @@ pub struct Act<'a> {
     pub origin: Option<Origin>,
 }
 
+/// A transition as stored.
+#[derive(Debug)]
+pub struct Acted {
+    pub saved: slip::Model,
+    pub transition: Transition,
+    /// The engineer before the transition, whose board also hears of it.
+    pub engineer_before: Option<String>,
+}
+
 /// The device an op was recorded on, and when by its clock.
 #[derive(Clone, Debug)]
 pub struct Origin {
@@ -156,14 +165,14 @@ pub struct Origin {
 }
 
 /// Decides `act` with the state machine and, when legal, stores the new state, the fields set
-/// by `extra` (which sees the slip as it was), the audit event and the board event, all in the
-/// caller's transaction.
+/// by `extra` (which sees the slip as it was) and the audit event, in the caller's
+/// transaction. `lifecycle::act` adds the board event.
 pub async fn act(
     db: &impl ConnectionTrait,
     slip_id: &str,
     act: Act<'_>,
     extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel),
-) -> Result<(slip::Model, Transition)> {
+) -> Result<Acted> {
     let current = load(db, slip_id).await?;
     check_etag(act.etag, current.version, "slip")?;
     let mut slip = domain(&current)?;
@@ -198,7 +207,6 @@ pub async fn act(
     if result.rows_affected == 0 {
         return Err(Error::StaleEtag { resource: "slip" });
     }
-    let from_device = act.origin.is_some();
     let audit = Audit {
         action: act.action.name(),
         from: Some(transition.from),
@@ -207,10 +215,7 @@ pub async fn act(
         origin: act.origin,
     };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
-    if !from_device {
-        board::slip_changed(db, current.engineer_id.as_deref(), &saved, to_us(act.now)).await?;
-    }
-    Ok((saved, transition))
+    Ok(Acted { saved, transition, engineer_before: current.engineer_id })
 }
 
 /// What goes into the audit log.
@@ -366,17 +371,6 @@ pub async fn list(
         query = query.filter(slip::Column::Id.lt(after));
     }
     Ok(query.order_by_desc(slip::Column::Id).limit(limit).all(db).await?)
-}
-
-/// Whether the ticket still has slips that are not written off or cancelled.
-pub async fn has_unfinished(db: &impl ConnectionTrait, ticket_id: &str) -> Result<bool> {
-    let finished = [SlipState::WrittenOff.as_str(), SlipState::Cancelled.as_str()];
-    let open = slip::Entity::find()
-        .filter(slip::Column::TicketId.eq(ticket_id))
-        .filter(slip::Column::State.is_not_in(finished))
-        .count(db)
-        .await?;
-    Ok(open > 0)
 }
 
 /// A record a visit adds, validated before the transaction starts.

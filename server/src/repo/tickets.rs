@@ -1,19 +1,25 @@
 //! Tickets: intake with daily numbering, SLA due times, updates, escalation, closing, history.
 
 use chrono::{DateTime, Utc};
+use onsite_core::calendar::BusinessCalendar;
 use onsite_core::id::{CustomerId, TicketId};
+use onsite_core::sla::SlaPolicy;
 use onsite_core::sla::{Breach, SlaClock};
-use onsite_core::ticket::{TicketIntake, TicketNumber, TicketStatus, Tier};
+use onsite_core::slip::{Role, SlipState};
+use onsite_core::ticket::{
+    TicketAction, TicketEdit, TicketIntake, TicketNumber, TicketStatus, Tier, check_close, check_ticket_action,
+    check_update,
+};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::{check_etag, query_one};
-use crate::app::Config;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::store::entities::{customer, product, ticket, ticket_event};
+use crate::store::entities::{customer, product, slip, ticket, ticket_event};
 use crate::store::{from_us, to_us};
 
 /// Loads a ticket by id or by number.
@@ -38,10 +44,17 @@ pub async fn load_for_update(db: &impl ConnectionTrait, id: &str) -> Result<tick
         .ok_or_else(|| Error::not_found("ticket", id))
 }
 
+/// What a ticket's due times follow: the business calendar and the SLA policy.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceLevels<'a> {
+    pub calendar: &'a BusinessCalendar,
+    pub policy: &'a SlaPolicy,
+}
+
 /// Takes a request in: numbers it, computes its due times, records the intake event.
 pub async fn create(
     db: &impl ConnectionTrait,
-    config: &Config,
+    levels: ServiceLevels<'_>,
     caller: &Caller,
     intake: TicketIntake,
     now: DateTime<Utc>,
@@ -57,8 +70,8 @@ pub async fn create(
             return Err(Error::invalid("ticket.product_id", "is not a product of this customer"));
         }
     }
-    let number = next_number(db, config, now).await?;
-    let due = config.sla_policy.due_times(&config.calendar, intake.severity, now);
+    let number = next_number(db, levels.calendar, now).await?;
+    let due = levels.policy.due_times(levels.calendar, intake.severity, now);
     let model = ticket::Model {
         id: TicketId::new().to_string(),
         number: number.to_string(),
@@ -101,8 +114,12 @@ pub async fn create(
 
 /// The next daily number. The counter row is bumped atomically, so concurrent intakes (also
 /// on several replicas sharing PostgreSQL) never share a number.
-async fn next_number(db: &impl ConnectionTrait, config: &Config, now: DateTime<Utc>) -> Result<TicketNumber> {
-    let day = now.with_timezone(&config.calendar.time_zone()).date_naive();
+async fn next_number(
+    db: &impl ConnectionTrait,
+    calendar: &BusinessCalendar,
+    now: DateTime<Utc>,
+) -> Result<TicketNumber> {
+    let day = now.with_timezone(&calendar.time_zone()).date_naive();
     let row = query_one(
         db,
         "INSERT INTO ticket_counters (day, last_serial) VALUES ($1, 1)
@@ -163,7 +180,7 @@ pub async fn escalate(
     request_id: &str,
 ) -> Result<ticket::Model> {
     check_etag(etag, current.version, "ticket")?;
-    ensure_open(current, "escalate")?;
+    ensure_allowed(current, TicketAction::Escalate)?;
     let next = tier_of(current)?
         .next()
         .ok_or_else(|| Error::precondition("ALREADY_AT_TOP_TIER", "the ticket is already with tier 3 (experts)"))?;
@@ -225,12 +242,139 @@ pub async fn resolve(
     Ok(saved)
 }
 
-/// Refuses changes to a closed ticket.
-pub fn ensure_open(current: &ticket::Model, action: &str) -> Result<()> {
-    if current.status == TicketStatus::Closed.as_str() {
-        return Err(Error::precondition("TICKET_CLOSED", format!("cannot {action} a closed ticket")));
+/// The ticket's status.
+pub fn status_of(t: &ticket::Model) -> Result<TicketStatus> {
+    t.status.parse().map_err(|()| Error::Internal(format!("ticket {} has status {}", t.id, t.status)))
+}
+
+/// Refuses `action` on a ticket whose status forbids it (a closed ticket is frozen).
+pub fn ensure_allowed(current: &ticket::Model, action: TicketAction) -> Result<()> {
+    Ok(check_ticket_action(status_of(current)?, action)?)
+}
+
+/// Loads a ticket the caller may see: managers see every ticket, engineers only those of
+/// slips assigned to them.
+pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<ticket::Model> {
+    let model = load(db, id).await?;
+    if caller.role != Role::Engineer {
+        return Ok(model);
     }
-    Ok(())
+    let mine = match caller.engineer_id {
+        Some(engineer) => {
+            slip::Entity::find()
+                .filter(slip::Column::TicketId.eq(model.id.as_str()))
+                .filter(slip::Column::EngineerId.eq(engineer.to_string()))
+                .count(db)
+                .await?
+        }
+        None => 0,
+    };
+    if mine > 0 { Ok(model) } else { Err(Error::PermissionDenied("the ticket is not one of your slips' tickets")) }
+}
+
+/// The desk changes a ticket: the edits are checked by the core rules, a new severity moves
+/// the due times, and the change is recorded.
+#[allow(clippy::too_many_arguments)]
+pub async fn update(
+    db: &impl ConnectionTrait,
+    levels: ServiceLevels<'_>,
+    caller: &Caller,
+    id: &str,
+    etag: &str,
+    edits: &[TicketEdit],
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    let current = load(db, id).await?;
+    check_etag(etag, current.version, "ticket")?;
+    check_update(status_of(&current)?, edits, now)?;
+    let mut c = ticket::ActiveModel { ..Default::default() };
+    for edit in edits {
+        match edit {
+            TicketEdit::Title(t) => c.title = Set(t.clone()),
+            TicketEdit::ContactName(t) => c.contact_name = Set(t.clone()),
+            TicketEdit::ContactPhone(t) => c.contact_phone = Set(t.clone()),
+            TicketEdit::Organisation(t) => c.organisation = Set(t.clone()),
+            TicketEdit::ProductModel(t) => c.product_model = Set(t.clone()),
+            TicketEdit::SerialNumber(t) => c.serial_number = Set(t.clone()),
+            TicketEdit::Symptoms(t) => c.symptoms = Set(t.clone()),
+            TicketEdit::ErrorMessage(t) => c.error_message = Set(t.clone()),
+            TicketEdit::ImpactScope(t) => c.impact_scope = Set(t.clone()),
+            TicketEdit::InitialUrgency(t) => c.initial_urgency = Set(t.clone()),
+            TicketEdit::Category(category) => c.category = Set(category.as_str().to_owned()),
+            TicketEdit::Severity(severity) => {
+                let due = levels.policy.due_times(levels.calendar, *severity, from_us(current.submitted_at_us));
+                c.severity = Set(i32::from(severity.level()));
+                c.respond_by_us = Set(to_us(due.respond_by));
+                c.resolve_by_us = Set(to_us(due.resolve_by));
+            }
+            TicketEdit::RootCause(cause) => c.root_cause = Set(cause.map(|r| r.as_str().to_owned())),
+            TicketEdit::ProductId(product) => {
+                if let Some(product) = product {
+                    let found = product::Entity::find_by_id(product.to_string()).one(db).await?;
+                    if found.is_none_or(|p| p.customer_id != current.customer_id) {
+                        return Err(Error::invalid("ticket.product_id", "is not a product of this customer"));
+                    }
+                }
+                c.product_id = Set(product.map(|p| p.to_string()));
+            }
+            TicketEdit::FaultOccurredAt(at) => c.fault_occurred_at_us = Set(at.map(to_us)),
+            TicketEdit::Status(status) => {
+                mark_responded(&current, &mut c, now);
+                c.status = Set(status.as_str().to_owned());
+                c.resolved_at_us = match status {
+                    TicketStatus::Resolved => Set(current.resolved_at_us.or(Some(to_us(now)))),
+                    _ => Set(None),
+                };
+            }
+        }
+    }
+    let saved = save(db, &current, c, now).await?;
+    let detail = edits.iter().map(TicketEdit::path).collect::<Vec<_>>().join(", ");
+    let event = Event { action: "updated", detail, ..Default::default() };
+    record(db, &saved.id, Some(caller), event, now, request_id).await?;
+    Ok(saved)
+}
+
+/// Closes a ticket whose slips are all written off or cancelled.
+pub async fn close(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: &str,
+    etag: &str,
+    resolution_note: &str,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<ticket::Model> {
+    let current = load(db, id).await?;
+    check_etag(etag, current.version, "ticket")?;
+    let unfinished = slip::Entity::find()
+        .filter(slip::Column::TicketId.eq(current.id.as_str()))
+        .filter(slip::Column::State.is_not_in([SlipState::WrittenOff.as_str(), SlipState::Cancelled.as_str()]))
+        .count(db)
+        .await?;
+    check_close(status_of(&current)?, resolution_note, unfinished > 0)?;
+    let mut changes = ticket::ActiveModel {
+        status: Set(TicketStatus::Closed.as_str().to_owned()),
+        resolution_note: Set(resolution_note.trim().to_owned()),
+        ..Default::default()
+    };
+    mark_responded(&current, &mut changes, now);
+    if current.resolved_at_us.is_none() {
+        changes.resolved_at_us = Set(Some(to_us(now)));
+    }
+    let saved = save(db, &current, changes, now).await?;
+    let event = Event { action: "closed", detail: resolution_note.to_owned(), ..Default::default() };
+    record(db, &saved.id, Some(caller), event, now, request_id).await?;
+    Ok(saved)
+}
+
+/// The ticket's severity.
+pub fn severity_of(t: &ticket::Model) -> Result<onsite_core::ticket::Severity> {
+    u8::try_from(t.severity)
+        .ok()
+        .and_then(onsite_core::ticket::Severity::from_level)
+        .ok_or_else(|| Error::Internal(format!("ticket {} has severity {}", t.id, t.severity)))
 }
 
 /// The ticket's tier.

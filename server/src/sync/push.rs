@@ -20,8 +20,9 @@ use tonic::Code;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
+use crate::feed;
 use crate::repo::devices::StoredResult;
-use crate::repo::{board, devices, engineers, flags, slips};
+use crate::repo::{devices, engineers, flags, slips};
 use crate::store::entities::device;
 use crate::store::{begin_write, to_us};
 use crate::visit::intents::{self, Context, DeviceClock};
@@ -98,7 +99,7 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     // Last: appending to the board feed is the last lock a transaction takes (ADR 4).
     for (slip_id, engineer_before) in &touched {
         let current = slips::load(&txn, slip_id).await?;
-        board::slip_changed(&txn, engineer_before.as_deref(), &current, to_us(now)).await?;
+        feed::slip_changed(&txn, engineer_before.as_deref(), &current, to_us(now)).await?;
     }
     let moved =
         req.ops.iter().zip(&results).any(|(op, r)| {
@@ -106,7 +107,7 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
         });
     if let Some(engineer) = caller.engineer_id.filter(|_| moved) {
         let model = engineers::load(&txn, &engineer.to_string(), "engineer_id").await?;
-        board::engineer_changed(&txn, &model, to_us(now)).await?;
+        feed::engineer_changed(&txn, &model, to_us(now)).await?;
     }
     txn.commit().await?;
     app.committed().await;

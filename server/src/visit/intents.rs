@@ -132,6 +132,14 @@ pub(crate) fn step(op: &VisitOp, signature_png: Option<&[u8]>, ctx: &Context<'_>
     })
 }
 
+/// The manager cancels a slip; the reason is kept on it.
+pub(crate) fn cancel(reason: &str, ctx: &Context<'_>) -> Step {
+    let reason = reason.trim().to_owned();
+    ctx.step("CancelSlip", SlipAction::Cancel { reason: reason.clone() })
+        .detail(reason.clone())
+        .extra(move |_, c| c.cancel_reason = Set(reason))
+}
+
 /// The audit method name of an op, as the unary RPC is called.
 fn method(op: &VisitOp) -> &'static str {
     match op {

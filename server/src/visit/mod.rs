@@ -131,7 +131,7 @@ pub(crate) async fn apply(
         _ => {}
     }
     let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
-    let (saved, _) = repo::act(txn, &slip_id, act, extra).await?;
+    let saved = crate::lifecycle::act(txn, &slip_id, act, extra).await?.saved;
     repo::insert_record(txn, &saved, record, caller, now).await?;
     Ok(saved)
 }
