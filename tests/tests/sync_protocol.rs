@@ -13,6 +13,7 @@ onsite_tests::conformance!(
     pull_is_scoped_to_the_engineer,
     altered_sign_offs_are_refused,
     the_parts_catalog,
+    extreme_device_times_are_invalid_arguments,
 );
 
 /// A registered device of the fixture's engineer.
@@ -324,4 +325,74 @@ async fn the_parts_catalog(backend: Backend) {
         .upsert_part(authed(&f.engineer, pb::UpsertPartRequest { request_id: request_id(), part: Some(replaced) }))
         .await;
     expect_code(denied, Code::PermissionDenied);
+}
+
+/// Device clocks are corrected by the measured skew; times at the ends of what a timestamp can
+/// hold once made that arithmetic overflow. Each is now refused with the field named.
+async fn extreme_device_times_are_invalid_arguments(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let device_id = device(&f, &f.engineer).await;
+    let at = |t: chrono::DateTime<chrono::Utc>| onsite_proto::convert::timestamp(t);
+    let (earliest, latest) =
+        (at(chrono::DateTime::<chrono::Utc>::MIN_UTC), at(chrono::DateTime::<chrono::Utc>::MAX_UTC));
+    let confirm = |time: Option<prost_types::Timestamp>| pb::Op {
+        device_time: time,
+        ..op(&device_id, 1, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}))
+    };
+    let push = |ops: Vec<pb::Op>, time| pb::PushRequest { device_id: device_id.clone(), ops, device_time: time };
+    for (request, field) in [
+        // The batch's clock at the earliest instant, the op's at the latest.
+        (push(vec![confirm(Some(latest))], Some(earliest)), &["device_time", "ops[0].device_time"][..]),
+        (push(vec![confirm(Some(earliest))], Some(latest)), &["device_time", "ops[0].device_time"]),
+        (push(vec![confirm(None)], Some(earliest)), &["device_time"]),
+        (push(vec![confirm(Some(latest))], Some(at(chrono::Utc::now()))), &["ops[0].device_time"]),
+        (
+            push(vec![confirm(Some(prost_types::Timestamp { seconds: i64::MAX, nanos: 0 }))], None),
+            &["ops[0].device_time"],
+        ),
+    ] {
+        let status = expect_code(f.server.sync().push(authed(&f.engineer, request)).await, Code::InvalidArgument);
+        assert_eq!(violated_fields(&status), field);
+    }
+
+    // Times inside a record are judged with the record: the op is refused, naming the field.
+    let confirmed = push(vec![confirm(Some(at(chrono::Utc::now())))], Some(at(chrono::Utc::now())));
+    let applied = f.server.sync().push(authed(&f.engineer, confirmed)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(applied.into_inner().results[0].outcome(), pb::OpOutcome::Applied);
+    let fixes = pb::ReportLocationRequest {
+        request_id: String::new(),
+        reports: vec![pb::LocationReport {
+            position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }),
+            time: Some(latest),
+            accuracy_m: 5.0,
+        }],
+    };
+    let report = pb::Op {
+        device_time: Some(at(chrono::Utc::now())),
+        ..op(&device_id, 2, "", pb::op::Payload::ReportLocation(fixes.clone()))
+    };
+    let result = f
+        .server
+        .sync()
+        .push(authed(&f.engineer, push(vec![report], Some(earliest_plausible()))))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let error = result.results[0].error.clone().unwrap_or_default();
+    assert_eq!(
+        (result.results[0].outcome(), error.reason.as_str(), error.field.as_str()),
+        (pb::OpOutcome::Rejected, "INVALID_ARGUMENT", "reports[0].time")
+    );
+    let unary = f
+        .server
+        .engineers()
+        .report_location(authed(&f.engineer, pb::ReportLocationRequest { request_id: request_id(), ..fixes }))
+        .await;
+    assert_eq!(violated_fields(&expect_code(unary, Code::InvalidArgument)), ["reports[0].time"]);
+}
+
+/// A phone whose clock was reset: the Unix epoch.
+fn earliest_plausible() -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: 0, nanos: 0 }
 }

@@ -36,8 +36,9 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     validate(req)?;
     let now = Utc::now();
     let skew = match req.device_time.as_ref() {
-        // Both ends are bounded (see `validate`), so the difference cannot overflow.
-        Some(t) => now - op::device_time(convert::datetime(t, "device_time")?, "device_time")?,
+        // Both clocks are bounded (see `validate`), so neither this difference nor the
+        // corrections by it can overflow.
+        Some(t) => now - convert::datetime(t, "device_time")?,
         None => Duration::zero(),
     };
     let txn = begin_write(&app.db).await?;
@@ -137,6 +138,9 @@ fn validate(req: &pb::PushRequest) -> Result<()> {
     let mut v = Violations::new();
     if uuid::Uuid::parse_str(&req.device_id).is_err() {
         v.push("device_id", "must be the UUID of a registered device");
+    }
+    if let Some(t) = &req.device_time {
+        v.take(convert::datetime(t, "device_time").and_then(|t| op::device_time(t, "device_time")));
     }
     if req.ops.is_empty() || req.ops.len() > MAX_OPS {
         v.push("ops", format!("send between 1 and {MAX_OPS} ops"));
