@@ -387,8 +387,8 @@ pub(crate) fn detail(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Cust
         }),
         cost_lines: slip.cost_lines.iter().map(CostLine::from).collect(),
         sign_off: slip.sign_off.as_ref().map(|s| SignOffInfo {
-            signer_name: s.signer_name.clone(),
-            signed_at_ms: ms(s.signed_at).unwrap_or(0),
+            signer_name: s.sign_off.signer_name.clone(),
+            signed_at_ms: ms(s.sign_off.signed_at).unwrap_or(0),
             verified: s.verified,
         }),
     }

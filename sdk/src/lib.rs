@@ -40,7 +40,7 @@ pub use model::{
 /// The core types the SDK's API speaks in.
 pub use onsite_core::{
     geo::GeoPoint,
-    op::{BackupRecord, Code, CostLine, FixRecord, Price},
+    op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff},
     slip::{BackupKind, CostKind, FixOutcome, Satisfaction, SlipState, Window},
     ticket::{RootCause, Severity, TicketStatus},
 };

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
-use onsite_core::op::{BackupRecord, Code, CostLine, FixRecord, Price};
-use onsite_core::slip::{Satisfaction, SlipState, Window};
+use onsite_core::op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff};
+use onsite_core::slip::{SlipState, Window};
 use onsite_core::ticket::{Severity, TicketStatus};
 use onsite_proto::convert::{self, op::code};
 use onsite_proto::v1 as pb;
@@ -62,18 +62,10 @@ pub struct Appointment {
     pub check_in_position: Option<GeoPoint>,
 }
 
-/// The customer's sign-off as recorded.
+/// The customer's sign-off as recorded, and whether the server verified it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignOffRecord {
-    pub signer_name: String,
-    pub satisfaction: Code<Satisfaction>,
-    /// 1-5, or 0 when not given.
-    pub service_quality_rating: i32,
-    pub product_rating: i32,
-    pub support_rating: i32,
-    pub customer_opinion: String,
-    pub signature_png_sha256: String,
-    pub signed_at: Option<DateTime<Utc>>,
+    pub sign_off: SignOff,
     /// True once the server verified the device signature against its records.
     pub verified: bool,
 }
@@ -246,16 +238,9 @@ impl Slip {
                 FixRecord::try_from(&sane).ok()
             }),
             cost_lines: s.cost_lines.iter().map(CostLine::from).collect(),
-            sign_off: s.sign_off.as_ref().map(|o| SignOffRecord {
-                signer_name: o.signer_name.clone(),
-                satisfaction: code(o.satisfaction),
-                service_quality_rating: o.service_quality_rating,
-                product_rating: o.product_rating,
-                support_rating: o.support_rating,
-                customer_opinion: o.customer_opinion.clone(),
-                signature_png_sha256: o.signature_png_sha256.clone(),
-                signed_at: time(o.signed_at.as_ref()),
-                verified: o.verified,
+            sign_off: s.sign_off.as_ref().and_then(|o| {
+                let sane = pb::SignOff { signed_at: o.signed_at.filter(|t| time(Some(t)).is_some()), ..o.clone() };
+                Some(SignOffRecord { sign_off: SignOff::try_from(&sane).ok()?, verified: o.verified })
             }),
             decline_reason: s.decline_reason.clone(),
             cancel_reason: s.cancel_reason.clone(),

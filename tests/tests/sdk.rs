@@ -171,7 +171,7 @@ fn assert_converged(local: &onsite_sdk::Slip, server: &pb::Slip) {
         ids(server.cost_lines.iter().map(|c| c.id.as_str()).collect())
     );
     assert_eq!(
-        local.sign_off.as_ref().map(|s| (&s.signature_png_sha256, s.verified)),
+        local.sign_off.as_ref().map(|s| (&s.sign_off.signature_png_sha256, s.verified)),
         server.sign_off.as_ref().map(|s| (&s.signature_png_sha256, s.verified))
     );
     let arrived = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp());
