@@ -1,7 +1,7 @@
 //! The engineer's visit actions. The unary `SlipService` RPCs and the ops a device pushes
-//! through `SyncService` take the same path: [`intents`] validates a wire payload into a
-//! [`Step`], and [`apply`] runs it in the caller's transaction with the checks that need the
-//! database.
+//! through `SyncService` take the same path: a core op (`onsite_core::op`, validated there,
+//! as on the phone) becomes a [`Step`] in [`intents`], and [`apply`] runs it in the caller's
+//! transaction with the checks that need the database.
 
 pub mod intents;
 mod signature;
