@@ -163,6 +163,8 @@ const SWIFT_API: &[&str] = &[
     "case UnsyncedChanges(ops: UInt64, attachments: UInt64)",
     "public struct SlipDetail",
     "public enum SlipState",
+    "public struct CostLine",
+    "case unknown",
 ];
 
 fn check_swift() -> Result {

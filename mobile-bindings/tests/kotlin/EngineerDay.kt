@@ -158,6 +158,15 @@ fun day(server: Server, phoneDir: File) {
     check("with the state machine's reason", refused?.reason == "INVALID_TRANSITION")
     val invalid = expectThrows<OnsiteException.Invalid>("bad input names the field") { session.decline(other, " ") }
     check("the field is reason", invalid?.field == "reason")
+    // The phone refuses offline what the server would refuse later, with the server's field.
+    val nineDays = expectThrows<OnsiteException.Invalid>("nine days of labour are refused offline") {
+        session.recordFix(other, FixInput(FixOutcome.RESOLVED, "", "Reseated", "", 9 * 24 * 60, false), emptyList())
+    }
+    check("the field is fix.time_spent_minutes", nineDays?.field == "fix.time_spent_minutes")
+    val unknownKind = expectThrows<OnsiteException.Invalid>("a cost kind this app does not know is refused") {
+        session.addPartsCost(other, listOf(CostLine(CostKind.UNKNOWN, "Fan", "", 1, 500L, "CNY", false)))
+    }
+    check("the field is lines[0].kind", unknownKind?.field == "lines[0].kind")
     expectThrows<OnsiteException.Offline>("sync without a server says offline") { session.sync() }
     expectThrows<OnsiteException.UnsyncedChanges>("sign-out keeps unsynced work") { session.signOut(false) }
 
