@@ -284,19 +284,14 @@ impl SlipService for Slips {
         &self,
         request: Request<pb::CaptureSignOffRequest>,
     ) -> Result<Response<pb::Slip>, Status> {
-        handle(async {
-            let (app, caller) = self.shared.enter(&request).await?;
-            let req = request.get_ref();
-            let mut sign_off = SignOff::try_from(required(req.sign_off.as_ref(), "sign_off")?)?;
+        handle(self.step(&request, |r, ctx| {
+            let mut sign_off = SignOff::try_from(required(r.sign_off.as_ref(), "sign_off")?)?;
             // The image comes inline: its hash may be left to the server.
             if sign_off.signature_png_sha256.is_empty() {
-                sign_off.signature_png_sha256 = onsite_proto::signoff::sha256_hex(&req.signature_png);
+                sign_off.signature_png_sha256 = onsite_proto::signoff::sha256_hex(&r.signature_png);
             }
-            let ctx =
-                Context { request_id: &req.request_id, slip_id: &req.slip_id, etag: "", now: Utc::now(), device: None };
-            let step = intents::step(&VisitOp::CaptureSignOff(sign_off), Some(&req.signature_png), &ctx)?;
-            perform(app, &caller, req, step, ctx.now).await
-        })
+            intents::step(&VisitOp::CaptureSignOff(sign_off), Some(&r.signature_png), ctx)
+        }))
         .await
     }
 
