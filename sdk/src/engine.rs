@@ -27,8 +27,10 @@ pub struct Config {
     pub sync_interval: Option<Duration>,
     /// Sync after each local write (when a background worker runs).
     pub sync_after_write: bool,
-    /// Connect and per-call timeout.
+    /// Deadline of connecting and of each call, its whole answer included.
     pub request_timeout: Duration,
+    /// HTTP/2 keepalive ping period; a silent dead connection is noticed within about twice it.
+    pub keepalive: Duration,
     /// The device clock.
     pub clock: Clock,
 }
@@ -48,6 +50,7 @@ impl Config {
             sync_interval: Some(Duration::from_secs(60)),
             sync_after_write: true,
             request_timeout: Duration::from_secs(20),
+            keepalive: Duration::from_secs(10),
             clock: Arc::new(Utc::now),
         }
     }

@@ -44,8 +44,7 @@ impl Session {
     /// Signs the engineer with `token` in on `server_url` (needs the network once): learns who
     /// they are, creates this device's key, registers it, and pulls their slips.
     pub fn sign_in(&self, server_url: &str, token: &str) -> Result<SyncReport> {
-        let timeout = self.engine.config.request_timeout;
-        let engineer_id = self.runtime.block_on(sync::engineer_of(server_url, token, timeout))?;
+        let engineer_id = self.runtime.block_on(sync::engineer_of(server_url, token, &self.engine.config))?;
         {
             let mut store = self.engine.lock()?;
             let current = store::meta_text(store.read(), key::ENGINEER_ID)?;

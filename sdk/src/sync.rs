@@ -43,13 +43,35 @@ fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
     request
 }
 
-/// Connects to the server.
-async fn connect(url: &str, timeout: Duration) -> Result<Channel> {
+/// Connects to the server. HTTP/2 keepalive pings notice a connection that died without a
+/// FIN or RST (a handover, a NAT timeout, a lift) within about two `keepalive` periods.
+async fn connect(url: &str, timeout: Duration, keepalive: Duration) -> Result<Channel> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| SdkError::invalid("server_url", e.to_string()))?
         .connect_timeout(timeout)
-        .timeout(timeout);
+        .timeout(timeout)
+        .http2_keep_alive_interval(keepalive)
+        .keep_alive_timeout(keepalive)
+        .keep_alive_while_idle(true);
     endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
+}
+
+/// Extra time to send `bytes` over a slow link: a second per 8 KiB (64 kbit/s).
+fn slow_link(bytes: usize) -> Duration {
+    Duration::from_secs(u64::try_from(bytes / 8192).unwrap_or(u64::MAX))
+}
+
+/// Waits for a call, its whole answer included, at most `limit`. The channel's own timeout
+/// ends at the response headers; a body that stalls after them ends here, as `Network`, and
+/// dropping the call drops its connection, so the next round opens a fresh one.
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<std::result::Result<T, tonic::Status>> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result.map(tonic::Response::into_inner)),
+        Err(_) => Err(SdkError::Network(format!("no complete answer within {} s", limit.as_secs()))),
+    }
 }
 
 /// Runs one round, one at a time, and records how it went for the status line.
@@ -103,10 +125,10 @@ pub(crate) async fn background(engine: std::sync::Weak<Engine>, wake: std::sync:
 }
 
 /// The engineer record of the token's user (sign-in needs the network once).
-pub(crate) async fn engineer_of(url: &str, token: &str, timeout: Duration) -> Result<String> {
-    let channel = connect(url, timeout).await?;
+pub(crate) async fn engineer_of(url: &str, token: &str, config: &crate::engine::Config) -> Result<String> {
+    let channel = connect(url, config.request_timeout, config.keepalive).await?;
     let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
-    let me = admin.who_am_i(authed(token, pb::WhoAmIRequest {})).await?.into_inner();
+    let me = within(config.request_timeout, admin.who_am_i(authed(token, pb::WhoAmIRequest {}))).await??;
     if me.engineer_id.is_empty() {
         return Err(SdkError::Refused {
             reason: "NOT_AN_ENGINEER".into(),
@@ -126,7 +148,7 @@ async fn round(engine: &Engine) -> Result<SyncReport> {
         let device = store::meta_text(conn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
         (url, token, device)
     };
-    let channel = connect(&url, engine.config.request_timeout).await?;
+    let channel = connect(&url, engine.config.request_timeout, engine.config.keepalive).await?;
     let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
     let mut report = SyncReport::default();
     register(engine, &mut client, &token, &device_id).await?;
@@ -154,7 +176,7 @@ async fn register(
         public_key: public_key.to_vec(),
         label: engine.config.device_label.clone(),
     };
-    client.register_device(authed(token, request)).await?;
+    within(engine.config.request_timeout, client.register_device(authed(token, request))).await??;
     let mut store = engine.lock()?;
     store.write(|txn| store::set_meta(txn, key::REGISTERED, "1"))
 }
@@ -163,10 +185,8 @@ async fn upload(engine: &Engine, client: &mut SyncServiceClient<Channel>, token:
     let waiting = store::unsent_attachments(engine.lock()?.read())?;
     let mut uploaded = 0;
     for (sha256, content_type, data) in waiting {
-        let status = client
-            .get_attachment_status(authed(token, pb::GetAttachmentStatusRequest { sha256: sha256.clone() }))
-            .await?
-            .into_inner();
+        let ask = pb::GetAttachmentStatusRequest { sha256: sha256.clone() };
+        let status = within(engine.config.request_timeout, client.get_attachment_status(authed(token, ask))).await??;
         let mut complete = status.complete;
         if !complete {
             let from = usize::try_from(status.received).unwrap_or(0).min(data.len());
@@ -185,7 +205,9 @@ async fn upload(engine: &Engine, client: &mut SyncServiceClient<Channel>, token:
                     Some(chunk)
                 })
                 .collect();
-            let status = client.upload_attachment(authed(token, tokio_stream::iter(chunks))).await?.into_inner();
+            let limit = engine.config.request_timeout + slow_link(data.len() - from);
+            let stream = tokio_stream::iter(chunks);
+            let status = within(limit, client.upload_attachment(authed(token, stream))).await??;
             complete = status.complete;
         }
         if complete {
@@ -223,7 +245,8 @@ async fn push(
             ops: batch.iter().map(|q| q.op.clone()).collect(),
             device_time: Some(onsite_proto::convert::timestamp(engine.now_ms())),
         };
-        let response = client.push(authed(token, request)).await?.into_inner();
+        let limit = engine.config.request_timeout + slow_link(prost::Message::encoded_len(&request));
+        let response = within(limit, client.push(authed(token, request))).await??;
         let settled = settle(engine, &batch, &response)?;
         report.settled += settled.0;
         report.refused += settled.1;
@@ -291,8 +314,8 @@ async fn pull(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &
     loop {
         let cursor = store::meta_text(engine.lock()?.read(), key::CURSOR)?.unwrap_or_default();
         let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: 200 };
-        let response = match client.pull(authed(token, request)).await {
-            Ok(r) => r.into_inner(),
+        let response = match within(engine.config.request_timeout, client.pull(authed(token, request))).await? {
+            Ok(r) => r,
             Err(status) => match SdkError::from(status) {
                 SdkError::Refused { reason, .. } if reason == "RESYNC_REQUIRED" && !cursor.is_empty() => {
                     let mut store = engine.lock()?;

@@ -90,6 +90,9 @@ pub async fn run(
         // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.
         .max_concurrent_streams(Some(256))
         .timeout(std::time::Duration::from_secs(60))
+        // A phone that vanished without closing its connection is noticed within about 30 s.
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() }))

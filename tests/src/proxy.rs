@@ -1,6 +1,7 @@
 //! A loopback TCP proxy that injects network faults between a device and the server: it can
 //! go offline (refusing and cutting every connection), cut each connection after a byte budget
-//! from the device (a cut in the middle of a batch), and follow a restarted server.
+//! from the device (a cut in the middle of a batch), stall the server's answers while keeping
+//! the connection open (a lift, a NAT that dropped the mapping), and follow a restarted server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ struct State {
     upstream: std::sync::Mutex<SocketAddr>,
     /// Bumped to cut every open connection.
     kill: watch::Sender<u64>,
+    /// While true, bytes from the server are held back and connections stay open.
+    stalled: watch::Sender<bool>,
+    /// Bytes from the server each new connection passes before it stalls; 0 = never.
+    stall_after: AtomicU64,
 }
 
 /// A running proxy.
@@ -38,6 +43,8 @@ impl Proxy {
             cut_after: AtomicU64::new(0),
             upstream: std::sync::Mutex::new(upstream),
             kill: watch::channel(0).0,
+            stalled: watch::channel(false).0,
+            stall_after: AtomicU64::new(0),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -65,6 +72,17 @@ impl Proxy {
     /// Cuts each new connection after `bytes` from the device (0 = never).
     pub fn cut_after(&self, bytes: u64) {
         self.state.cut_after.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Holds back every byte from the server (without closing anything), or lets them flow.
+    pub fn stall(&self, stalled: bool) {
+        self.state.stalled.send_replace(stalled);
+    }
+
+    /// Stalls each new connection after `bytes` from the server (0 = never), for instance in
+    /// the middle of an answer whose headers have arrived. `stall(false)` lets them flow again.
+    pub fn stall_after(&self, bytes: u64) {
+        self.state.stall_after.store(bytes, Ordering::SeqCst);
     }
 
     /// Points at a restarted server.
@@ -109,8 +127,36 @@ async fn relay(mut device: TcpStream, state: Arc<State>) {
             sent += n as u64;
         }
     };
+    let mut stalled = state.stalled.subscribe();
+    let stall_after = match state.stall_after.load(Ordering::SeqCst) {
+        0 => u64::MAX,
+        n => n,
+    };
+    let stall = &state.stalled;
     let down = async {
-        let _ = tokio::io::copy(&mut server_read, &mut device_write).await;
+        // Each connection stalls once, at its offset; after the stall ends it flows.
+        let mut passed = 0u64;
+        let mut tripped = false;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let free = if tripped { n } else { (stall_after.saturating_sub(passed)).min(n as u64) as usize };
+            if device_write.write_all(&buf[..free]).await.is_err() {
+                return;
+            }
+            passed += free as u64;
+            if free < n {
+                tripped = true;
+                stall.send_replace(true);
+            }
+            // A stall keeps the bytes and the connection until it ends.
+            if stalled.wait_for(|s| !s).await.is_err() || device_write.write_all(&buf[free..n]).await.is_err() {
+                return;
+            }
+        }
     };
     tokio::select! {
         () = up => {}

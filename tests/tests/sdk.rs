@@ -475,6 +475,41 @@ fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {
     assert!(session.pending_changes().is_ok_and(|p| p.is_empty()));
 }
 
+/// A connection that stalls without closing (no FIN, no RST) ends a sync at its deadline as
+/// offline, wherever the stall falls (before an answer's headers or in its body), and the
+/// next sync opens a fresh connection and settles everything.
+#[test]
+fn a_stalled_connection_ends_the_sync_at_its_deadline() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    // Keepalive pings would also end a stalled connection; this test is about the deadline.
+    let config = Config { keepalive: Duration::from_secs(600), ..desk.config("phone") };
+    let session = Arc::new(Session::open(config).unwrap_or_else(|e| panic!("open: {e}")));
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    // Byte offsets into the server's side of a round: settings, register, push, and the pull
+    // that carries the slips.
+    for stall_after in [60, 200, 400, 900, 2_000, 4_000] {
+        let slip = desk.dispatched(&f.engineer_id);
+        session.sync().unwrap_or_else(|e| panic!("{e}"));
+        session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+        desk.proxy.stall_after(stall_after);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stalled = session.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(stalled.sync());
+        });
+        // A liveness bound, far above the 5 s deadline: without one the call never returns.
+        let result = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("sync() hung on a stall after {stall_after} bytes"));
+        assert!(!matches!(result, Err(ref e) if !matches!(e, SdkError::Network(_))), "{result:?}");
+        desk.proxy.stall_after(0);
+        desk.proxy.stall(false);
+        drain(&desk, &session);
+        assert!(session.needs_attention().is_ok_and(|a| a.is_empty()));
+    }
+}
+
 /// A device clock hours off does not move the arrival time the server records.
 #[test]
 fn clock_skew_is_corrected_on_arrival() {
