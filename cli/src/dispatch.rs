@@ -68,11 +68,12 @@ pub async fn suggest(ctx: &Ctx, ask: Ask) -> Result<Report> {
     Ok(report)
 }
 
-pub async fn assign(ctx: &Ctx, slip: &str, engineer: &str) -> Result<Report> {
+pub async fn assign(ctx: &Ctx, slip: &str, engineer: &str, reason: &str) -> Result<Report> {
     let request = pb::DispatchSlipRequest {
         request_id: request_id(),
         slip_id: slip.to_owned(),
         engineer_id: engineer_id(ctx, engineer).await?,
+        reason: reason.to_owned(),
         ..Default::default()
     };
     let slip = SlipServiceClient::new(ctx.channel.clone()).dispatch_slip(ctx.req(request)?).await?.into_inner();

@@ -86,8 +86,14 @@ enum Command {
         #[arg(long)]
         radius: Option<f64>,
     },
-    /// Dispatches a slip to an engineer (id or employee number).
-    Assign { slip: String, engineer: String },
+    /// Dispatches a slip to an engineer (id or employee number). Replacing an engineer who is
+    /// on the way or on site needs --reason.
+    Assign {
+        slip: String,
+        engineer: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Dispatches a slip to the best suggestion.
     AutoAssign { slip: String },
     /// Books (or, with --reason, reschedules) a slip's appointment window.
@@ -182,7 +188,7 @@ async fn run(cli: Cli) -> Result {
             let ask = dispatch::Ask { slip, at, skills, window, limit, radius };
             dispatch::suggest(&ctx, ask).await?
         }
-        Command::Assign { slip, engineer } => dispatch::assign(&ctx, &slip, &engineer).await?,
+        Command::Assign { slip, engineer, reason } => dispatch::assign(&ctx, &slip, &engineer, &reason).await?,
         Command::AutoAssign { slip } => dispatch::auto_assign(&ctx, &slip).await?,
         Command::Book { slip, window, contact, reason, informed } => {
             dispatch::book(&ctx, &slip, &window, contact, reason, informed).await?

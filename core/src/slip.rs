@@ -7,6 +7,10 @@
 //!                      declined      cancelled (manager, any state before completed)
 //! ```
 //!
+//! The manager may send another engineer (back to `dispatched`) from any state up to `on_site`;
+//! replacing one who is on the way or on site needs a reason, and not after the customer signed
+//! off. The first engineer's records stay on the slip.
+//!
 //! [`Slip::decide`] is the one place that says whether an action is legal. It is used on the
 //! server (authoritatively) and on the engineer's device (optimistically, offline).
 
@@ -172,20 +176,40 @@ impl Window {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SlipAction {
     Verify,
-    Dispatch { engineer: EngineerId },
+    /// Sends an engineer. Replacing one who is on the way or on site needs a reason.
+    Dispatch {
+        engineer: EngineerId,
+        reason: String,
+    },
     Confirm,
-    Decline { reason: String },
-    BookAppointment { window: Window },
-    Reschedule { window: Window, reason: String, customer_informed: bool },
+    Decline {
+        reason: String,
+    },
+    BookAppointment {
+        window: Window,
+    },
+    Reschedule {
+        window: Window,
+        reason: String,
+        customer_informed: bool,
+    },
     StartTravel,
     CheckIn,
-    LogBackup { kind: BackupKind },
-    RecordFix { outcome: FixOutcome },
+    LogBackup {
+        kind: BackupKind,
+    },
+    RecordFix {
+        outcome: FixOutcome,
+    },
     AddPartsCost,
     CaptureSignOff,
     Complete,
-    Cancel { reason: String },
-    WriteOff { outcome: WriteOffOutcome },
+    Cancel {
+        reason: String,
+    },
+    WriteOff {
+        outcome: WriteOffOutcome,
+    },
 }
 
 impl SlipAction {
@@ -290,6 +314,23 @@ impl Slip {
             (A::Dispatch { .. }, S::Verified | S::Dispatched | S::Declined | S::Confirmed | S::Scheduled) => {
                 to(S::Dispatched)
             }
+            // The engineer's van broke down on the way, or they cannot finish on site: another
+            // one goes. Their records stay on the slip; a signed-off visit is completed instead.
+            (A::Dispatch { reason, .. }, S::EnRoute | S::OnSite) => {
+                if self.signed_off {
+                    return Err(precondition(
+                        "SIGNED_OFF",
+                        "the customer signed off this visit: complete it, or cancel the slip",
+                    ));
+                }
+                if reason.trim().is_empty() {
+                    return Err(DomainError::invalid(
+                        "reason",
+                        "is required to replace an engineer who is on the way or on site",
+                    ));
+                }
+                to(S::Dispatched)
+            }
             (A::Confirm, S::Dispatched) => to(S::Confirmed),
             (A::Decline { .. }, S::Dispatched | S::Confirmed) => to(S::Declined),
             (A::BookAppointment { .. }, S::Confirmed) => to(S::Scheduled),
@@ -330,7 +371,7 @@ impl Slip {
     pub fn apply(&mut self, actor: &Actor, action: &SlipAction) -> Result<Transition> {
         let transition = self.decide(actor, action)?;
         match action {
-            SlipAction::Dispatch { engineer } => {
+            SlipAction::Dispatch { engineer, .. } => {
                 self.engineer = Some(*engineer);
                 self.appointment = None;
             }
@@ -422,6 +463,7 @@ fn validate_payload(action: &SlipAction) -> Result<()> {
             v.required_text("reason", reason, MAX_REASON);
         }
         SlipAction::Reschedule { reason, .. } => v.required_text("reason", reason, MAX_REASON),
+        SlipAction::Dispatch { reason, .. } => v.optional_text("reason", reason, MAX_REASON),
         _ => {}
     }
     v.check()
@@ -453,7 +495,7 @@ mod tests {
     fn happy_path(eng: EngineerId) -> Vec<SlipAction> {
         vec![
             SlipAction::Verify,
-            SlipAction::Dispatch { engineer: eng },
+            SlipAction::Dispatch { engineer: eng, reason: String::new() },
             SlipAction::Confirm,
             SlipAction::BookAppointment { window: window() },
             SlipAction::StartTravel,
@@ -529,8 +571,36 @@ mod tests {
         walk(&mut slip, eng, &[SlipAction::Decline { reason: "on leave".into() }]);
         assert_eq!((slip.state, slip.engineer), (SlipState::Declined, None));
         let next = EngineerId::new();
-        walk(&mut slip, next, &[SlipAction::Dispatch { engineer: next }, SlipAction::Confirm]);
+        walk(&mut slip, next, &[SlipAction::Dispatch { engineer: next, reason: String::new() }, SlipAction::Confirm]);
         assert_eq!(slip.state, SlipState::Confirmed);
+    }
+
+    #[test]
+    fn an_engineer_on_the_way_or_on_site_is_replaced_with_a_reason() {
+        let (eng, next) = (EngineerId::new(), EngineerId::new());
+        let mut slip = Slip::new();
+        walk(&mut slip, eng, &happy_path(eng)[..5]);
+        assert_eq!(slip.state, SlipState::EnRoute);
+        let silent = SlipAction::Dispatch { engineer: next, reason: " ".into() };
+        assert!(
+            matches!(slip.decide(&Actor::manager(), &silent), Err(DomainError::Invalid(vs)) if vs[0].field == "reason")
+        );
+        walk(&mut slip, eng, &[SlipAction::CheckIn, SlipAction::LogBackup { kind: BackupKind::Backup }]);
+        let van = SlipAction::Dispatch { engineer: next, reason: "needs a second specialist".into() };
+        assert!(slip.decide(&Actor::engineer(eng), &van).is_err(), "only the manager reassigns");
+        walk(&mut slip, next, &[van]);
+        assert_eq!((slip.state, slip.engineer, slip.appointment), (SlipState::Dispatched, Some(next), None));
+        assert_eq!(slip.backup, Some(BackupKind::Backup), "the first engineer's records stay");
+        assert_eq!(slip.decide(&Actor::engineer(eng), &SlipAction::CheckIn), Err(DomainError::NotAssigned));
+
+        let mut signed = Slip::new();
+        walk(&mut signed, eng, &happy_path(eng)[..10]);
+        let reason = |r: Result<Transition>| match r {
+            Err(DomainError::Precondition { reason, .. }) => reason,
+            other => panic!("expected a precondition, got {other:?}"),
+        };
+        let late = SlipAction::Dispatch { engineer: next, reason: "too late".into() };
+        assert_eq!(reason(signed.decide(&Actor::manager(), &late)), "SIGNED_OFF");
     }
 
     #[test]
@@ -548,7 +618,8 @@ mod tests {
         let text = prop_oneof![Just(String::new()), Just("customer asked".to_owned())];
         prop_oneof![
             Just(SlipAction::Verify),
-            (0..2usize).prop_map(move |i| SlipAction::Dispatch { engineer: engineers[i] }),
+            (0..2usize, text.clone())
+                .prop_map(move |(i, reason)| SlipAction::Dispatch { engineer: engineers[i], reason }),
             Just(SlipAction::Confirm),
             text.clone().prop_map(|reason| SlipAction::Decline { reason }),
             Just(SlipAction::BookAppointment { window: window() }),

@@ -324,7 +324,7 @@ async fn drive(
     let window = Window { start, end: start + Duration::hours(2) };
     let mut plan: Vec<(SlipAction, bool)> = vec![(SlipAction::Verify, true)];
     if let Some(engineer) = engineer_id {
-        plan.push((SlipAction::Dispatch { engineer }, true));
+        plan.push((SlipAction::Dispatch { engineer, reason: String::new() }, true));
     }
     if target == SlipState::Declined {
         plan.push((SlipAction::Decline { reason: "on another urgent job".into() }, false));

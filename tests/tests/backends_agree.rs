@@ -122,6 +122,7 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                             slip_id: id,
                             etag: String::new(),
                             engineer_id: engineer.0.clone(),
+                            reason: String::new(),
                         },
                     ))
                     .await;

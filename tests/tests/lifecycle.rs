@@ -46,6 +46,7 @@ async fn dispatched_and_confirmed_from_verified(f: &Fixture, slip: pb::Slip) -> 
                 slip_id: slip.id.clone(),
                 etag: slip.etag.clone(),
                 engineer_id: f.engineer_id.clone(),
+                reason: String::new(),
             },
         ))
         .await
@@ -330,6 +331,7 @@ async fn decline_returns_the_slip_and_it_can_be_redispatched(backend: Backend) {
                 slip_id: slip.id.clone(),
                 etag: declined.etag.clone(),
                 engineer_id: f.other_engineer_id.clone(),
+                reason: String::new(),
             },
         ))
         .await
@@ -667,6 +669,7 @@ async fn roles_and_assignment_are_enforced(backend: Backend) {
                 slip_id: slip.id.clone(),
                 etag: verified.etag,
                 engineer_id: f.engineer_id.clone(),
+                reason: String::new(),
             },
         ))
         .await
@@ -876,6 +879,7 @@ async fn concurrent_transitions_on_one_etag_let_one_win(backend: Backend) {
                 slip_id: slip.id.clone(),
                 etag: verified.etag.clone(),
                 engineer_id: engineer.clone(),
+                reason: String::new(),
             },
         );
         calls.push(tokio::spawn(async move { client.dispatch_slip(request).await }));

@@ -447,6 +447,64 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     assert_eq!(session.needs_attention().map(|a| a.len()).unwrap_or(0), 5);
 }
 
+/// The engineer's van breaks down on the way: the desk sends someone else with a reason (and
+/// only with one), and what the first engineer recorded offline meanwhile is kept and flagged.
+#[test]
+fn an_engineer_on_the_way_is_replaced_and_their_records_kept() {
+    let desk = Desk::new(Backend::Postgres);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.open("phone");
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let (start, end) = span(2);
+    session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.book(&slip.id, start, end, "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
+    session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(desk.server_slip(&slip.id).state, pb::SlipState::EnRoute as i32);
+
+    desk.proxy.set_online(false);
+    session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
+    session
+        .log_backup(&slip.id, Code::Known(BackupKind::Waiver), "customer refused", "", &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut slips = f.server.slips();
+    let reassign = |reason: &str| pb::DispatchSlipRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        engineer_id: f.other_engineer_id.clone(),
+        reason: reason.into(),
+        ..Default::default()
+    };
+    let silent = desk.rt.block_on(slips.dispatch_slip(authed(&f.manager, reassign(""))));
+    let status = silent.err().unwrap_or_else(|| panic!("an engineer on the way is replaced only with a reason"));
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let moved = desk
+        .rt
+        .block_on(slips.dispatch_slip(authed(&f.manager, reassign("van broke down on the ring road"))))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(
+        (moved.state, moved.engineer_id.as_str()),
+        (pb::SlipState::Dispatched as i32, f.other_engineer_id.as_str())
+    );
+
+    desk.proxy.set_online(true);
+    let report = session.sync().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.settled, report.refused), (0, 2), "{report:?}");
+    let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
+    assert!(attention.iter().all(|a| a.reason == "SLIP_REASSIGNED"), "{attention:?}");
+    let server = desk.server_slip(&slip.id);
+    assert!(server.needs_manager_review);
+    assert!(
+        matches!(server.flagged_records.first().and_then(|r| r.record.as_ref()), Some(pb::flagged_record::Record::Backup(b)) if b.location == "customer refused"),
+        "the waiver recorded on the way is kept for the manager"
+    );
+    let detail: Vec<String> = desk.events(&slip.id).into_iter().map(|e| e.detail).collect();
+    assert!(detail.iter().any(|d| d.ends_with("van broke down on the ring road")), "the reason is audited: {detail:?}");
+}
+
 /// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.
 #[test]
 fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {

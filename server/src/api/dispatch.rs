@@ -103,7 +103,7 @@ impl DispatchService for Dispatch {
                 ));
             };
             let detail = format!("auto-assigned to engineer {} ({:.1} km)", best.engineer, best.distance_km);
-            let action = SlipAction::Dispatch { engineer: best.engineer };
+            let action = SlipAction::Dispatch { engineer: best.engineer, reason: String::new() };
             let step = Step::new("AutoAssign", &req.request_id, &req.slip_id, &req.etag, action).detail(detail);
             perform(app, &caller, req, step, now).await
         })

@@ -119,8 +119,14 @@ impl SlipService for Slips {
     async fn dispatch_slip(&self, request: Request<pb::DispatchSlipRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.step(&request, |r, ctx| {
             let engineer = convert::id(&r.engineer_id, "engineer_id")?;
-            Ok(Step::new("DispatchSlip", ctx.request_id, ctx.slip_id, ctx.etag, SlipAction::Dispatch { engineer })
-                .detail(format!("to engineer {engineer}")))
+            let reason = r.reason.trim().to_owned();
+            let detail = if reason.is_empty() {
+                format!("to engineer {engineer}")
+            } else {
+                format!("to engineer {engineer}: {reason}")
+            };
+            let action = SlipAction::Dispatch { engineer, reason };
+            Ok(Step::new("DispatchSlip", ctx.request_id, ctx.slip_id, ctx.etag, action).detail(detail))
         }))
         .await
     }

@@ -100,7 +100,7 @@ pub(crate) async fn apply(
 ) -> Result<slip::Model> {
     let Step { method: _, request_id, slip_id, etag, action, detail, extra, mut record, origin } = step;
     match &action {
-        SlipAction::Dispatch { engineer } => {
+        SlipAction::Dispatch { engineer, .. } => {
             let engineer = engineers::load(txn, &engineer.to_string(), "engineer_id").await?;
             if engineer.status == "off" {
                 return Err(Error::precondition("ENGINEER_OFF", "the engineer is off and cannot be dispatched"));
