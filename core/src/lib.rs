@@ -5,6 +5,7 @@
 //! offline, so both sides always agree on what is legal.
 //!
 //! # Map
+//! - [`image`]: what counts as a photo, and a signature image with ink.
 //! - [`id`]: UUIDv7 identifiers, one type per resource.
 //! - [`error`]: field violations and domain errors.
 //! - [`geo`]: validated WGS-84 positions.
@@ -23,6 +24,7 @@ pub mod dispatch;
 pub mod error;
 pub mod geo;
 pub mod id;
+pub mod image;
 pub mod money;
 pub mod op;
 pub mod shift;

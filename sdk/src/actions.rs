@@ -253,18 +253,14 @@ impl Session {
     }
 }
 
-/// Photos as attachments: JPEG or PNG, told apart by their magic bytes.
+/// Photos as attachments: JPEG or PNG images of bounded size (`onsite_core::image`).
 fn photo_blobs(photos: &[Vec<u8>]) -> Result<Vec<Blob>> {
     photos
         .iter()
         .enumerate()
         .map(|(i, photo)| {
-            let content_type = match photo.as_slice() {
-                [0xff, 0xd8, ..] => "image/jpeg",
-                p if p.starts_with(b"\x89PNG\r\n\x1a\n") => "image/png",
-                _ => return Err(SdkError::invalid(format!("photos[{i}]"), "must be a JPEG or PNG image")),
-            };
-            Ok((signoff::sha256_hex(photo), content_type, photo.clone()))
+            let kind = onsite_core::image::photo(photo, &format!("photos[{i}]"))?;
+            Ok((signoff::sha256_hex(photo), kind.content_type(), photo.clone()))
         })
         .collect()
 }
@@ -289,4 +285,47 @@ fn new_op(
         device_time: Some(timestamp(device_time)),
         payload: Some(payload),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Config;
+
+    fn session() -> (Session, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = Config { sync_interval: None, sync_after_write: false, ..Config::new(dir.path()) };
+        (Session::open(config).unwrap_or_else(|e| panic!("{e}")), dir)
+    }
+
+    fn field<T: std::fmt::Debug>(r: Result<T>) -> String {
+        match r {
+            Err(SdkError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// Work per action is bounded before anything is stored: photos must be images of at most
+    /// 10 MiB, and a signature must lie on its canvas.
+    #[test]
+    fn bad_photos_and_signatures_are_refused_before_anything_is_kept() {
+        let (session, _dir) = session();
+        let backup = |photo: Vec<u8>| session.log_backup("s", Code::Known(BackupKind::Backup), "USB", "", &[photo]);
+        assert_eq!(field(backup(b"\x89PNG\r\n\x1a\n".to_vec())), "photos[0]", "a bare PNG header");
+        let mut twelve_mb =
+            vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00];
+        twelve_mb.resize(12 * 1024 * 1024, 0);
+        assert_eq!(field(backup(twelve_mb)), "photos[0]", "a 12 MB photo");
+        let outside = vec![vec![
+            StrokePoint { x: -50.0, y: 10.0, t_ms: 0, pressure: 0.5 },
+            StrokePoint { x: -10.0, y: 10.0, t_ms: 100, pressure: 0.5 },
+        ]];
+        let signer = SignerInput {
+            signer_name: "Ms. Zhou".into(),
+            satisfaction: Code::Unset,
+            ratings: [0; 3],
+            customer_opinion: String::new(),
+        };
+        assert_eq!(field(session.capture_sign_off("s", &signer, &outside, 320, 120)), "strokes");
+    }
 }

@@ -14,10 +14,17 @@ pub struct StrokePoint {
 }
 
 /// Largest canvas side, in pixels.
-pub const MAX_SIDE: u32 = 2000;
+pub const MAX_SIDE: u32 = onsite_core::image::MAX_SIGNATURE_SIDE;
+/// Most strokes one signature may have.
+pub const MAX_STROKES: usize = 1000;
+/// Most points one signature may have, all strokes together.
+pub const MAX_POINTS: usize = 100_000;
+/// Longest pen path, in canvas perimeters: rendering time follows the path's length.
+pub const MAX_PATH_PERIMETERS: f32 = 500.0;
 
 /// Renders `strokes` black on white into a grayscale PNG of `width` x `height`. The pen
-/// width follows the pressure. Refuses an empty signature.
+/// width follows the pressure. Refuses an empty or blank signature, points off the canvas,
+/// and more strokes, points or pen path than a signature has, so the work is bounded.
 pub fn render_png(strokes: &[Vec<StrokePoint>], width: u32, height: u32) -> Result<Vec<u8>> {
     if !(16..=MAX_SIDE).contains(&width) || !(16..=MAX_SIDE).contains(&height) {
         return Err(SdkError::invalid("canvas", format!("each side must be 16 to {MAX_SIDE} pixels")));
@@ -26,8 +33,18 @@ pub fn render_png(strokes: &[Vec<StrokePoint>], width: u32, height: u32) -> Resu
     if points < 2 {
         return Err(SdkError::invalid("strokes", "the signature is empty"));
     }
-    if strokes.iter().flatten().any(|p| !p.x.is_finite() || !p.y.is_finite() || !p.pressure.is_finite()) {
-        return Err(SdkError::invalid("strokes", "points must be finite numbers"));
+    if strokes.len() > MAX_STROKES || points > MAX_POINTS {
+        return Err(SdkError::invalid("strokes", format!("at most {MAX_STROKES} strokes and {MAX_POINTS} points")));
+    }
+    let (w, h) = (width as f32, height as f32);
+    let on_canvas =
+        |p: &StrokePoint| p.x.is_finite() && p.y.is_finite() && (0.0..=w).contains(&p.x) && (0.0..=h).contains(&p.y);
+    if !strokes.iter().flatten().all(|p| on_canvas(p) && p.pressure.is_finite()) {
+        return Err(SdkError::invalid("strokes", "every point must lie on the canvas"));
+    }
+    let path: f32 = strokes.iter().flat_map(|s| s.windows(2)).map(|p| (p[1].x - p[0].x).hypot(p[1].y - p[0].y)).sum();
+    if path > MAX_PATH_PERIMETERS * 2.0 * (w + h) {
+        return Err(SdkError::invalid("strokes", "the pen path is longer than a signature's"));
     }
     let mut pixels = vec![255u8; (width * height) as usize];
     let mut dot = |x: f32, y: f32, radius: f32| {
@@ -66,6 +83,8 @@ pub fn render_png(strokes: &[Vec<StrokePoint>], width: u32, height: u32) -> Resu
     let mut writer = encoder.write_header().map_err(|e| SdkError::Storage(format!("png: {e}")))?;
     writer.write_image_data(&pixels).map_err(|e| SdkError::Storage(format!("png: {e}")))?;
     writer.finish().map_err(|e| SdkError::Storage(format!("png: {e}")))?;
+    // The server refuses a blank image as unverifiable; so does the phone.
+    onsite_core::image::signature(&out, "strokes")?;
     Ok(out)
 }
 
@@ -94,8 +113,24 @@ mod tests {
     }
 
     #[test]
-    fn refuses_empty_and_oversized_signatures() {
-        assert!(matches!(render_png(&[], 320, 120), Err(SdkError::Invalid { field, .. }) if field == "strokes"));
-        assert!(matches!(render_png(&line(), 5000, 120), Err(SdkError::Invalid { field, .. }) if field == "canvas"));
+    fn refuses_empty_oversized_and_off_canvas_signatures() {
+        let field = |r: Result<Vec<u8>>| match r {
+            Err(SdkError::Invalid { field, message }) => format!("{field}: {message}"),
+            other => panic!("expected a refusal, got {:?}", other.map(|png| png.len())),
+        };
+        assert!(field(render_png(&[], 320, 120)).starts_with("strokes"));
+        assert!(field(render_png(&line(), 5000, 120)).starts_with("canvas"));
+        let off = vec![vec![
+            StrokePoint { x: 400.0, y: 10.0, t_ms: 0, pressure: 0.5 },
+            StrokePoint { x: 500.0, y: 80.0, t_ms: 300, pressure: 0.5 },
+        ]];
+        assert!(field(render_png(&off, 320, 120)).contains("canvas"), "strokes all outside the canvas");
+        let zigzag: Vec<StrokePoint> = (0..100_000)
+            .map(|i| StrokePoint { x: if i % 2 == 0 { 0.0 } else { 319.0 }, y: 60.0, t_ms: i, pressure: 0.5 })
+            .collect();
+        assert!(field(render_png(&[zigzag], 320, 120)).contains("pen path"), "zig-zag work is bounded");
+        let too_many: Vec<StrokePoint> =
+            (0..100_001).map(|i| StrokePoint { x: 10.0, y: 10.0, t_ms: i, pressure: 0.5 }).collect();
+        assert!(field(render_png(&[too_many], 320, 120)).contains("points"));
     }
 }

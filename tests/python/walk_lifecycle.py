@@ -9,9 +9,11 @@ import glob
 import hashlib
 import importlib
 import os
+import struct
 import sys
 import tempfile
 import uuid
+import zlib
 
 import grpc
 from grpc_tools import protoc
@@ -20,7 +22,20 @@ import signoff
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.join(HERE, "..", "..", "proto", "proto")
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+
+
+def signature_png(width=64, height=16):
+    """A grayscale PNG with a line of ink across the middle: the server refuses a blank one."""
+    rows = b"".join(b"\x00" + bytes(0 if y == height // 2 else 255 for _ in range(width)) for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PNG = signature_png()
 
 
 def generate_stubs():

@@ -493,3 +493,21 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// The header of a 16 x 16 JPEG (start of image, then a start-of-frame marker that names the
+/// size), enough for the phone to take bytes after it as a photo.
+pub const JPEG_HEADER: [u8; 15] =
+    [0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00];
+
+/// A real signature image, drawn from a few strokes; `variant` moves the pen, so different
+/// variants give different images.
+pub fn signature_png(variant: u8) -> Vec<u8> {
+    use onsite_sdk::StrokePoint;
+    let dy = f32::from(variant % 50);
+    let strokes = vec![vec![
+        StrokePoint { x: 20.0, y: 20.0 + dy, t_ms: 0, pressure: 0.5 },
+        StrokePoint { x: 150.0, y: 60.0, t_ms: 200, pressure: 0.8 },
+        StrokePoint { x: 280.0, y: 30.0 + dy, t_ms: 400, pressure: 0.6 },
+    ]];
+    onsite_sdk::signature::render_png(&strokes, 320, 120).unwrap_or_else(|e| panic!("signature: {e}"))
+}

@@ -36,7 +36,7 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
     let mut out = Vec::new();
     // Last known state and engineer per slip, to steer most steps towards progress.
     let mut known: std::collections::HashMap<String, (i32, String)> = std::collections::HashMap::new();
-    let png = b"\x89PNG\r\n\x1a\n0000".to_vec();
+    let png = onsite_tests::signature_png(0);
     for step in 0..steps {
         let (mut t, mut s) = (f.server.tickets(), f.server.slips());
         let slip = match slips.len() {

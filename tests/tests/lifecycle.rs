@@ -22,8 +22,6 @@ onsite_tests::conformance!(
     concurrent_slips_of_one_ticket_get_distinct_visits,
 );
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
     pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: slip.etag.clone() }
 }
@@ -175,7 +173,7 @@ async fn visit(f: &Fixture, slip: pb::Slip, outcome: pb::FixOutcome) -> pb::Slip
         service_quality_rating: 5,
         ..Default::default()
     };
-    let request = signed_sign_off(&f.server, e, &slip.id, sign_off, PNG).await;
+    let request = signed_sign_off(&f.server, e, &slip.id, sign_off, &onsite_tests::signature_png(0)).await;
     let signed =
         slips.capture_sign_off(authed(e, request)).await.unwrap_or_else(|e| panic!("sign-off: {e}")).into_inner();
     assert!(signed.sign_off.as_ref().is_some_and(|s| s.verified), "the device signature verified");

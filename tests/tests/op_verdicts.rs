@@ -199,7 +199,7 @@ fn generate(rng: &mut Rng, case: usize) -> (Case, Stage) {
 }
 
 fn photo(i: usize) -> Vec<u8> {
-    let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0];
+    let mut bytes = onsite_tests::JPEG_HEADER.to_vec();
     bytes.extend(i.to_le_bytes());
     bytes
 }

@@ -112,9 +112,9 @@ fn stroke() -> Vec<Vec<StrokePoint>> {
     ]
 }
 
-/// A small JPEG-looking photo (the SDK checks the magic bytes; the server stores any bytes).
+/// A small photo: a JPEG header that names its size, then filler (the SDK checks the header).
 fn photo(n: u8, size: usize) -> Vec<u8> {
-    let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0];
+    let mut bytes = onsite_tests::JPEG_HEADER.to_vec();
     bytes.extend((0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
     bytes
 }

@@ -146,6 +146,16 @@ async fn uploads_resume_and_verify_their_hash(backend: Backend) {
         .get_attachment_status(authed(&f.engineer, pb::GetAttachmentStatusRequest { sha256: "ab".repeat(32) }))
         .await;
     assert_eq!(gone.map(|s| s.into_inner().received).ok(), Some(0));
+    // An image is bounded as the phone bounds its photos.
+    let huge = pb::AttachmentChunk {
+        sha256: "cd".repeat(32),
+        total_size: 11 << 20,
+        offset: 0,
+        data: vec![0; 16],
+        content_type: "image/jpeg".into(),
+    };
+    let refused = expect_code(f.server.sync().upload_attachment(upload(vec![huge])).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["total_size"]);
 }
 
 async fn pull_is_scoped_to_the_engineer(backend: Backend) {
@@ -246,19 +256,27 @@ async fn altered_sign_offs_are_refused(backend: Backend) {
         ))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let png = b"\x89PNG\r\n\x1a\nsignature".to_vec();
+    let png = onsite_tests::signature_png(1);
     let signer = pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() };
     let good = signed_sign_off(&f.server, e, &slip.id, signer, &png).await;
 
     let refused = |status: tonic::Status| reason(&status);
     // The image was swapped.
     let mut swapped = good.clone();
-    swapped.signature_png = b"\x89PNG\r\n\x1a\nforged".to_vec();
+    swapped.signature_png = onsite_tests::signature_png(2);
     if let Some(s) = swapped.sign_off.as_mut() {
         s.signature_png_sha256 = sha256_hex(&swapped.signature_png);
     }
     let status = expect_code(slips.capture_sign_off(authed(e, swapped)).await, Code::FailedPrecondition);
     assert_eq!(refused(status), "SIGNATURE_INVALID");
+    // A blank image proves no signature, however it was signed.
+    let mut blank = good.clone();
+    blank.signature_png = blank_png();
+    if let Some(s) = blank.sign_off.as_mut() {
+        s.signature_png_sha256 = sha256_hex(&blank.signature_png);
+    }
+    let status = expect_code(slips.capture_sign_off(authed(e, blank)).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["signature_png"]);
     // The report was edited after signing (and its hash updated to match).
     let mut edited = good.clone();
     if let Some(s) = edited.sign_off.as_mut() {
@@ -395,4 +413,16 @@ async fn extreme_device_times_are_invalid_arguments(backend: Backend) {
 /// A phone whose clock was reset: the Unix epoch.
 fn earliest_plausible() -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: 0, nanos: 0 }
+}
+
+/// A white 64 x 16 PNG: no ink.
+fn blank_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 64, 16);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap_or_else(|e| panic!("{e}"));
+    writer.write_image_data(&[255; 64 * 16]).unwrap_or_else(|e| panic!("{e}"));
+    drop(writer);
+    out
 }

@@ -140,7 +140,9 @@ fun day(server: Server, phoneDir: File) {
     session.startTravel(id)
     val arrived = session.checkIn(id, 31.2304, 121.4737)
     check("checked in offline", arrived.summary.state == SlipState.ON_SITE)
-    val photo = byteArrayOf(0xff.toByte(), 0xd8.toByte(), 0xff.toByte(), 0xe0.toByte()) + ByteArray(4000) { (it % 251).toByte() }
+    // A 16 x 16 JPEG's header (start of image, start of frame) and some bytes.
+    val jpegHeader = intArrayOf(0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00)
+    val photo = ByteArray(jpegHeader.size) { jpegHeader[it].toByte() } + ByteArray(4000) { (it % 251).toByte() }
     session.logBackup(id, BackupKind.BACKUP, "USB disk SN 4471", "full image", listOf(photo))
     session.recordFix(id, FixInput(FixOutcome.RESOLVED, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
     session.addPartsCost(id, listOf(

@@ -59,6 +59,11 @@ impl Upload {
         if !CONTENT_TYPES.contains(&first.content_type.as_str()) {
             v.push("content_type", format!("the first chunk must carry one of {}", CONTENT_TYPES.join(", ")));
         }
+        // Photos and signatures are bounded as the phone bounds them (`onsite_core::image`).
+        let image_limit = i64::try_from(onsite_core::image::MAX_PHOTO_BYTES).unwrap_or(MAX_SIZE);
+        if first.content_type.starts_with("image/") && first.total_size > image_limit {
+            v.push("total_size", "an image is at most 10 MiB");
+        }
         v.check()?;
         Ok(Self {
             sha256: first.sha256.clone(),

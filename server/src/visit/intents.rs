@@ -213,16 +213,12 @@ fn cost_line_model(line: &CostLine, at_us: i64) -> cost_line::Model {
     }
 }
 
-/// Largest signature image accepted inline.
-pub const MAX_SIGNATURE_PNG: usize = 1024 * 1024;
-const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
-
 fn sign_off_model(s: &SignOff, png: Option<&[u8]>, ctx: &Context<'_>) -> Result<sign_off::Model> {
     if let Some(png) = png {
         let mut v = onsite_core::error::Violations::new();
-        if png.is_empty() || png.len() > MAX_SIGNATURE_PNG || !png.starts_with(PNG_MAGIC) {
-            v.push("signature_png", "must be a PNG image of at most 1 MiB");
-        } else if s.signature_png_sha256 != onsite_proto::signoff::sha256_hex(png) {
+        if v.take(onsite_core::image::signature(png, "signature_png")).is_some()
+            && s.signature_png_sha256 != onsite_proto::signoff::sha256_hex(png)
+        {
             v.push("sign_off.signature_png_sha256", "does not match the signature image");
         }
         v.check()?;

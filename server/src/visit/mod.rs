@@ -151,9 +151,12 @@ async fn ensure_signature_image(db: &impl ConnectionTrait, slip: &slip::Model) -
         return Ok(());
     }
     let uploaded = attachment::Entity::find_by_id(sign_off.signature_png_sha256.clone()).one(db).await?;
-    if uploaded.is_some_and(|a| a.complete) {
-        Ok(())
-    } else {
-        Err(Error::precondition(SIGNATURE_IMAGE_MISSING, "the signature image has not been uploaded yet"))
+    if !uploaded.is_some_and(|a| a.complete) {
+        return Err(Error::precondition(SIGNATURE_IMAGE_MISSING, "the signature image has not been uploaded yet"));
     }
+    // A blank or unreadable image proves no signature, whatever the device signed.
+    let png = crate::sync::attachments::content(db, &sign_off.signature_png_sha256).await?.unwrap_or_default();
+    onsite_core::image::signature(&png, "signature_png").map_err(|e| {
+        Error::precondition("SIGNATURE_UNREADABLE", format!("the uploaded signature image {}", e.description))
+    })
 }
