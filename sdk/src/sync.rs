@@ -15,8 +15,12 @@ use crate::engine::Engine;
 use crate::error::{Result, SdkError};
 use crate::store::{self, Attention, Kept, key};
 
-/// Ops per push.
+/// Most ops per push.
 pub const BATCH: i64 = 200;
+/// Most bytes of ops per push, far under the server's 4 MiB message limit. Every op fits on its
+/// own (the core limits bound an op to a few hundred KiB), so no batch can be too large to send
+/// and valid ops never wait behind a batch that cannot go.
+pub const BATCH_BYTES: usize = 1024 * 1024;
 /// Largest response the device accepts (a full pull of a busy engineer).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Bytes per upload chunk (the server takes at most 1 MiB).
@@ -54,6 +58,19 @@ async fn connect(url: &str, timeout: Duration, keepalive: Duration) -> Result<Ch
         .keep_alive_timeout(keepalive)
         .keep_alive_while_idle(true);
     endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
+}
+
+/// How many of the first `batch` ops fit in `budget` bytes: at least one.
+fn fitting(batch: &[store::Queued], budget: usize) -> usize {
+    let mut used = 0usize;
+    let fit = batch
+        .iter()
+        .take_while(|q| {
+            used = used.saturating_add(prost::Message::encoded_len(&q.op));
+            used <= budget
+        })
+        .count();
+    fit.max(1)
 }
 
 /// Extra time to send `bytes` over a slow link: a second per 8 KiB (64 kbit/s).
@@ -229,7 +246,8 @@ async fn push(
     loop {
         let batch = {
             let mut store = engine.lock()?;
-            let batch = store::queued(store.read(), BATCH)?;
+            let mut batch = store::queued(store.read(), BATCH)?;
+            batch.truncate(fitting(&batch, BATCH_BYTES));
             if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
                 // Counted before sending: a position op that went out once is never merged into.
                 store.write(|txn| store::mark_attempted(txn, first.seq, last.seq))?;

@@ -505,6 +505,35 @@ fn an_engineer_on_the_way_is_replaced_and_their_records_kept() {
     assert!(detail.iter().any(|d| d.ends_with("van broke down on the ring road")), "the reason is audited: {detail:?}");
 }
 
+/// A day of large ops queued offline (more than the server takes in one message) goes up in
+/// batches that fit, so no valid op waits behind a batch that cannot be sent.
+#[test]
+fn a_large_queue_goes_up_in_batches_that_fit() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.open("phone");
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    for step in visit_steps(&slip.id).into_iter().take(4) {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // 150 ops of 100 lines with the longest texts: about 5 MB, over the 4 MiB message limit.
+    let lines: Vec<CostLine> = (0..100)
+        .map(|i| line(CostKind::Part, &format!("{i:03}{}", "m".repeat(197)), &"P".repeat(100), 100, "CNY"))
+        .collect();
+    for _ in 0..150 {
+        session.add_parts_cost(&slip.id, &lines).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let queued = session.status().map(|s| s.pending_bytes).unwrap_or(0);
+    assert!(queued > 4 << 20, "the queue is larger than one message may be ({queued} bytes)");
+    desk.proxy.set_online(true);
+    let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    assert_eq!((report.settled, report.refused), (154, 0), "{report:?}");
+    // Read back through the phone's pull, which takes answers of up to 64 MiB.
+    assert_eq!(session.slip(&slip.id).map(|s| s.cost_lines.len()).ok(), Some(15_000));
+}
+
 /// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.
 #[test]
 fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {
