@@ -324,7 +324,12 @@ pub struct Price {
 impl Price {
     /// The currency, read leniently: `" cny"` is CNY.
     pub fn currency(&self, field: &str) -> Result<Currency, FieldViolation> {
-        Currency::parse(&self.currency_code.trim().to_ascii_uppercase(), field)
+        Currency::parse(&self.stored_code(), field)
+    }
+
+    /// The currency code as both sides store it: trimmed, upper-case.
+    fn stored_code(&self) -> String {
+        self.currency_code.trim().to_ascii_uppercase()
     }
 }
 
@@ -355,10 +360,10 @@ impl CostLine {
         Self {
             description: self.description.trim().to_owned(),
             part_number: self.part_number.trim().to_owned(),
-            unit_price: self.unit_price.as_ref().map(|p| Price {
-                minor_units: p.minor_units,
-                currency_code: p.currency_code.trim().to_ascii_uppercase(),
-            }),
+            unit_price: self
+                .unit_price
+                .as_ref()
+                .map(|p| Price { minor_units: p.minor_units, currency_code: p.stored_code() }),
             ..self.clone()
         }
     }

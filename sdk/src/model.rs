@@ -179,6 +179,11 @@ fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|t| convert::datetime(t, "time").ok())
 }
 
+/// A record's time if it is one; a record with a time out of range shows without it.
+fn readable(ts: Option<prost_types::Timestamp>) -> Option<prost_types::Timestamp> {
+    ts.filter(|t| time(Some(t)).is_some())
+}
+
 fn point(p: Option<&pb::GeoPoint>) -> Option<GeoPoint> {
     p.and_then(|p| convert::geo_point(Some(p), "position").ok())
 }
@@ -225,22 +230,17 @@ impl Slip {
                 .backups
                 .iter()
                 .filter_map(|b| {
-                    let sane = pb::BackupRecord {
-                        recorded_at: b.recorded_at.filter(|t| time(Some(t)).is_some()),
-                        ..b.clone()
-                    };
-                    BackupRecord::try_from(&sane).ok()
+                    BackupRecord::try_from(&pb::BackupRecord { recorded_at: readable(b.recorded_at), ..b.clone() }).ok()
                 })
                 .collect(),
             fix: s.fix.as_ref().and_then(|f| {
-                let sane =
-                    pb::FixRecord { recorded_at: f.recorded_at.filter(|t| time(Some(t)).is_some()), ..f.clone() };
-                FixRecord::try_from(&sane).ok()
+                FixRecord::try_from(&pb::FixRecord { recorded_at: readable(f.recorded_at), ..f.clone() }).ok()
             }),
             cost_lines: s.cost_lines.iter().map(CostLine::from).collect(),
             sign_off: s.sign_off.as_ref().and_then(|o| {
-                let sane = pb::SignOff { signed_at: o.signed_at.filter(|t| time(Some(t)).is_some()), ..o.clone() };
-                Some(SignOffRecord { sign_off: SignOff::try_from(&sane).ok()?, verified: o.verified })
+                let sign_off =
+                    SignOff::try_from(&pb::SignOff { signed_at: readable(o.signed_at), ..o.clone() }).ok()?;
+                Some(SignOffRecord { sign_off, verified: o.verified })
             }),
             decline_reason: s.decline_reason.clone(),
             cancel_reason: s.cancel_reason.clone(),

@@ -61,6 +61,13 @@ impl Desk {
         Session::open(self.config(name)).unwrap_or_else(|e| panic!("open: {e}"))
     }
 
+    /// A phone with the fixture's engineer signed in.
+    fn signed_in_phone(&self) -> Session {
+        let session = self.open("phone");
+        session.sign_in(&self.proxy.url(), &self.f().engineer).unwrap_or_else(|e| panic!("sign in: {e}"));
+        session
+    }
+
     fn dispatched(&self, engineer_id: &str) -> pb::Slip {
         self.rt.block_on(self.f().dispatched_slip(engineer_id))
     }
@@ -401,8 +408,7 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     let desk = Desk::new(Backend::Sqlite);
     let f = desk.f();
     let slip = desk.dispatched(&f.engineer_id);
-    let session = desk.open("phone");
-    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let session = desk.signed_in_phone();
     desk.proxy.set_online(false);
     session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     let (start, end) = span(2);
@@ -454,8 +460,7 @@ fn an_engineer_on_the_way_is_replaced_and_their_records_kept() {
     let desk = Desk::new(Backend::Postgres);
     let f = desk.f();
     let slip = desk.dispatched(&f.engineer_id);
-    let session = desk.open("phone");
-    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let session = desk.signed_in_phone();
     let (start, end) = span(2);
     session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     session.book(&slip.id, start, end, "Ms. Zhou").unwrap_or_else(|e| panic!("{e}"));
@@ -512,8 +517,7 @@ fn a_large_queue_goes_up_in_batches_that_fit() {
     let desk = Desk::new(Backend::Sqlite);
     let f = desk.f();
     let slip = desk.dispatched(&f.engineer_id);
-    let session = desk.open("phone");
-    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let session = desk.signed_in_phone();
     desk.proxy.set_online(false);
     for step in visit_steps(&slip.id).into_iter().take(4) {
         step(&session).unwrap_or_else(|e| panic!("{e}"));
@@ -603,8 +607,7 @@ fn clock_skew_is_corrected_on_arrival() {
     let desk = Desk::new(Backend::Sqlite);
     let f = desk.f();
     let slip = desk.dispatched(&f.engineer_id);
-    let session = desk.open("phone");
-    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    let session = desk.signed_in_phone();
     desk.skew.store(5 * 3600, Ordering::SeqCst);
     session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     let (start, end) = span(2);

@@ -69,7 +69,7 @@ impl TryFrom<&Payload> for DeviceAction {
             Payload::LogBackup(b) => Self::Visit(VisitOp::LogBackup(b.try_into()?)),
             Payload::RecordFix(f) => Self::Visit(VisitOp::RecordFix(f.try_into()?)),
             Payload::AddPartsCost(pb::PartsCostOp { lines }) => {
-                Self::Visit(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(lines)? }))
+                Self::Visit(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(lines) }))
             }
             Payload::CaptureSignOff(s) => Self::Visit(VisitOp::CaptureSignOff(s.try_into()?)),
             Payload::Complete(pb::CompleteSlipOp {}) => Self::Visit(VisitOp::Complete),
@@ -231,8 +231,8 @@ impl From<&CostLine> for pb::CostLine {
 }
 
 /// Cost lines as sent; nothing in a line can fail to convert.
-pub fn cost_lines(lines: &[pb::CostLine]) -> Result<Vec<CostLine>> {
-    Ok(lines.iter().map(CostLine::from).collect())
+pub fn cost_lines(lines: &[pb::CostLine]) -> Vec<CostLine> {
+    lines.iter().map(CostLine::from).collect()
 }
 
 impl TryFrom<&pb::SignOff> for SignOff {

@@ -283,7 +283,7 @@ impl SlipService for Slips {
     }
 
     async fn add_parts_cost(&self, request: Request<pb::AddPartsCostRequest>) -> Result<Response<pb::Slip>, Status> {
-        handle(self.op(&request, |r| Ok(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(&r.lines)? })))).await
+        handle(self.op(&request, |r| Ok(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(&r.lines) })))).await
     }
 
     async fn capture_sign_off(
