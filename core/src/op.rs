@@ -80,11 +80,13 @@ pub const MAX_FIXES: usize = 1000;
 /// Largest accuracy radius of a position fix, in metres.
 pub const MAX_ACCURACY_M: f64 = 100_000.0;
 
-/// What one op of a device carries: a visit op on a slip, or position fixes.
+/// What one op of a device carries: a visit op on a slip, position fixes, or the stand-in for
+/// an op the device withdrew.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceAction {
     Visit(VisitOp),
     Positions(PositionReport),
+    Withdrawn(Withdrawal),
 }
 
 impl DeviceAction {
@@ -93,7 +95,26 @@ impl DeviceAction {
         match self {
             Self::Visit(op) => op.name(),
             Self::Positions(_) => "report_location",
+            Self::Withdrawn(_) => "withdrawn",
         }
+    }
+}
+
+/// An op the server could never take (too large, malformed) stands in the sequence as a
+/// withdrawal, so the ops behind it go on; the device keeps the op itself for the engineer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// The refusal of the op, UPPER_SNAKE_CASE.
+    pub reason: String,
+    pub message: String,
+}
+
+impl Withdrawal {
+    pub fn validate(&self) -> Result<()> {
+        let mut v = Violations::new();
+        v.required_text("withdrawn.reason", &self.reason, MAX_SHORT);
+        v.optional_text("withdrawn.message", &self.message, MAX_TEXT);
+        v.check()
     }
 }
 

@@ -283,6 +283,9 @@ pub struct AttentionItem {
     pub detail: String,
     /// The slip's state on the server now, when known.
     pub server_state: Option<SlipState>,
+    /// The slip as the phone showed it when the refusal arrived (read-only), kept after the
+    /// slip left the phone.
+    pub slip_snapshot: Option<SlipDetail>,
     pub at_ms: i64,
 }
 

@@ -135,20 +135,22 @@ impl EngineerSession {
 
     /// Changes the server refused, with the reason; they stay until dismissed.
     pub fn needs_attention(&self) -> Result<Vec<AttentionItem>> {
-        Ok(self
-            .inner
+        self.inner
             .needs_attention()?
             .into_iter()
-            .map(|a| AttentionItem {
-                change_id: a.op_id,
-                slip_id: a.slip_id,
-                outcome: a.outcome,
-                reason: a.reason,
-                detail: a.message,
-                server_state: a.server_slip.map(|s| s.state.into()),
-                at_ms: a.at_ms,
+            .map(|a| {
+                Ok(AttentionItem {
+                    slip_snapshot: a.slip_snapshot.map(|s| self.detail(s)).transpose()?,
+                    change_id: a.op_id,
+                    slip_id: a.slip_id,
+                    outcome: a.outcome,
+                    reason: a.reason,
+                    detail: a.message,
+                    server_state: a.server_slip.map(|s| s.state.into()),
+                    at_ms: a.at_ms,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Clears a needs-attention entry once dealt with.

@@ -240,6 +240,8 @@ impl Session {
                 store::slip(txn, slip_id)?.ok_or_else(|| SdkError::UnknownSlip(slip_id.to_owned()))?;
             let op = new_op(txn, slip_id, &server.etag, Payload::from(&build(&local)?), now)?;
             let next = apply(&local, &op, engineer)?;
+            // An op the server can never take is refused now, not after the visit.
+            crate::sync::fits_one_push(&op, crate::sync::push_budget(txn)?)?;
             for (sha256, content_type, data) in &blobs {
                 store::put_attachment(txn, sha256, content_type, data)?;
             }

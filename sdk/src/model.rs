@@ -159,6 +159,9 @@ pub struct Attention {
     pub message: String,
     /// The slip as the server holds it, when it still shows it to this engineer.
     pub server_slip: Option<Slip>,
+    /// The slip as this phone showed it when the refusal arrived: read-only, and kept after the
+    /// slip left the phone (a reassignment, a cancellation).
+    pub slip_snapshot: Option<Slip>,
     /// When the refusal arrived (Unix ms).
     pub at_ms: i64,
 }

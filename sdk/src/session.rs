@@ -178,6 +178,7 @@ impl Session {
                 reason: a.reason,
                 message: a.message,
                 server_slip: a.server_slip.as_ref().map(Slip::from_wire),
+                slip_snapshot: a.local_slip.as_ref().map(Slip::from_wire),
                 at_ms: a.at_ms,
             })
             .collect())

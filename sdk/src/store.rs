@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS attachments (sha256 TEXT PRIMARY KEY, content_type TE
     uploaded INTEGER NOT NULL DEFAULT 0);
 ";
 
+/// Changes to `SCHEMA` for stores made by earlier versions, in order; `user_version` counts
+/// the ones applied.
+const UPGRADES: &[&str] = &[
+    // The slip as the engineer saw it when a refusal arrived, kept with the entry.
+    "ALTER TABLE attention ADD COLUMN local_slip BLOB",
+];
+
 /// Keys of the `meta` table.
 pub mod key {
     pub const SERVER_URL: &str = "server_url";
@@ -46,6 +53,8 @@ pub mod key {
     pub const CURSOR: &str = "cursor";
     pub const LAST_SUCCESS_MS: &str = "last_success_ms";
     pub const LAST_ERROR: &str = "last_error";
+    /// The largest push the server takes, as it last said.
+    pub const MAX_PUSH_BYTES: &str = "max_push_bytes";
 }
 
 /// The open store.
@@ -70,11 +79,24 @@ pub struct Attention {
     pub reason: String,
     pub message: String,
     pub server_slip: Option<pb::Slip>,
+    /// The slip as the engineer saw it when the refusal arrived.
+    pub local_slip: Option<pb::Slip>,
     pub at_ms: i64,
 }
 
 fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M> {
     M::decode(bytes).map_err(|e| SdkError::Storage(format!("corrupt record: {e}")))
+}
+
+fn upgrade(conn: &Connection) -> Result<()> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (version, change) in (1i64..).zip(UPGRADES).skip(usize::try_from(applied).unwrap_or(0)) {
+        let txn = conn.unchecked_transaction()?;
+        txn.execute_batch(change)?;
+        txn.pragma_update(None, "user_version", version)?;
+        txn.commit()?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -85,6 +107,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         conn.execute_batch(SCHEMA)?;
+        upgrade(&conn)?;
         Ok(Self { conn })
     }
 
@@ -272,6 +295,12 @@ pub fn mark_attempted(conn: &Connection, first_seq: i64, last_seq: i64) -> Resul
     Ok(())
 }
 
+/// Puts `op` in place of the queued op at `seq` (a withdrawal in place of the op withdrawn).
+pub fn replace_queued(conn: &Connection, seq: i64, op: &pb::Op) -> Result<()> {
+    conn.execute("UPDATE outbox SET body = ?2 WHERE seq = ?1", params![seq, op.encode_to_vec()])?;
+    Ok(())
+}
+
 /// Removes a settled op.
 pub fn dequeue(conn: &Connection, seq: i64) -> Result<()> {
     conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
@@ -288,8 +317,9 @@ pub fn pending(conn: &Connection) -> Result<(u64, u64)> {
 /// Keeps a refused op for the engineer and manager.
 pub fn keep_for_attention(conn: &Connection, item: &Attention) -> Result<()> {
     conn.execute(
-        "INSERT OR REPLACE INTO attention (op_id, seq, slip_id, body, outcome, reason, message, server_slip, at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR REPLACE INTO attention
+         (op_id, seq, slip_id, body, outcome, reason, message, server_slip, local_slip, at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             item.op.op_id,
             item.op.device_seq,
@@ -299,6 +329,7 @@ pub fn keep_for_attention(conn: &Connection, item: &Attention) -> Result<()> {
             item.reason,
             item.message,
             item.server_slip.as_ref().map(Message::encode_to_vec),
+            item.local_slip.as_ref().map(Message::encode_to_vec),
             item.at_ms
         ],
     )?;
@@ -307,8 +338,9 @@ pub fn keep_for_attention(conn: &Connection, item: &Attention) -> Result<()> {
 
 /// Everything that needs attention, oldest first.
 pub fn attention(conn: &Connection) -> Result<Vec<Attention>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT body, outcome, reason, message, server_slip, at_ms FROM attention ORDER BY seq")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT body, outcome, reason, message, server_slip, local_slip, at_ms FROM attention ORDER BY seq",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, Vec<u8>>(0)?,
@@ -316,17 +348,19 @@ pub fn attention(conn: &Connection) -> Result<Vec<Attention>> {
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, Option<Vec<u8>>>(4)?,
-            r.get::<_, i64>(5)?,
+            r.get::<_, Option<Vec<u8>>>(5)?,
+            r.get::<_, i64>(6)?,
         ))
     })?;
     rows.map(|r| {
-        let (body, outcome, reason, message, slip, at_ms) = r?;
+        let (body, outcome, reason, message, slip, local, at_ms) = r?;
         Ok(Attention {
             op: decode(&body)?,
             outcome,
             reason,
             message,
             server_slip: slip.map(|s| decode(&s)).transpose()?,
+            local_slip: local.map(|s| decode(&s)).transpose()?,
             at_ms,
         })
     })

@@ -4,10 +4,16 @@
 //! Exactly once: an op leaves the outbox only when the server answered for it (applied,
 //! duplicate, refused). A lost answer means the op is sent again and the server replays its
 //! stored result. A refused op moves to the needs-attention list; nothing is dropped.
+//!
+//! A permanent error is settled, never retried forever: when the server refuses a whole push
+//! for its size or shape, the batch is halved until the op at fault goes alone; that op moves
+//! to needs-attention and a withdrawal takes its place in the sequence, so the ops behind it
+//! go on. Only errors that may pass (the network, the server starting, a timeout) are retried.
 
 use std::time::Duration;
 
 use onsite_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
+use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::apply::rebase;
@@ -17,10 +23,11 @@ use crate::store::{self, Attention, Kept, key};
 
 /// Most ops per push.
 pub const BATCH: i64 = 200;
-/// Most bytes of ops per push, far under the server's 4 MiB message limit. Every op fits on its
-/// own (the core limits bound an op to a few hundred KiB), so no batch can be too large to send
-/// and valid ops never wait behind a batch that cannot go.
+/// Most bytes per push until the server said its limit (`max_push_bytes`, 1 MiB by default).
+/// Every op fits on its own (the core limits bound an op to a few hundred KiB).
 pub const BATCH_BYTES: usize = 1024 * 1024;
+/// Bytes of a push besides its ops (device id, time, framing).
+const PUSH_OVERHEAD: usize = 256;
 /// Largest response the device accepts (a full pull of a busy engineer).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Bytes per upload chunk (the server takes at most 1 MiB).
@@ -166,11 +173,16 @@ async fn round(engine: &Engine) -> Result<SyncReport> {
         (url, token, device)
     };
     let channel = connect(&url, engine.config.request_timeout, engine.config.keepalive).await?;
-    let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
+    // Answers come compressed. Photos and signature images are compressed already, so
+    // uploads go as they are; pushes, mostly text, go compressed.
+    let mut client = SyncServiceClient::new(channel)
+        .max_decoding_message_size(MAX_RESPONSE)
+        .accept_compressed(CompressionEncoding::Gzip);
+    let mut zipped = client.clone().send_compressed(CompressionEncoding::Gzip);
     let mut report = SyncReport::default();
     register(engine, &mut client, &token, &device_id).await?;
     report.uploaded = upload(engine, &mut client, &token).await?;
-    push(engine, &mut client, &token, &device_id, &mut report).await?;
+    push(engine, &mut zipped, &token, &device_id, &mut report).await?;
     report.pulled = pull(engine, &mut client, &token, &device_id).await?;
     Ok(report)
 }
@@ -193,9 +205,20 @@ async fn register(
         public_key: public_key.to_vec(),
         label: engine.config.device_label.clone(),
     };
-    within(engine.config.request_timeout, client.register_device(authed(token, request))).await??;
+    let registered = within(engine.config.request_timeout, client.register_device(authed(token, request))).await??;
     let mut store = engine.lock()?;
-    store.write(|txn| store::set_meta(txn, key::REGISTERED, "1"))
+    store.write(|txn| {
+        store::set_meta(txn, key::REGISTERED, "1")?;
+        remember_push_limit(txn, registered.max_push_bytes)
+    })
+}
+
+/// Keeps the push limit the server advertised (0 from a server that says none).
+fn remember_push_limit(txn: &rusqlite::Connection, max_push_bytes: i64) -> Result<()> {
+    if max_push_bytes > 0 {
+        store::set_meta(txn, key::MAX_PUSH_BYTES, max_push_bytes.to_string())?;
+    }
+    Ok(())
 }
 
 async fn upload(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &str) -> Result<u64> {
@@ -243,19 +266,26 @@ async fn push(
     device_id: &str,
     report: &mut SyncReport,
 ) -> Result<()> {
+    // Lowered while the server refuses batches for their size or shape, down to the op at fault.
+    let mut most = usize::try_from(BATCH).unwrap_or(1);
     loop {
-        let batch = {
+        let (batch, budget) = {
             let mut store = engine.lock()?;
+            let budget = push_budget(store.read())?;
             let mut batch = store::queued(store.read(), BATCH)?;
-            batch.truncate(fitting(&batch, BATCH_BYTES));
+            batch.truncate(fitting(&batch, budget).min(most));
             if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
                 // Counted before sending: a position op that went out once is never merged into.
                 store.write(|txn| store::mark_attempted(txn, first.seq, last.seq))?;
             }
-            batch
+            (batch, budget)
         };
-        if batch.is_empty() {
-            return Ok(());
+        let [first, ..] = batch.as_slice() else { return Ok(()) };
+        // Queued before the server lowered its limit: it can never go.
+        if let (1, Err(too_large)) = (batch.len(), fits_one_push(&first.op, budget)) {
+            withdraw(engine, first, "BATCH_TOO_LARGE", &too_large.to_string())?;
+            report.refused += 1;
+            continue;
         }
         let sent = batch.len();
         let request = pb::PushRequest {
@@ -264,7 +294,22 @@ async fn push(
             device_time: Some(onsite_proto::convert::timestamp(engine.now_ms())),
         };
         let limit = engine.config.request_timeout + slow_link(prost::Message::encoded_len(&request));
-        let response = within(limit, client.push(authed(token, request))).await??;
+        let response = match within(limit, client.push(authed(token, request))).await? {
+            Ok(response) => response,
+            Err(status) => match fault_of_batch(&status) {
+                Some(_) if sent > 1 => {
+                    most = sent / 2;
+                    continue;
+                }
+                Some((reason, message)) if !is_withdrawal(&first.op) => {
+                    withdraw(engine, first, &reason, &message)?;
+                    report.refused += 1;
+                    continue;
+                }
+                _ => return Err(status.into()),
+            },
+        };
+        most = usize::try_from(BATCH).unwrap_or(1);
         let settled = settle(engine, &batch, &response)?;
         report.settled += settled.0;
         report.refused += settled.1;
@@ -274,6 +319,85 @@ async fn push(
             return Ok(());
         }
     }
+}
+
+/// The bytes one push may carry: what the server said, or the default until it did.
+pub(crate) fn push_budget(conn: &rusqlite::Connection) -> Result<usize> {
+    let said = store::meta_int(conn, key::MAX_PUSH_BYTES)?;
+    Ok(usize::try_from(said).ok().filter(|n| *n > 0).unwrap_or(BATCH_BYTES))
+}
+
+/// Whether `op` can go in a push of at most `budget` bytes.
+pub(crate) fn fits_one_push(op: &pb::Op, budget: usize) -> Result<()> {
+    let size = prost::Message::encoded_len(op).saturating_add(PUSH_OVERHEAD);
+    if size > budget {
+        return Err(SdkError::invalid(
+            "change",
+            format!("has {size} bytes; the server takes at most {budget} in one push"),
+        ));
+    }
+    Ok(())
+}
+
+/// Why the server refused a whole push because of what its ops are (too large, malformed), as
+/// a reason and a message; `None` when the refusal is not the ops' fault (a bad device clock, an
+/// unknown device, the network) and retrying later may pass.
+fn fault_of_batch(status: &tonic::Status) -> Option<(String, String)> {
+    use tonic_types::StatusExt;
+    let reason = status.get_details_error_info().map(|i| i.reason).unwrap_or_default();
+    let field = status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.into_iter().next())
+        .map(|v| v.field)
+        .unwrap_or_default();
+    let at_fault = match status.code() {
+        // The server's message size limit, or its advertised push limit.
+        tonic::Code::OutOfRange => true,
+        tonic::Code::ResourceExhausted => reason == "BATCH_TOO_LARGE",
+        tonic::Code::InvalidArgument => field.starts_with("ops["),
+        _ => false,
+    };
+    let reason = if reason.is_empty() { "BATCH_TOO_LARGE".to_owned() } else { reason };
+    at_fault.then(|| (reason, status.message().to_owned()))
+}
+
+fn is_withdrawal(op: &pb::Op) -> bool {
+    matches!(op.payload, Some(pb::op::Payload::Withdrawn(_)))
+}
+
+/// Settles an op the server can never take: it moves to needs-attention with the slip as the
+/// engineer saw it, and a withdrawal takes its place in the sequence.
+fn withdraw(engine: &Engine, queued: &store::Queued, reason: &str, message: &str) -> Result<()> {
+    // The withdrawal is itself an op the server validates: its texts stay within the limits.
+    let withdrawal = pb::WithdrawnOp {
+        reason: reason.chars().take(onsite_core::ticket::MAX_SHORT).collect(),
+        message: message.chars().take(1000).collect(),
+    };
+    let engineer = engine.engineer()?;
+    let now_ms = engine.now().timestamp_millis();
+    let mut store = engine.lock()?;
+    store.write(|txn| {
+        let views = store::slip(txn, &queued.op.slip_id)?;
+        store::keep_for_attention(
+            txn,
+            &Attention {
+                op: queued.op.clone(),
+                outcome: "REJECTED".to_owned(),
+                reason: withdrawal.reason.clone(),
+                message: withdrawal.message.clone(),
+                server_slip: None,
+                local_slip: views.as_ref().map(|(_, local)| local.clone()),
+                at_ms: now_ms,
+            },
+        )?;
+        let stand_in = pb::Op { payload: Some(pb::op::Payload::Withdrawn(withdrawal.clone())), ..queued.op.clone() };
+        store::replace_queued(txn, queued.seq, &stand_in)?;
+        // The engineer's view loses what the op did.
+        match views {
+            Some((server, _)) => accept_server_slip(txn, &server, engineer),
+            None => Ok(()),
+        }
+    })
 }
 
 /// Records the server's answers in one local transaction.
@@ -291,6 +415,8 @@ fn settle(engine: &Engine, batch: &[store::Queued], response: &pb::PushResponse)
             let Some(queued) = batch.iter().find(|q| q.op.op_id == result.op_id) else { continue };
             match result.outcome() {
                 pb::OpOutcome::Applied | pb::OpOutcome::Duplicate => settled += 1,
+                // Its op is in needs-attention since it was withdrawn.
+                _ if is_withdrawal(&queued.op) => {}
                 outcome => {
                     refused += 1;
                     let error = result.error.clone().unwrap_or_default();
@@ -302,6 +428,7 @@ fn settle(engine: &Engine, batch: &[store::Queued], response: &pb::PushResponse)
                             reason: error.reason,
                             message: error.message,
                             server_slip: slips.get(queued.op.slip_id.as_str()).map(|s| (*s).clone()),
+                            local_slip: store::slip(txn, &queued.op.slip_id)?.map(|(_, local)| local),
                             at_ms: now_ms,
                         },
                     )?;
@@ -381,6 +508,35 @@ fn apply_changes(engine: &Engine, response: &pb::PullResponse, snapshot: bool) -
             }
         }
         store::set_meta(txn, key::CURSOR, &response.next_cursor)?;
+        remember_push_limit(txn, response.max_push_bytes)?;
         store::set_meta(txn, key::CHECKPOINT, response.last_applied_seq.to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    use super::fault_of_batch;
+
+    fn status(code: Code, reason: &str, field: &str) -> Status {
+        let mut details = ErrorDetails::with_error_info(reason, "onsite.dev", std::collections::HashMap::new());
+        if !field.is_empty() {
+            details.add_bad_request_violation(field, "is wrong");
+        }
+        Status::with_error_details(code, "refused", details)
+    }
+
+    #[test]
+    fn only_refusals_of_the_ops_themselves_split_a_push() {
+        assert!(fault_of_batch(&Status::out_of_range("decoded message length too large")).is_some());
+        assert!(fault_of_batch(&status(Code::ResourceExhausted, "BATCH_TOO_LARGE", "")).is_some());
+        assert!(fault_of_batch(&status(Code::InvalidArgument, "INVALID_ARGUMENT", "ops[3].device_time")).is_some());
+        // Not the ops' fault: retrying later may pass, so nothing is withdrawn.
+        assert!(fault_of_batch(&status(Code::ResourceExhausted, "RATE_LIMITED", "")).is_none());
+        assert!(fault_of_batch(&status(Code::InvalidArgument, "INVALID_ARGUMENT", "device_time")).is_none());
+        assert!(fault_of_batch(&status(Code::FailedPrecondition, "SEQUENCE_GAP", "")).is_none());
+        assert!(fault_of_batch(&Status::unavailable("down")).is_none());
+    }
 }

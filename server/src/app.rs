@@ -29,6 +29,9 @@ pub struct Config {
     pub dispatch_poll_interval: Duration,
     /// Engineers with this many open slips are not suggested.
     pub max_open_slips: u32,
+    /// The largest push a device may send, in encoded bytes; advertised to devices, which
+    /// size their batches under it.
+    pub max_push_bytes: usize,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             demo: false,
             dispatch_poll_interval: Duration::from_secs(1),
             max_open_slips: 6,
+            max_push_bytes: crate::sync::push::MAX_PUSH_BYTES,
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum Error {
     /// The engineer has another appointment in the window.
     #[error("the engineer is already booked {} - {} for {ticket_number} (slip {slip_id})", window.start, window.end)]
     DoubleBooked { slip_id: String, ticket_number: String, window: onsite_core::slip::Window },
+    /// A push larger than the server takes; the device splits it.
+    #[error("the push has {size} bytes; at most {limit} are taken")]
+    BatchTooLarge { size: usize, limit: usize },
     /// A device pushed ops beyond the next one the server expects.
     #[error("the next op of this device must carry device_seq {expected}")]
     SequenceGap { expected: i64 },
@@ -98,6 +101,7 @@ impl Error {
             Self::PermissionDenied(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED"),
             Self::DoubleBooked { .. } => (Code::FailedPrecondition, "DOUBLE_BOOKED"),
             Self::SequenceGap { .. } => (Code::FailedPrecondition, "SEQUENCE_GAP"),
+            Self::BatchTooLarge { .. } => (Code::ResourceExhausted, "BATCH_TOO_LARGE"),
             Self::StaleEtag { .. } => (Code::Aborted, "STALE_ETAG"),
             Self::RequestIdReused => (Code::InvalidArgument, "REQUEST_ID_REUSED"),
             Self::Unavailable => (Code::Unavailable, "STARTING_UP"),
@@ -123,6 +127,9 @@ impl From<Error> for Status {
             }
             Error::SequenceGap { expected } => {
                 metadata.insert("expected_seq".to_owned(), expected.to_string());
+            }
+            Error::BatchTooLarge { limit, .. } => {
+                metadata.insert("max_push_bytes".to_owned(), limit.to_string());
             }
             Error::RequestIdReused => violations
                 .push(onsite_core::FieldViolation::new("request_id", "was already used for a different request")),

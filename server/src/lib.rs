@@ -37,6 +37,7 @@ use onsite_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
 use tonic_health::ServingStatus;
 
 pub use app::Config;
@@ -71,6 +72,7 @@ pub async fn run(
     ready: Option<oneshot::Sender<Ready>>,
 ) -> Result<()> {
     let shared = app::Shared::default();
+    let decode_limit = config.max_push_bytes.saturating_mul(2).max(4 * 1024 * 1024);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::NotServing).await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -95,25 +97,51 @@ pub async fn run(
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() }))
-        .add_service(pb::ticket_service_server::TicketServiceServer::new(api::tickets::Tickets {
-            shared: shared.clone(),
-        }))
-        .add_service(pb::slip_service_server::SlipServiceServer::new(api::slips::Slips { shared: shared.clone() }))
-        .add_service(pb::customer_service_server::CustomerServiceServer::new(api::customers::Customers {
-            shared: shared.clone(),
-        }))
-        .add_service(pb::engineer_service_server::EngineerServiceServer::new(api::engineers::Engineers {
-            shared: shared.clone(),
-        }))
-        .add_service(pb::dispatch_service_server::DispatchServiceServer::new(api::dispatch::Dispatch {
-            shared: shared.clone(),
-            stop: stop_rx.clone(),
-        }))
-        .add_service(pb::sync_service_server::SyncServiceServer::new(api::sync::Sync { shared: shared.clone() }))
-        .add_service(pb::catalog_service_server::CatalogServiceServer::new(api::catalog::Catalog {
-            shared: shared.clone(),
-        }))
+        .add_service(
+            pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() })
+                .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::ticket_service_server::TicketServiceServer::new(api::tickets::Tickets { shared: shared.clone() })
+                .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::slip_service_server::SlipServiceServer::new(api::slips::Slips { shared: shared.clone() })
+                .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::customer_service_server::CustomerServiceServer::new(api::customers::Customers {
+                shared: shared.clone(),
+            })
+            .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::engineer_service_server::EngineerServiceServer::new(api::engineers::Engineers {
+                shared: shared.clone(),
+            })
+            .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::dispatch_service_server::DispatchServiceServer::new(api::dispatch::Dispatch {
+                shared: shared.clone(),
+                stop: stop_rx.clone(),
+            })
+            .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::sync_service_server::SyncServiceServer::new(api::sync::Sync { shared: shared.clone() })
+                // Pushes, pulls and uploads are mostly text: compressed, they cost a slow
+                // link a fraction of the time.
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip)
+                // Larger pushes than the advertised limit still arrive and are refused with
+                // BATCH_TOO_LARGE, so the device learns to split them.
+                .max_decoding_message_size(decode_limit),
+        )
+        .add_service(
+            pb::catalog_service_server::CatalogServiceServer::new(api::catalog::Catalog { shared: shared.clone() })
+                .accept_compressed(CompressionEncoding::Gzip),
+        )
         .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
     let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

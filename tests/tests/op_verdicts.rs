@@ -525,6 +525,7 @@ fn unary_verdict(w: &World, slip_id: &str, case: &Case) -> Verdict {
             r.request_id = request_id();
             status_verdict(rt.block_on(w.f.server.engineers().report_location(authed(token, r))))
         }
+        Payload::Withdrawn(_) => panic!("cases are the engineer's actions; only the sync engine withdraws"),
     }
 }
 
@@ -592,7 +593,8 @@ fn verdicts_agree(backend: Backend) {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let f = rt.block_on(Fixture::new(backend));
+    // Oversized texts are cases too: the push limit must not refuse them before validation does.
+    let f = rt.block_on(Fixture::with_config(backend, |c| c.max_push_bytes = 3 * 1024 * 1024));
     let (phone_engineer, phone_token) =
         rt.block_on(onsite_tests::new_engineer(&f.server, &f.server.admin_token, &f.manager, "19", "Zhao Min"));
     let unary = World::device(&rt, &f, &f.engineer, 7);

@@ -93,12 +93,18 @@ impl Desk {
 
     /// Stops the server and starts it again on the same database; the proxy follows.
     fn restart(&mut self) {
+        self.restart_with(|_| {});
+    }
+
+    /// Restarts the server with a changed configuration.
+    fn restart_with(&mut self, configure: impl FnOnce(&mut onsite_server::Config)) {
         let Some(mut f) = self.f.take() else { return };
-        let url = f.server.database_url.clone();
+        let mut config = onsite_server::Config::new(f.server.database_url.clone());
+        configure(&mut config);
         let placeholder = self.rt.block_on(TestServer::start(Backend::Sqlite));
         let old = std::mem::replace(&mut f.server, placeholder);
         let dir = self.rt.block_on(old.stop());
-        let restarted = self.rt.block_on(TestServer::start_with(onsite_server::Config::new(url), dir));
+        let restarted = self.rt.block_on(TestServer::start_with(config, dir));
         self.proxy.set_upstream(restarted.addr);
         drop(std::mem::replace(&mut f.server, restarted));
         self.f = Some(f);
@@ -536,6 +542,49 @@ fn a_large_queue_goes_up_in_batches_that_fit() {
     assert_eq!((report.settled, report.refused), (154, 0), "{report:?}");
     // Read back through the phone's pull, which takes answers of up to 64 MiB.
     assert_eq!(session.slip(&slip.id).map(|s| s.cost_lines.len()).ok(), Some(15_000));
+}
+
+/// A change the server can never take (its push limit fell below the change while it waited)
+/// is settled, never retried: the push is split down to it, it goes to needs-attention with
+/// the slip as the engineer saw it, and the changes behind it reach the server. Once the phone
+/// knows the new limit, it refuses such a change when it is recorded.
+#[test]
+fn a_change_the_server_cannot_take_never_holds_back_the_ones_behind_it() {
+    const LIMIT: usize = 8 * 1024;
+    let mut desk = Desk::new(Backend::Sqlite);
+    let engineer_id = desk.f().engineer_id.clone();
+    let slip = desk.dispatched(&engineer_id);
+    let session = desk.signed_in_phone();
+    desk.proxy.set_online(false);
+    for step in visit_steps(&slip.id).into_iter().take(4) {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let long: Vec<CostLine> =
+        (0..40).map(|i| line(CostKind::Material, &format!("{i:02}{}", "m".repeat(198)), "", 100, "CNY")).collect();
+    session.add_parts_cost(&slip.id, &long).unwrap_or_else(|e| panic!("{e}"));
+    session.add_parts_cost(&slip.id, &parts()).unwrap_or_else(|e| panic!("{e}"));
+    session.record_fix(&slip.id, &fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    desk.restart_with(|c| c.max_push_bytes = LIMIT);
+    desk.proxy.set_online(true);
+
+    let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    assert_eq!((report.settled, report.refused), (6, 1), "{report:?}");
+    let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
+    let [refused] = attention.as_slice() else { panic!("one entry: {attention:?}") };
+    assert_eq!((refused.action.as_str(), refused.reason.as_str()), ("add_parts_cost", "BATCH_TOO_LARGE"));
+    let snapshot = refused.slip_snapshot.as_ref().unwrap_or_else(|| panic!("no snapshot"));
+    assert_eq!(snapshot.cost_lines.len(), 42, "the snapshot shows what the engineer recorded");
+    // The ones behind it arrived; the phone's view dropped the refused lines.
+    let server = desk.server_slip(&slip.id);
+    assert_eq!((server.cost_lines.len(), server.fix.is_some()), (2, true));
+    assert_converged(&session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}")), &server);
+    // Settled for good: nothing is pending and nothing is sent again.
+    assert!(session.pending_changes().is_ok_and(|p| p.is_empty()));
+    let again = session.sync().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((again.settled, again.refused), (0, 0));
+    // Now the phone knows the limit and says so at once.
+    let refused_now = session.add_parts_cost(&slip.id, &long);
+    assert!(matches!(&refused_now, Err(SdkError::Invalid { field, .. }) if field == "change"), "{refused_now:?}");
 }
 
 /// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.

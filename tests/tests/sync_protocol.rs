@@ -14,6 +14,7 @@ onsite_tests::conformance!(
     altered_sign_offs_are_refused,
     the_parts_catalog,
     extreme_device_times_are_invalid_arguments,
+    the_push_limit_is_advertised_and_enforced,
 );
 
 /// A registered device of the fixture's engineer.
@@ -411,6 +412,57 @@ async fn extreme_device_times_are_invalid_arguments(backend: Backend) {
 }
 
 /// A phone whose clock was reset: the Unix epoch.
+/// The server tells devices its push limit, refuses larger pushes with BATCH_TOO_LARGE, answers
+/// a withdrawal with its own refusal so the sequence goes on, and speaks gzip both ways.
+async fn the_push_limit_is_advertised_and_enforced(backend: Backend) {
+    use tonic::codec::CompressionEncoding::Gzip;
+    const LIMIT: usize = 8 * 1024;
+    let f = Fixture::with_config(backend, |c| c.max_push_bytes = LIMIT).await;
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let device_id = uuid::Uuid::now_v7().to_string();
+    let register = pb::RegisterDeviceRequest {
+        device_id: device_id.clone(),
+        public_key: signoff::public_key(&[9; 32]).to_vec(),
+        label: "test".into(),
+    };
+    let registered = f.server.sync().register_device(authed(&f.engineer, register)).await;
+    assert_eq!(registered.map(|r| r.into_inner().max_push_bytes).ok(), Some(LIMIT as i64));
+    let push = |ops: Vec<pb::Op>| pb::PushRequest { device_id: device_id.clone(), ops, device_time: None };
+
+    // 40 lines of 200-character descriptions: over 8 KiB.
+    let line = pb::CostLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::CostKind::Material as i32,
+        description: "x".repeat(200),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 100, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let lines = (0..40).map(|_| pb::CostLine { id: uuid::Uuid::now_v7().to_string(), ..line.clone() }).collect();
+    let large = op(&device_id, 1, &slip.id, pb::op::Payload::AddPartsCost(pb::PartsCostOp { lines }));
+    let status =
+        expect_code(f.server.sync().push(authed(&f.engineer, push(vec![large]))).await, Code::ResourceExhausted);
+    assert_eq!(reason(&status), "BATCH_TOO_LARGE");
+    let limit = tonic_types::StatusExt::get_details_error_info(&status).map(|i| i.metadata);
+    assert_eq!(limit.and_then(|m| m.get("max_push_bytes").cloned()), Some(LIMIT.to_string()));
+
+    // The device withdraws the op: the server refuses the stand-in and moves on, over gzip.
+    let mut zipped = f.server.sync().send_compressed(Gzip).accept_compressed(Gzip);
+    let withdrawal = pb::WithdrawnOp { reason: "BATCH_TOO_LARGE".into(), message: "40 long lines".into() };
+    let withdrawn = op(&device_id, 1, &slip.id, pb::op::Payload::Withdrawn(withdrawal));
+    let confirm = op(&device_id, 2, &slip.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {}));
+    let pushed = zipped.push(authed(&f.engineer, push(vec![withdrawn, confirm]))).await;
+    let pushed = pushed.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(pushed.last_applied_seq, 2);
+    assert_eq!(pushed.results[0].outcome(), pb::OpOutcome::Rejected);
+    assert_eq!(pushed.results[0].error.as_ref().map(|e| e.reason.as_str()), Some("OP_WITHDRAWN"));
+    assert_eq!(pushed.results[1].outcome(), pb::OpOutcome::Applied);
+    let pull = pb::PullRequest { device_id: device_id.clone(), cursor: String::new(), limit: 50 };
+    let pulled = zipped.pull(authed(&f.engineer, pull)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(pulled.max_push_bytes, LIMIT as i64);
+    assert!(pulled.changes.iter().any(|c| matches!(&c.entity, Some(pb::change::Entity::Slip(s)) if s.id == slip.id)));
+}
+
 fn earliest_plausible() -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: 0, nanos: 0 }
 }

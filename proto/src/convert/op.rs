@@ -9,7 +9,7 @@ use onsite_core::DomainError;
 use onsite_core::error::{FieldViolation, Result};
 use onsite_core::op::{
     BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
-    PositionReport, Price, Reschedule, SignOff, VisitOp,
+    PositionReport, Price, Reschedule, SignOff, VisitOp, Withdrawal,
 };
 
 use super::{WireEnum, datetime, geo_point, opt_timestamp, timestamp, window, wire_point, wire_window};
@@ -74,6 +74,9 @@ impl TryFrom<&Payload> for DeviceAction {
             Payload::CaptureSignOff(s) => Self::Visit(VisitOp::CaptureSignOff(s.try_into()?)),
             Payload::Complete(pb::CompleteSlipOp {}) => Self::Visit(VisitOp::Complete),
             Payload::ReportLocation(r) => Self::Positions(r.try_into()?),
+            Payload::Withdrawn(pb::WithdrawnOp { reason, message }) => {
+                Self::Withdrawn(Withdrawal { reason: reason.clone(), message: message.clone() })
+            }
         })
     }
 }
@@ -83,6 +86,9 @@ impl From<&DeviceAction> for Payload {
         match action {
             DeviceAction::Visit(op) => op.into(),
             DeviceAction::Positions(report) => Payload::ReportLocation(report.into()),
+            DeviceAction::Withdrawn(w) => {
+                Payload::Withdrawn(pb::WithdrawnOp { reason: w.reason.clone(), message: w.message.clone() })
+            }
         }
     }
 }

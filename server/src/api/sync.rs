@@ -47,7 +47,10 @@ impl SyncService for Sync {
             let txn = begin_write(&app.db).await?;
             let device = devices::register(&txn, &caller, new, Utc::now()).await?;
             txn.commit().await?;
-            Ok(pb::RegisterDeviceResponse { last_applied_seq: device.last_applied_seq })
+            Ok(pb::RegisterDeviceResponse {
+                last_applied_seq: device.last_applied_seq,
+                max_push_bytes: push::advertised_limit(app),
+            })
         })
         .await
     }

@@ -65,6 +65,7 @@ pub async fn pull(app: &App, caller: &Caller, req: &pb::PullRequest) -> Result<p
         next_cursor: cursor(&engineer, next, catalog_version),
         last_applied_seq: device.last_applied_seq,
         has_more,
+        max_push_bytes: super::push::advertised_limit(app),
     })
 }
 

@@ -30,9 +30,21 @@ use crate::visit::{self, SIGNATURE_IMAGE_MISSING};
 
 /// Most ops one push may carry.
 pub const MAX_OPS: usize = 500;
+/// The default largest push in encoded bytes (`Config::max_push_bytes`): far above any one op
+/// the core limits allow, far below the 4 MiB gRPC message limit.
+pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
+
+/// The push limit as devices are told it.
+pub fn advertised_limit(app: &App) -> i64 {
+    i64::try_from(app.config.max_push_bytes).unwrap_or(i64::MAX)
+}
 
 /// Applies `req`'s ops for the caller's device.
 pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<pb::PushResponse> {
+    let size = prost::Message::encoded_len(req);
+    if size > app.config.max_push_bytes {
+        return Err(Error::BatchTooLarge { size, limit: app.config.max_push_bytes });
+    }
     validate(req)?;
     let now = Utc::now();
     let skew = match req.device_time.as_ref() {
@@ -188,6 +200,7 @@ async fn apply(
     let applied = match action {
         Err(e) => Err(e.into()),
         Ok(DeviceAction::Positions(report)) => report_location(&savepoint, caller, &report, now, skew).await,
+        Ok(DeviceAction::Withdrawn(withdrawal)) => withdrawn(&withdrawal),
         Ok(DeviceAction::Visit(visit_op)) => {
             let ctx = Context {
                 request_id: &op.op_id,
@@ -241,6 +254,15 @@ async fn apply(
             Ok(Some(result))
         }
     }
+}
+
+/// A withdrawn op is answered with its own refusal, so the device's sequence goes on.
+fn withdrawn(withdrawal: &op::Withdrawal) -> Result<()> {
+    withdrawal.validate()?;
+    Err(Error::precondition(
+        "OP_WITHDRAWN",
+        format!("the device withdrew this op ({}): {}", withdrawal.reason, withdrawal.message),
+    ))
 }
 
 async fn report_location(
