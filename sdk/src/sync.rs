@@ -32,6 +32,10 @@ const PUSH_OVERHEAD: usize = 256;
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Bytes per upload chunk (the server takes at most 1 MiB).
 pub const CHUNK: usize = 512 * 1024;
+/// Most changes per pull.
+pub const PULL_PAGE: u32 = 200;
+/// Fewest changes per pull, however slow the link.
+const MIN_PULL_PAGE: u32 = 5;
 
 /// What a round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,9 +84,9 @@ fn fitting(batch: &[store::Queued], budget: usize) -> usize {
     fit.max(1)
 }
 
-/// Extra time to send `bytes` over a slow link: a second per 8 KiB (64 kbit/s).
+/// Extra time to send `bytes` over a slow link: a second per 4 KiB (32 kbit/s).
 fn slow_link(bytes: usize) -> Duration {
-    Duration::from_secs(u64::try_from(bytes / 8192).unwrap_or(u64::MAX))
+    Duration::from_secs(u64::try_from(bytes / 4096).unwrap_or(u64::MAX))
 }
 
 /// Waits for a call, its whole answer included, at most `limit`. The channel's own timeout
@@ -455,11 +459,19 @@ pub(crate) fn accept_server_slip(
 }
 
 async fn pull(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &str, device_id: &str) -> Result<u64> {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut pulled = 0;
     loop {
         let cursor = store::meta_text(engine.lock()?.read(), key::CURSOR)?.unwrap_or_default();
-        let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: 200 };
-        let response = match within(engine.config.request_timeout, client.pull(authed(token, request))).await? {
+        let page = engine.pull_page.load(Relaxed);
+        let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: page as i32 };
+        let answer = within(engine.config.request_timeout, client.pull(authed(token, request))).await;
+        let next_page = match &answer {
+            Err(SdkError::Network(_)) => (page / 2).max(MIN_PULL_PAGE),
+            _ => page.saturating_mul(2).min(PULL_PAGE),
+        };
+        engine.pull_page.store(next_page, Relaxed);
+        let response = match answer? {
             Ok(r) => r,
             Err(status) => match SdkError::from(status) {
                 SdkError::Refused { reason, .. } if reason == "RESYNC_REQUIRED" && !cursor.is_empty() => {

@@ -9,6 +9,7 @@
 pub mod expect;
 pub mod pg;
 pub mod proxy;
+pub mod visit;
 
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct TestServer {
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<onsite_server::Result<()>>>,
+    /// The server's own process, when it runs as one (see [`TestServer::spawn`]).
+    process: Option<std::process::Child>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -91,8 +94,60 @@ impl TestServer {
             channel,
             stop: Some(stop),
             task: Some(task),
+            process: None,
             _dir: dir,
         }
+    }
+
+    /// A server in its own process (`exe`, the `onsite-test-server` binary) on `database_url`,
+    /// so a test can kill it with SIGKILL; `dir` is kept alive as long as the server.
+    pub async fn spawn(exe: &std::path::Path, database_url: String, dir: Option<tempfile::TempDir>) -> Self {
+        use std::io::BufRead;
+        let mut process = std::process::Command::new(exe)
+            .arg(&database_url)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
+        let stdout = process.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = tokio::time::timeout(Duration::from_secs(60), line)
+            .await
+            .unwrap_or_else(|_| panic!("server process not ready within 60 s"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("server output: {e}"));
+        let addr: std::net::SocketAddr = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("server process said {line:?}"));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap_or_else(|e| panic!("uri: {e}"))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        Self {
+            addr,
+            admin_token: String::new(),
+            database_url,
+            channel,
+            stop: None,
+            task: None,
+            process: Some(process),
+            _dir: dir,
+        }
+    }
+
+    /// Kills the server's process with SIGKILL, mid-whatever it was doing, and hands back its
+    /// database directory for the next start.
+    pub fn kill(mut self) -> Option<tempfile::TempDir> {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        self._dir.take()
     }
 
     /// Stops the server and waits until it has shut down.
@@ -140,6 +195,10 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
         }
     }
 }

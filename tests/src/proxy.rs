@@ -1,29 +1,53 @@
-//! A loopback TCP proxy that injects network faults between a device and the server: it can
-//! go offline (refusing and cutting every connection), cut each connection after a byte budget
-//! from the device (a cut in the middle of a batch), stall the server's answers while keeping
-//! the connection open (a lift, a NAT that dropped the mapping), and follow a restarted server.
+//! A loopback TCP proxy that injects network faults between a device and the server:
+//! - offline: refusing and cutting every connection;
+//! - a cut after a byte budget from the device (a cut in the middle of a batch);
+//! - a silent stall in either direction at a byte offset, the connection kept open (a lift, a
+//!   NAT that dropped the mapping);
+//! - a half-open connection: at a byte offset from the server the proxy drops the server's side
+//!   and keeps the device's open, reading and answering nothing;
+//! - a slow link: a bandwidth and a one-way latency on every byte;
+//! - following a restarted server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
-/// The proxy's controls.
+/// A slow link: bytes per second each way and a one-way latency.
+#[derive(Clone, Copy, Debug)]
+pub struct Link {
+    pub bytes_per_second: u64,
+    pub latency: Duration,
+}
+
+impl Link {
+    /// About 50 kbit/s with a second of round-trip latency: a weak rural mobile link.
+    pub const RURAL: Self = Self { bytes_per_second: 6_250, latency: Duration::from_millis(500) };
+}
+
+/// The proxy's controls; byte offsets of 0 mean never.
 #[derive(Debug)]
 struct State {
     online: AtomicBool,
-    /// Bytes from the device after which a connection is cut; 0 = never.
+    /// Bytes from the device after which a connection is cut.
     cut_after: AtomicU64,
     upstream: std::sync::Mutex<SocketAddr>,
     /// Bumped to cut every open connection.
     kill: watch::Sender<u64>,
-    /// While true, bytes from the server are held back and connections stay open.
+    /// True while a stalled connection holds its bytes back (and stays open).
     stalled: watch::Sender<bool>,
-    /// Bytes from the server each new connection passes before it stalls; 0 = never.
-    stall_after: AtomicU64,
+    /// Bytes from the server each new connection passes before it stalls.
+    stall_down_after: AtomicU64,
+    /// Bytes from the device each new connection passes before it stalls.
+    stall_up_after: AtomicU64,
+    /// Bytes from the server after which a new connection goes half-open.
+    half_open_after: AtomicU64,
+    link: std::sync::Mutex<Option<Link>>,
 }
 
 /// A running proxy.
@@ -44,7 +68,10 @@ impl Proxy {
             upstream: std::sync::Mutex::new(upstream),
             kill: watch::channel(0).0,
             stalled: watch::channel(false).0,
-            stall_after: AtomicU64::new(0),
+            stall_down_after: AtomicU64::new(0),
+            stall_up_after: AtomicU64::new(0),
+            half_open_after: AtomicU64::new(0),
+            link: std::sync::Mutex::new(None),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -74,15 +101,45 @@ impl Proxy {
         self.state.cut_after.store(bytes, Ordering::SeqCst);
     }
 
-    /// Holds back every byte from the server (without closing anything), or lets them flow.
-    pub fn stall(&self, stalled: bool) {
-        self.state.stalled.send_replace(stalled);
+    /// Lets every stalled connection flow again.
+    pub fn end_stalls(&self) {
+        self.state.stalled.send_replace(false);
     }
 
     /// Stalls each new connection after `bytes` from the server (0 = never), for instance in
-    /// the middle of an answer whose headers have arrived. `stall(false)` lets them flow again.
+    /// the middle of an answer whose headers have arrived, until `end_stalls`.
     pub fn stall_after(&self, bytes: u64) {
-        self.state.stall_after.store(bytes, Ordering::SeqCst);
+        self.state.stall_down_after.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Stalls each new connection after `bytes` from the device (0 = never): a request that
+    /// never finishes arriving.
+    pub fn stall_up_after(&self, bytes: u64) {
+        self.state.stall_up_after.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Each new connection goes half-open after `bytes` from the server (0 = never).
+    pub fn half_open_after(&self, bytes: u64) {
+        self.state.half_open_after.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Shapes new connections as a slow link, or not.
+    pub fn set_link(&self, link: Option<Link>) {
+        if let Ok(mut slot) = self.state.link.lock() {
+            *slot = link;
+        }
+    }
+
+    /// Clears every fault and cuts open connections: the network heals.
+    pub fn heal(&self) {
+        for offset in [&self.state.cut_after, &self.state.stall_down_after, &self.state.stall_up_after] {
+            offset.store(0, Ordering::SeqCst);
+        }
+        self.state.half_open_after.store(0, Ordering::SeqCst);
+        self.set_link(None);
+        self.end_stalls();
+        self.set_online(true);
+        self.cut_all();
     }
 
     /// Points at a restarted server.
@@ -99,68 +156,146 @@ impl Proxy {
     }
 }
 
-async fn relay(mut device: TcpStream, state: Arc<State>) {
+/// What happens to one direction of one connection.
+#[derive(Clone, Copy, Debug)]
+struct Faults {
+    /// Bytes after which the connection is cut.
+    cut_after: u64,
+    /// Bytes after which the direction stalls until `end_stalls`.
+    stall_after: u64,
+    /// Bytes after which the connection goes half-open.
+    half_open_after: u64,
+    link: Option<Link>,
+}
+
+/// How a direction ended.
+enum Ended {
+    Closed,
+    HalfOpen,
+}
+
+fn offset(n: u64) -> u64 {
+    if n == 0 { u64::MAX } else { n }
+}
+
+async fn relay(device: TcpStream, state: Arc<State>) {
     if !state.online.load(Ordering::SeqCst) {
         return;
     }
     let Some(upstream) = state.upstream.lock().ok().map(|a| *a) else { return };
-    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
-    let budget = match state.cut_after.load(Ordering::SeqCst) {
-        0 => u64::MAX,
-        n => n,
+    let Ok(server) = TcpStream::connect(upstream).await else { return };
+    let link = state.link.lock().ok().and_then(|l| *l);
+    let up = Faults {
+        cut_after: offset(state.cut_after.load(Ordering::SeqCst)),
+        stall_after: offset(state.stall_up_after.load(Ordering::SeqCst)),
+        half_open_after: u64::MAX,
+        link,
+    };
+    let down = Faults {
+        cut_after: u64::MAX,
+        stall_after: offset(state.stall_down_after.load(Ordering::SeqCst)),
+        half_open_after: offset(state.half_open_after.load(Ordering::SeqCst)),
+        link,
     };
     let mut kill = state.kill.subscribe();
-    let (mut device_read, mut device_write) = device.split();
-    let (mut server_read, mut server_write) = server.split();
-    let up = async {
-        let mut sent = 0u64;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match device_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let allowed = (budget - sent).min(n as u64) as usize;
-            if server_write.write_all(&buf[..allowed]).await.is_err() || allowed < n {
-                return;
-            }
-            sent += n as u64;
+    let (mut device_read, mut device_write) = device.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let ended = tokio::select! {
+        _ = pipe(&mut device_read, &mut server_write, up, &state.stalled) => Ended::Closed,
+        ended = pipe(&mut server_read, &mut device_write, down, &state.stalled) => ended,
+        _ = kill.changed() => Ended::Closed,
+    };
+    if let Ended::HalfOpen = ended {
+        // The server's side goes; the device's stays open and silent until the proxy is told
+        // to cut, or the device gives up on it.
+        drop((server_read, server_write));
+        let mut sink = vec![0u8; 16 * 1024];
+        let swallow = async { while matches!(device_read.read(&mut sink).await, Ok(n) if n > 0) {} };
+        tokio::select! {
+            () = swallow => {}
+            _ = kill.changed() => {}
         }
-    };
-    let mut stalled = state.stalled.subscribe();
-    let stall_after = match state.stall_after.load(Ordering::SeqCst) {
-        0 => u64::MAX,
-        n => n,
-    };
-    let stall = &state.stalled;
-    let down = async {
-        // Each connection stalls once, at its offset; after the stall ends it flows.
+    }
+}
+
+/// Copies one direction, applying its faults. A reader passes chunks, each with the instant
+/// it is due at the other end, to a writer; without a slow link that instant is now.
+async fn pipe(
+    from: &mut (impl AsyncRead + Unpin),
+    to: &mut (impl AsyncWrite + Unpin),
+    faults: Faults,
+    stall: &watch::Sender<bool>,
+) -> Ended {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let mut stalled = stall.subscribe();
+    let reader = async move {
+        let mut wire = Wire { tx, link: faults.link, next_free: Instant::now() };
         let mut passed = 0u64;
-        let mut tripped = false;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let n = match server_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return Ended::Closed,
                 Ok(n) => n,
             };
-            let free = if tripped { n } else { (stall_after.saturating_sub(passed)).min(n as u64) as usize };
-            if device_write.write_all(&buf[..free]).await.is_err() {
-                return;
+            let chunk = &buf[..n];
+            let end = passed.saturating_add(n as u64);
+            let upto = |limit: u64| usize::try_from(limit.saturating_sub(passed)).unwrap_or(n).min(n);
+            if end > faults.half_open_after {
+                wire.send(&chunk[..upto(faults.half_open_after)]);
+                return Ended::HalfOpen;
             }
-            passed += free as u64;
+            if end > faults.cut_after {
+                wire.send(&chunk[..upto(faults.cut_after)]);
+                return Ended::Closed;
+            }
+            let free = if passed < faults.stall_after { upto(faults.stall_after) } else { n };
+            wire.send(&chunk[..free]);
             if free < n {
-                tripped = true;
                 stall.send_replace(true);
+                // A stall keeps the bytes and the connection until it ends.
+                if stalled.wait_for(|s| !s).await.is_err() {
+                    return Ended::Closed;
+                }
+                wire.send(&chunk[free..]);
             }
-            // A stall keeps the bytes and the connection until it ends.
-            if stalled.wait_for(|s| !s).await.is_err() || device_write.write_all(&buf[free..n]).await.is_err() {
+            passed = end;
+        }
+    };
+    let writer = async {
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
                 return;
             }
         }
     };
-    tokio::select! {
-        () = up => {}
-        () = down => {}
-        _ = kill.changed() => {}
+    // The direction ends when its reader ended and what it passed was written.
+    let (ended, ()) = tokio::join!(reader, writer);
+    ended
+}
+
+/// The sending end of one direction.
+struct Wire {
+    tx: mpsc::UnboundedSender<(Instant, Vec<u8>)>,
+    link: Option<Link>,
+    /// When the link has sent everything before.
+    next_free: Instant,
+}
+
+impl Wire {
+    fn send(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due = match self.link {
+            None => now,
+            Some(link) => {
+                let transmit = Duration::from_secs_f64(bytes.len() as f64 / link.bytes_per_second.max(1) as f64);
+                self.next_free = self.next_free.max(now) + transmit;
+                self.next_free + link.latency
+            }
+        };
+        let _ = self.tx.send((due, bytes.to_vec()));
     }
 }

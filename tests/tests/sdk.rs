@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use onsite_proto::v1 as pb;
 use onsite_sdk::{
-    BackupKind, Code, Config, CostKind, CostLine, FixInput, FixOutcome, Price, RootCause, Satisfaction, SdkError,
-    Session, SignerInput, SlipState, StrokePoint, SyncObserver, SyncStatus,
+    BackupKind, Code, Config, CostKind, CostLine, SdkError, Session, SlipState, SyncObserver, SyncStatus,
 };
 use onsite_tests::proxy::Proxy;
-use onsite_tests::{Backend, Fixture, Rng, TestServer, authed, request_id, window};
+use onsite_tests::visit::{fix, line, parts, span, visit_steps};
+use onsite_tests::{Backend, Fixture, Rng, TestServer, authed, request_id};
 use tokio::runtime::Runtime;
 
 /// A server with the fixture's people, a proxy in front of it, and a runtime to drive both.
@@ -111,64 +111,6 @@ impl Desk {
     }
 }
 
-fn stroke() -> Vec<Vec<StrokePoint>> {
-    vec![
-        vec![
-            StrokePoint { x: 20.0, y: 60.0, t_ms: 0, pressure: 0.4 },
-            StrokePoint { x: 120.0, y: 20.0, t_ms: 180, pressure: 0.8 },
-            StrokePoint { x: 220.0, y: 90.0, t_ms: 400, pressure: 0.6 },
-        ],
-        vec![
-            StrokePoint { x: 240.0, y: 40.0, t_ms: 700, pressure: 0.5 },
-            StrokePoint { x: 300.0, y: 45.0, t_ms: 800, pressure: 0.5 },
-        ],
-    ]
-}
-
-/// A small photo: a JPEG header that names its size, then filler (the SDK checks the header).
-fn photo(n: u8, size: usize) -> Vec<u8> {
-    let mut bytes = onsite_tests::JPEG_HEADER.to_vec();
-    bytes.extend((0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(n)));
-    bytes
-}
-
-fn fix() -> FixInput {
-    FixInput {
-        outcome: Code::Known(FixOutcome::Resolved),
-        root_cause: Code::Known(RootCause::SoftwareDefect),
-        cause: "Lock order between payroll and ledger".into(),
-        solution: "Patched the batch job; reran payroll".into(),
-        prevention: String::new(),
-        time_spent_minutes: 95,
-        data_removal_authorised: false,
-    }
-}
-
-fn line(kind: CostKind, description: &str, part_number: &str, minor_units: i64, currency: &str) -> CostLine {
-    CostLine {
-        id: String::new(),
-        kind: Code::Known(kind),
-        description: description.into(),
-        part_number: part_number.into(),
-        quantity: 1,
-        unit_price: Some(Price { minor_units, currency_code: currency.into() }),
-        billable: kind == CostKind::Travel,
-    }
-}
-
-fn parts() -> Vec<CostLine> {
-    vec![line(CostKind::Part, "SSD 1 TB", "SSD-1T", 89_900, "cny"), line(CostKind::Travel, "Taxi", "", 8_650, "CNY")]
-}
-
-/// Appointment bounds of the harness's window.
-fn span(hours_from_now: i64) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
-    let w = window(hours_from_now);
-    let at = |t: Option<prost_types::Timestamp>| {
-        t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).unwrap_or_else(|| panic!("window"))
-    };
-    (at(w.start), at(w.end))
-}
-
 /// The device's view and the server's agree on the visit: state, version and every record.
 fn assert_converged(local: &onsite_sdk::Slip, server: &pb::Slip) {
     assert_eq!((local.id.as_str(), local.etag.as_str()), (server.id.as_str(), server.etag.as_str()), "same version");
@@ -192,38 +134,6 @@ fn assert_converged(local: &onsite_sdk::Slip, server: &pb::Slip) {
         arrived(local.appointment.as_ref().and_then(|a| a.arrived_at)),
         server.appointment.as_ref().and_then(|a| a.arrived_at).map(|t| t.seconds)
     );
-}
-
-fn signer() -> SignerInput {
-    SignerInput {
-        signer_name: "Ms. Zhou".into(),
-        satisfaction: Code::Known(Satisfaction::VerySatisfied),
-        ratings: [5, 4, 5],
-        customer_opinion: "Fast and tidy".into(),
-    }
-}
-
-/// One local action of the engineer.
-type Action<'a> = Box<dyn Fn(&Session) -> onsite_sdk::Result<onsite_sdk::Slip> + 'a>;
-
-/// The whole visit on the device, one action at a time.
-fn visit_steps(slip_id: &str) -> Vec<Action<'_>> {
-    vec![
-        Box::new(move |s| s.confirm(slip_id)),
-        Box::new(move |s| {
-            let (start, end) = span(2);
-            s.book(slip_id, start, end, "Ms. Zhou")
-        }),
-        Box::new(move |s| s.start_travel(slip_id)),
-        Box::new(move |s| s.check_in(slip_id, 31.2046, 121.5996)),
-        Box::new(move |s| {
-            s.log_backup(slip_id, Code::Known(BackupKind::Backup), "USB disk SN 4471", "full image", &[photo(1, 3000)])
-        }),
-        Box::new(move |s| s.record_fix(slip_id, &fix(), &[photo(2, 2000)])),
-        Box::new(move |s| s.add_parts_cost(slip_id, &parts())),
-        Box::new(move |s| s.capture_sign_off(slip_id, &signer(), &stroke(), 320, 120)),
-        Box::new(move |s| s.complete(slip_id)),
-    ]
 }
 
 /// Syncs until nothing is pending, healing the network first.
@@ -644,7 +554,7 @@ fn a_stalled_connection_ends_the_sync_at_its_deadline() {
             .unwrap_or_else(|_| panic!("sync() hung on a stall after {stall_after} bytes"));
         assert!(!matches!(result, Err(ref e) if !matches!(e, SdkError::Network(_))), "{result:?}");
         desk.proxy.stall_after(0);
-        desk.proxy.stall(false);
+        desk.proxy.end_stalls();
         drain(&desk, &session);
         assert!(session.needs_attention().is_ok_and(|a| a.is_empty()));
     }
