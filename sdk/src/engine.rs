@@ -31,6 +31,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// HTTP/2 keepalive ping period; a silent dead connection is noticed within about twice it.
     pub keepalive: Duration,
+    /// Pushes and pulls travel gzip-compressed (on by default; off only to measure or debug).
+    pub compress: bool,
     /// The device clock.
     pub clock: Clock,
 }
@@ -51,6 +53,7 @@ impl Config {
             sync_after_write: true,
             request_timeout: Duration::from_secs(20),
             keepalive: Duration::from_secs(10),
+            compress: true,
             clock: Arc::new(Utc::now),
         }
     }

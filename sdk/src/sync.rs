@@ -179,10 +179,14 @@ async fn round(engine: &Engine) -> Result<SyncReport> {
     let channel = connect(&url, engine.config.request_timeout, engine.config.keepalive).await?;
     // Answers come compressed. Photos and signature images are compressed already, so
     // uploads go as they are; pushes, mostly text, go compressed.
-    let mut client = SyncServiceClient::new(channel)
-        .max_decoding_message_size(MAX_RESPONSE)
-        .accept_compressed(CompressionEncoding::Gzip);
-    let mut zipped = client.clone().send_compressed(CompressionEncoding::Gzip);
+    let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
+    if engine.config.compress {
+        client = client.accept_compressed(CompressionEncoding::Gzip);
+    }
+    let mut zipped = client.clone();
+    if engine.config.compress {
+        zipped = zipped.send_compressed(CompressionEncoding::Gzip);
+    }
     let mut report = SyncReport::default();
     register(engine, &mut client, &token, &device_id).await?;
     report.uploaded = upload(engine, &mut client, &token).await?;

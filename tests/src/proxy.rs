@@ -48,6 +48,9 @@ struct State {
     /// Bytes from the server after which a new connection goes half-open.
     half_open_after: AtomicU64,
     link: std::sync::Mutex<Option<Link>>,
+    /// Bytes passed from the device and from the server, over all connections.
+    up_bytes: AtomicU64,
+    down_bytes: AtomicU64,
 }
 
 /// A running proxy.
@@ -72,6 +75,8 @@ impl Proxy {
             stall_up_after: AtomicU64::new(0),
             half_open_after: AtomicU64::new(0),
             link: std::sync::Mutex::new(None),
+            up_bytes: AtomicU64::new(0),
+            down_bytes: AtomicU64::new(0),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
@@ -142,6 +147,11 @@ impl Proxy {
         self.cut_all();
     }
 
+    /// Bytes passed so far from the device and from the server.
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.state.up_bytes.load(Ordering::SeqCst), self.state.down_bytes.load(Ordering::SeqCst))
+    }
+
     /// Points at a restarted server.
     pub fn set_upstream(&self, upstream: SocketAddr) {
         if let Ok(mut slot) = self.state.upstream.lock() {
@@ -201,8 +211,8 @@ async fn relay(device: TcpStream, state: Arc<State>) {
     let (mut device_read, mut device_write) = device.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let ended = tokio::select! {
-        _ = pipe(&mut device_read, &mut server_write, up, &state.stalled) => Ended::Closed,
-        ended = pipe(&mut server_read, &mut device_write, down, &state.stalled) => ended,
+        _ = pipe(&mut device_read, &mut server_write, up, &state.stalled, &state.up_bytes) => Ended::Closed,
+        ended = pipe(&mut server_read, &mut device_write, down, &state.stalled, &state.down_bytes) => ended,
         _ = kill.changed() => Ended::Closed,
     };
     if let Ended::HalfOpen = ended {
@@ -225,6 +235,7 @@ async fn pipe(
     to: &mut (impl AsyncWrite + Unpin),
     faults: Faults,
     stall: &watch::Sender<bool>,
+    counted: &AtomicU64,
 ) -> Ended {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let mut stalled = stall.subscribe();
@@ -267,6 +278,7 @@ async fn pipe(
             if to.write_all(&bytes).await.is_err() {
                 return;
             }
+            counted.fetch_add(bytes.len() as u64, Ordering::SeqCst);
         }
     };
     // The direction ends when its reader ended and what it passed was written.
