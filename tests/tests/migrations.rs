@@ -355,6 +355,8 @@ async fn every_earlier_schema_upgrades_with_its_data(backend: Backend) {
         let applied = migrations::migrate(&db).await.unwrap_or_else(|e| panic!("upgrade from {version}: {e}"));
         assert_eq!(applied, newest - version, "every later migration ran once");
         assert_eq!(row_counts(&db).await, before, "no row lost or added by the upgrade from {version}");
+        // The engineer is known to have had both slips.
+        assert_eq!(count(&db, "slip_assignments").await, 2, "assignments carried over from {version}");
         drop(db);
 
         let server = TestServer::start_with(onsite_server::Config::new(url), dir).await;

@@ -351,7 +351,10 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(attention.len(), 6);
     assert!(attention.iter().all(|a| a.reason == "SLIP_REASSIGNED" && a.outcome == "CONFLICT"), "{attention:?}");
-    assert!(attention.iter().all(|a| a.server_slip.as_ref().is_some_and(|s| s.engineer_id == f.other_engineer_id)));
+    // The slip is the new engineer's now: the server shows it no more; the phone kept its own
+    // read-only snapshot of it with each entry.
+    assert!(attention.iter().all(|a| a.server_slip.is_none()));
+    assert!(attention.iter().all(|a| a.slip_snapshot.as_ref().is_some_and(|s| s.id == slip.id)), "{attention:?}");
     assert!(matches!(session.slip(&slip.id), Err(SdkError::UnknownSlip(_))), "the slip left the device's list");
 
     let server = desk.server_slip(&slip.id);

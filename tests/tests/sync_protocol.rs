@@ -15,6 +15,7 @@ onsite_tests::conformance!(
     the_parts_catalog,
     extreme_device_times_are_invalid_arguments,
     the_push_limit_is_advertised_and_enforced,
+    another_engineers_slip_is_neither_read_nor_written_through_push,
 );
 
 /// A registered device of the fixture's engineer.
@@ -461,6 +462,49 @@ async fn the_push_limit_is_advertised_and_enforced(backend: Backend) {
     let pulled = zipped.pull(authed(&f.engineer, pull)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
     assert_eq!(pulled.max_push_bytes, LIMIT as i64);
     assert!(pulled.changes.iter().any(|c| matches!(&c.entity, Some(pb::change::Entity::Slip(s)) if s.id == slip.id)));
+}
+
+/// An engineer who pushes ops for a slip that was never theirs learns nothing of it (the answer
+/// is the one for a slip that does not exist) and leaves nothing on it.
+async fn another_engineers_slip_is_neither_read_nor_written_through_push(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let theirs = f.dispatched_slip(&f.engineer_id).await;
+    let device_id = device(&f, &f.other_engineer).await;
+    let line = pb::CostLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::CostKind::Material as i32,
+        description: "Cable".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 100, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let ops = vec![
+        op(&device_id, 1, &theirs.id, pb::op::Payload::Confirm(pb::ConfirmSlipOp {})),
+        op(&device_id, 2, &theirs.id, pb::op::Payload::AddPartsCost(pb::PartsCostOp { lines: vec![line.clone()] })),
+        op(&device_id, 3, &uuid::Uuid::now_v7().to_string(), pb::op::Payload::Confirm(pb::ConfirmSlipOp {})),
+    ];
+    let request = authed(&f.other_engineer, pb::PushRequest { device_id, ops, device_time: None });
+    let pushed = f.server.sync().push(request).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let answers: Vec<(pb::OpOutcome, &str, &str, bool)> = pushed
+        .results
+        .iter()
+        .map(|r| {
+            let error = r.error.as_ref();
+            let text = |f: fn(&pb::OpError) -> &str| error.map_or("", f);
+            (r.outcome(), text(|e| e.reason.as_str()), text(|e| e.message.as_str()), r.slip.is_some())
+        })
+        .collect();
+    let unknown = (pb::OpOutcome::Rejected, "NOT_FOUND", "the slip was not found", false);
+    assert_eq!(answers, [unknown; 3], "their slip answers as no slip at all");
+    let slip = f
+        .server
+        .slips()
+        .get_slip(authed(&f.manager, pb::GetSlipRequest { id: theirs.id.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert!(slip.flagged_records.is_empty() && !slip.needs_manager_review, "nothing was left on their slip");
+    assert_eq!(slip.etag, theirs.etag);
 }
 
 fn earliest_plausible() -> prost_types::Timestamp {

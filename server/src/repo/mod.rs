@@ -35,6 +35,13 @@ pub async fn query_one(
     Ok(db.query_one_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values)).await?)
 }
 
+/// Executes SQL written with `$1, $2…` placeholders on either backend.
+pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<()> {
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values)).await?;
+    Ok(())
+}
+
 fn placeholders(backend: DbBackend, sql: &str) -> String {
     if backend == DbBackend::Postgres {
         return sql.to_owned();

@@ -33,7 +33,8 @@ pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) 
     }
 }
 
-fn assigned_to(model: &slip::Model, engineer: Option<EngineerId>) -> bool {
+/// Whether the slip is assigned to `engineer` now.
+pub fn assigned_to(model: &slip::Model, engineer: Option<EngineerId>) -> bool {
     engineer.is_some_and(|e| model.engineer_id.as_deref() == Some(e.to_string().as_str()))
 }
 
@@ -215,7 +216,27 @@ pub async fn act(
         origin: act.origin,
     };
     append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
+    if let Some(engineer) = saved.engineer_id.as_deref().filter(|e| current.engineer_id.as_deref() != Some(*e)) {
+        super::execute(
+            db,
+            "INSERT INTO slip_assignments (slip_id, engineer_id, assigned_at_us) VALUES ($1, $2, $3)
+             ON CONFLICT (slip_id, engineer_id) DO NOTHING",
+            vec![saved.id.clone().into(), engineer.to_owned().into(), to_us(act.now).into()],
+        )
+        .await?;
+    }
     Ok(Acted { saved, transition, engineer_before: current.engineer_id })
+}
+
+/// Whether the slip was ever assigned to `engineer`, now or before a reassignment.
+pub async fn ever_assigned(db: &impl ConnectionTrait, slip_id: &str, engineer: EngineerId) -> Result<bool> {
+    let row = super::query_one(
+        db,
+        "SELECT 1 AS known FROM slip_assignments WHERE slip_id = $1 AND engineer_id = $2",
+        vec![slip_id.to_owned().into(), engineer.to_string().into()],
+    )
+    .await?;
+    Ok(row.is_some())
 }
 
 /// What goes into the audit log.

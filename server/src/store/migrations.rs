@@ -195,6 +195,33 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: &[],
         postgres: &[],
     },
+    Migration {
+        version: 4,
+        name: "slip_assignments",
+        common: &[
+            // Every engineer a slip was ever assigned to: a displaced engineer's late records are
+            // kept for the manager; an engineer the slip never knew learns nothing of it.
+            "CREATE TABLE slip_assignments (slip_id TEXT NOT NULL REFERENCES slips(id),
+                engineer_id TEXT NOT NULL, assigned_at_us BIGINT NOT NULL,
+                PRIMARY KEY (slip_id, engineer_id))",
+            "INSERT INTO slip_assignments (slip_id, engineer_id, assigned_at_us)
+                SELECT slip_id, engineer_id, MIN(server_time_us) FROM (
+                    SELECT slip_id, server_time_us, CASE
+                        WHEN detail LIKE 'to engineer %' THEN SUBSTR(detail, 13, 36)
+                        ELSE SUBSTR(detail, 27, 36) END AS engineer_id
+                    FROM slip_events WHERE action = 'dispatch'
+                        AND (detail LIKE 'to engineer %' OR detail LIKE 'auto-assigned to engineer %')
+                ) AS dispatched
+                WHERE engineer_id IN (SELECT id FROM engineers)
+                GROUP BY slip_id, engineer_id",
+            "INSERT INTO slip_assignments (slip_id, engineer_id, assigned_at_us)
+                SELECT id, engineer_id, updated_at_us FROM slips WHERE engineer_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM slip_assignments a
+                    WHERE a.slip_id = slips.id AND a.engineer_id = slips.engineer_id)",
+        ],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

@@ -107,7 +107,7 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     for chunk in stored.chunks(100) {
         devices::store_results(&txn, &device.id, chunk, now).await?;
     }
-    attach_slips(&txn, &req.ops, &mut results).await?;
+    attach_slips(&txn, caller, &req.ops, &mut results).await?;
     devices::advance(&txn, &device, last, now).await?;
     // Last: appending to the board feed is the last lock a transaction takes (ADR 4).
     for (slip_id, engineer_before) in &touched {
@@ -127,23 +127,46 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     Ok(pb::PushResponse { results, last_applied_seq: last })
 }
 
-/// Puts the slip's state after the batch on the last refused result of each slip, so the
-/// device can show what it conflicts with. Applied ops carry no slip: the device's next pull
-/// brings every slip the batch changed, and a response stays small however many ops it holds.
-async fn attach_slips(txn: &DatabaseTransaction, ops: &[pb::Op], results: &mut [pb::OpResult]) -> Result<()> {
+/// Puts the slip's state after the batch on the last refused result of each slip the engineer
+/// still has, so the device can show what it conflicts with. A slip that left the engineer is
+/// not shown (the device keeps its own snapshot). Applied ops carry no slip: the device's next
+/// pull brings every slip the batch changed, and a response stays small however many ops it holds.
+async fn attach_slips(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    ops: &[pb::Op],
+    results: &mut [pb::OpResult],
+) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (op, result) in ops.iter().zip(results.iter_mut()).rev() {
         let refused = matches!(result.outcome(), pb::OpOutcome::Conflict | pb::OpOutcome::Rejected);
         result.slip = None;
         if refused && !op.slip_id.is_empty() && seen.insert(op.slip_id.as_str()) {
             result.slip = match slips::load(txn, &op.slip_id).await {
-                Ok(model) => Some(visit::full_view(txn, &model).await?),
-                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
+                Ok(model) if slips::assigned_to(&model, caller.engineer_id) => {
+                    Some(visit::full_view(txn, &model).await?)
+                }
+                Ok(_) | Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
                 Err(e) => return Err(e),
             };
         }
     }
     Ok(())
+}
+
+/// The slip of an op, if the pushing engineer has or had it.
+async fn known_slip(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    slip_id: &str,
+) -> Result<Option<crate::store::entities::slip::Model>> {
+    let (Some(engineer), false) = (caller.engineer_id, slip_id.is_empty()) else { return Ok(None) };
+    let model = match slips::load(txn, slip_id).await {
+        Ok(model) => model,
+        Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(slips::ever_assigned(txn, &model.id, engineer).await?.then_some(model))
 }
 
 fn validate(req: &pb::PushRequest) -> Result<()> {
@@ -228,11 +251,11 @@ async fn apply(
         }
         Err(e) => {
             savepoint.rollback().await?;
-            let refusal = Refusal::of(e)?;
-            let current = match slips::load(txn, &op.slip_id).await {
-                Ok(model) => Some(model),
-                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
-                Err(e) => return Err(e),
+            let current = known_slip(txn, caller, &op.slip_id).await?;
+            let refusal = match (&current, op.slip_id.is_empty()) {
+                // A slip the engineer never had is answered as one that does not exist.
+                (None, false) => Refusal::unknown_slip(),
+                _ => Refusal::of(e)?,
             };
             let reason = refusal.reason_on(current.as_ref(), caller);
             if let (Some(model), Some(record)) = (&current, fact_record(payload)) {
@@ -287,6 +310,11 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// The refusal of an op on a slip the engineer never had: the same as for no such slip.
+    fn unknown_slip() -> Self {
+        Self { reason: "NOT_FOUND", message: "the slip was not found".to_owned(), field: String::new() }
+    }
+
     /// The refusal of a failed op; errors that are not the op's fault abort the batch.
     fn of(error: Error) -> Result<Self> {
         let message = error.to_string();
