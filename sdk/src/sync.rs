@@ -255,8 +255,13 @@ async fn upload(engine: &Engine, client: &mut SyncServiceClient<Channel>, token:
                 .collect();
             let limit = engine.config.request_timeout + slow_link(data.len() - from);
             let stream = tokio_stream::iter(chunks);
-            let status = within(limit, client.upload_attachment(authed(token, stream))).await??;
-            complete = status.complete;
+            complete = match within(limit, client.upload_attachment(authed(token, stream))).await? {
+                Ok(status) => status.complete,
+                // Someone else is uploading the same bytes, or the server's offset moved: this
+                // one waits for the next round, and only the ops that need it wait with it.
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => false,
+                Err(status) => return Err(status.into()),
+            };
         }
         if complete {
             let mut store = engine.lock()?;

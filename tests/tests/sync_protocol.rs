@@ -128,10 +128,20 @@ async fn uploads_resume_and_verify_their_hash(backend: Backend) {
         Code::InvalidArgument,
     );
     assert_eq!(violated_fields(&big), ["data"]);
+    // Another engineer neither sees the upload in progress nor spoils it.
+    let ask = |token: &str| authed(token, pb::GetAttachmentStatusRequest { sha256: sha.clone() });
+    let theirs = f.server.sync().get_attachment_status(ask(&f.other_engineer)).await;
+    assert_eq!(theirs.map(|s| s.into_inner().received).ok(), Some(0), "another's upload in progress is not shown");
+    let meddling = authed(&f.other_engineer, tokio_stream::iter(vec![chunk(1 << 20, 10)]));
+    let meddled = expect_code(f.server.sync().upload_attachment(meddling).await, Code::FailedPrecondition);
+    assert_eq!(reason(&meddled), "UPLOAD_IN_PROGRESS");
     // Resume from where the server is.
     let rest = vec![chunk(1 << 20, 1 << 20), chunk(2 << 20, data.len() - (2 << 20))];
     let done = f.server.sync().upload_attachment(upload(rest)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
     assert_eq!((done.received, done.complete), (data.len() as i64, true));
+    // Complete, it is anyone's who holds the same bytes.
+    let theirs = f.server.sync().get_attachment_status(ask(&f.other_engineer)).await;
+    assert_eq!(theirs.map(|s| s.into_inner().complete).ok(), Some(true));
     // Bytes that do not hash to the announced sha256 are discarded.
     let liar = pb::AttachmentChunk {
         sha256: "ab".repeat(32),

@@ -106,8 +106,8 @@ impl SyncService for Sync {
         request: Request<pb::GetAttachmentStatusRequest>,
     ) -> Result<Response<pb::AttachmentStatus>, Status> {
         handle(async {
-            let (app, _caller) = self.shared.enter(&request).await?;
-            attachments::status(&app.db, &request.get_ref().sha256).await
+            let (app, caller) = self.shared.enter(&request).await?;
+            attachments::status(&app.db, &caller, &request.get_ref().sha256).await
         })
         .await
     }

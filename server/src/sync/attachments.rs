@@ -3,6 +3,10 @@
 //! Every chunk is committed on its own, so an upload cut anywhere resumes at the offset the
 //! server reports. When the last byte arrives the chunks are hashed in order; a mismatch
 //! discards them and the device starts again. A complete attachment is never uploaded twice.
+//!
+//! An upload in progress is its uploader's: nobody else sees its progress or adds to it (which
+//! could spoil it), until it has stalled for a day. A complete attachment is anyone's who can
+//! name its hash, that is, who holds the same bytes.
 
 use onsite_core::error::Violations;
 use onsite_proto::v1 as pb;
@@ -20,14 +24,20 @@ pub const MAX_CHUNK: usize = 1024 * 1024;
 /// Largest attachment (a photo series of a backup, a scanned waiver).
 pub const MAX_SIZE: i64 = 64 * 1024 * 1024;
 const CONTENT_TYPES: &[&str] = &["image/png", "image/jpeg", "application/pdf"];
+/// How long an abandoned upload keeps others from uploading the same bytes.
+const ABANDONED_AFTER_US: i64 = 24 * 3600 * 1_000_000;
 
-/// How much of `sha256` the server has.
-pub async fn status(db: &impl ConnectionTrait, sha256: &str) -> Result<pb::AttachmentStatus> {
+/// How much of `sha256` the server has, as far as the caller may know.
+pub async fn status(db: &impl ConnectionTrait, caller: &Caller, sha256: &str) -> Result<pb::AttachmentStatus> {
     if !is_sha256_hex(sha256) {
         return Err(Error::invalid("sha256", "must be 64 lower-case hex digits"));
     }
     let row = attachment::Entity::find_by_id(sha256.to_owned()).one(db).await?;
-    Ok(view(sha256, row.as_ref()))
+    Ok(view(sha256, row.as_ref().filter(|a| a.complete || is_uploader(a, caller))))
+}
+
+fn is_uploader(row: &attachment::Model, caller: &Caller) -> bool {
+    row.uploaded_by == caller.user_id.to_string()
 }
 
 fn view(sha256: &str, row: Option<&attachment::Model>) -> pb::AttachmentStatus {
@@ -89,7 +99,21 @@ pub async fn append(
         return Err(Error::invalid("sha256", "all chunks of one upload must be of one attachment"));
     }
     let txn = crate::store::begin_write(db).await?;
-    let row = match attachment::Entity::find_by_id(upload.sha256.clone()).one(&txn).await? {
+    let existing = attachment::Entity::find_by_id(upload.sha256.clone()).one(&txn).await?;
+    let existing = match existing {
+        Some(row) if !row.complete && !is_uploader(&row, caller) => {
+            if now_us().saturating_sub(row.created_at_us) < ABANDONED_AFTER_US {
+                return Err(Error::precondition(
+                    "UPLOAD_IN_PROGRESS",
+                    "the same bytes are being uploaded by someone else; try again later",
+                ));
+            }
+            discard(&txn, &row.sha256).await?;
+            None
+        }
+        other => other,
+    };
+    let row = match existing {
         Some(row) => row,
         None => {
             let row = attachment::Model {
@@ -133,11 +157,7 @@ pub async fn append(
         if hash_of(&txn, &row.sha256).await? == row.sha256 {
             complete = true;
         } else {
-            attachment_chunk::Entity::delete_many()
-                .filter(attachment_chunk::Column::Sha256.eq(row.sha256.as_str()))
-                .exec(&txn)
-                .await?;
-            attachment::Entity::delete_by_id(row.sha256.clone()).exec(&txn).await?;
+            discard(&txn, &row.sha256).await?;
             txn.commit().await?;
             return Err(Error::invalid("sha256", "the uploaded bytes do not hash to sha256; upload again"));
         }
@@ -152,6 +172,13 @@ pub async fn append(
     .await?;
     txn.commit().await?;
     Ok(view(&saved.sha256, Some(&saved)))
+}
+
+/// Deletes an upload and what arrived of it.
+async fn discard(db: &impl ConnectionTrait, sha256: &str) -> Result<()> {
+    attachment_chunk::Entity::delete_many().filter(attachment_chunk::Column::Sha256.eq(sha256)).exec(db).await?;
+    attachment::Entity::delete_by_id(sha256.to_owned()).exec(db).await?;
+    Ok(())
 }
 
 async fn hash_of(db: &impl ConnectionTrait, sha256: &str) -> Result<String> {
