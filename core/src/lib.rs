@@ -28,6 +28,7 @@ pub mod image;
 pub mod money;
 pub mod op;
 pub mod shift;
+pub mod skill;
 pub mod sla;
 pub mod slip;
 pub mod ticket;

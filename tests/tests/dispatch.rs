@@ -19,6 +19,7 @@ onsite_tests::conformance!(
     concurrent_bookings_of_one_engineer_one_wins,
     an_engineers_appointments,
     the_board_streams_and_resumes,
+    an_engineer_sees_only_themselves_and_skill_search_is_literal,
 );
 
 /// An engineer as the tests want it.
@@ -586,4 +587,36 @@ async fn replicas_follow_each_other() {
         "the other replica answers from the new position"
     );
     other.stop().await;
+}
+
+/// Whereabouts are personal: an engineer reads their own record only, and another's answers as
+/// no engineer at all. A skill search matches whole skills literally, whatever it contains.
+async fn an_engineer_sees_only_themselves_and_skill_search_is_literal(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let get = |token: &str, id: &str| {
+        let mut engineers = f.server.engineers();
+        let request = authed(token, pb::GetEngineerRequest { id: id.to_owned() });
+        async move { engineers.get_engineer(request).await }
+    };
+    let own = get(&f.engineer, &f.engineer_id).await.unwrap_or_else(|e| panic!("own record: {e}"));
+    assert_eq!(own.into_inner().id, f.engineer_id);
+    get(&f.manager, &f.other_engineer_id).await.unwrap_or_else(|e| panic!("the manager reads anyone: {e}"));
+    let theirs = expect_code(get(&f.engineer, &f.other_engineer_id).await, Code::NotFound);
+    let nobody = expect_code(get(&f.engineer, &uuid::Uuid::now_v7().to_string()).await, Code::NotFound);
+    assert_eq!(reason(&theirs), reason(&nobody), "an existing engineer answers as a missing one");
+
+    let search = |skill: String| {
+        let mut engineers = f.server.engineers();
+        let request = authed(&f.manager, pb::ListEngineersRequest { skill, ..Default::default() });
+        async move { engineers.list_engineers(request).await }
+    };
+    let found = |r: Result<tonic::Response<pb::ListEngineersResponse>, tonic::Status>| {
+        r.map(|r| r.into_inner().engineers.len()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(found(search("Payroll".into()).await), 2, "whole skills, case-blind");
+    assert_eq!(found(search("%".into()).await), 0, "a wildcard is a character");
+    assert_eq!(found(search("payrol_".into()).await), 0);
+    assert_eq!(found(search("pay%".into()).await), 0);
+    let huge = expect_code(search("x".repeat(1_000_000)).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&huge), ["skill"]);
 }

@@ -1,9 +1,9 @@
 //! `DispatchService`: suggestions, auto-assign, an engineer's appointments, the live board.
 
 use chrono::{Duration, Utc};
-use onsite_core::dispatch;
 use onsite_core::error::Violations;
 use onsite_core::slip::SlipAction;
+use onsite_core::{dispatch, skill};
 use onsite_proto::convert;
 use onsite_proto::v1::dispatch_service_server::DispatchService;
 use onsite_proto::v1::{self as pb};
@@ -37,10 +37,8 @@ fn ask(req: &pb::SuggestEngineersRequest) -> Result<Ask> {
     let limit = v.take(dispatch::limit(req.limit));
     let radius_km = v.take(dispatch::radius(req.max_distance_km));
     let window = req.window.as_ref().map(|w| convert::window(Some(w), "window")).transpose()?;
-    let skills: Vec<String> = req.required_skills.iter().map(|s| s.trim().to_lowercase()).collect();
-    if skills.len() > 20 || skills.iter().any(|s| s.is_empty() || s.len() > 100) {
-        v.push("required_skills", "at most 20 non-empty skills of at most 100 characters");
-    }
+    skill::check(&mut v, "required_skills", &req.required_skills, skill::MAX_REQUIRED);
+    let skills = skill::normalized(&req.required_skills);
     let slip = v.take(convert::opt_id(&req.slip_id, "slip_id")).flatten();
     let position = if slip.is_none() { v.take(convert::geo_point(req.position.as_ref(), "position")) } else { None };
     v.finish(Ask {

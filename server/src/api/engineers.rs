@@ -78,8 +78,8 @@ impl EngineerService for Engineers {
 
     async fn get_engineer(&self, request: Request<pb::GetEngineerRequest>) -> Result<Response<pb::Engineer>, Status> {
         handle(async {
-            let (app, _caller) = self.shared.enter(&request).await?;
-            Ok(views::engineer(&repo::load(&app.db, &request.get_ref().id, "id").await?))
+            let (app, caller) = self.shared.enter(&request).await?;
+            Ok(views::engineer(&repo::load_visible(&app.db, &caller, &request.get_ref().id).await?))
         })
         .await
     }
@@ -93,6 +93,9 @@ impl EngineerService for Engineers {
             caller.require_manager()?;
             let req = request.get_ref();
             let skill = Some(req.skill.trim()).filter(|s| !s.is_empty());
+            if skill.is_some_and(|s| !onsite_core::skill::is_valid(s)) {
+                return Err(Error::invalid("skill", "a skill of at most 100 characters, without '|'"));
+            }
             let page = Page::new(req.page_size, &req.page_token, &format!("skill={skill:?}"))?;
             let mut rows = repo::list(&app.db, skill, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |e| e.employee_number.clone());

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use onsite_core::error::Violations;
 use onsite_core::op::{Booking, CheckIn, Decline, PartsCost, Reschedule, SignOff, VisitOp};
+use onsite_core::skill;
 use onsite_core::slip::{Role, SlipAction, SlipState, WriteOffOutcome};
 use onsite_core::ticket::MAX_TEXT;
 use onsite_proto::convert;
@@ -86,9 +87,7 @@ impl SlipService for Slips {
             v.take(convert::id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id"));
             v.take(convert::id::<onsite_core::id::SiteId>(&req.site_id, "site_id"));
             v.required_text("instructions", &req.instructions, MAX_TEXT);
-            if req.required_skills.len() > 20 || req.required_skills.iter().any(|s| s.len() > 100) {
-                v.push("required_skills", "at most 20 skills of at most 100 characters");
-            }
+            skill::check(&mut v, "required_skills", &req.required_skills, skill::MAX_REQUIRED);
             v.check()?;
             let now = Utc::now();
             idempotency::run(app, &caller, "CreateSlip", &req.request_id, req, |txn| async {
@@ -96,7 +95,7 @@ impl SlipService for Slips {
                     ticket_id: req.ticket_id.clone(),
                     site_id: req.site_id.clone(),
                     instructions: req.instructions.trim().to_owned(),
-                    required_skills: req.required_skills.iter().map(|s| s.trim().to_lowercase()).collect(),
+                    required_skills: skill::normalized(&req.required_skills),
                     follow_up_of: None,
                     state: SlipState::Draft,
                 };

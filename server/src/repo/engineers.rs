@@ -4,13 +4,16 @@ use onsite_core::calendar::BusinessCalendar;
 use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::EngineerId;
+use onsite_core::skill;
 use onsite_core::slip::SlipState;
 use onsite_core::ticket::Tier;
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     SqlErr,
 };
 
+use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{engineer, engineer_position, slip};
 
@@ -37,9 +40,7 @@ pub fn validate(new: NewEngineer, calendar: &BusinessCalendar, now_us: i64) -> R
     v.required_text("engineer.employee_number", &new.employee_number, 50);
     v.required_text("engineer.name", &new.name, onsite_core::ticket::MAX_SHORT);
     v.optional_text("engineer.phone", &new.phone, 50);
-    if new.skills.len() > 50 || new.skills.iter().any(|s| s.contains('|') || s.trim().is_empty() || s.len() > 100) {
-        v.push("engineer.skills", "at most 50 non-empty skills of at most 100 characters, without '|'");
-    }
+    skill::check(&mut v, "engineer.skills", &new.skills, skill::MAX_PER_ENGINEER);
     if !new.shift.trim().is_empty() {
         let tz = calendar.time_zone().name().to_owned();
         if let Err(e) = BusinessCalendar::new(&tz, &new.shift, []) {
@@ -49,7 +50,7 @@ pub fn validate(new: NewEngineer, calendar: &BusinessCalendar, now_us: i64) -> R
     let home = v.take(new.home_base.map_err(|e| e.nested("engineer")));
     v.check()?;
     let home = home.ok_or_else(|| Error::invalid("engineer.home_base", "is required"))?;
-    let skills: Vec<String> = new.skills.iter().map(|s| s.trim().to_lowercase()).collect();
+    let skills = skill::normalized(&new.skills);
     Ok(engineer::Model {
         id: EngineerId::new().to_string(),
         employee_number: new.employee_number.trim().to_owned(),
@@ -88,6 +89,14 @@ pub async fn load(db: &impl ConnectionTrait, id: &str, field: &str) -> Result<en
     engineer::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("engineer", id))
 }
 
+/// Loads an engineer the caller may see: managers see everyone, an engineer only themselves.
+/// To another engineer it answers as for no such engineer: whereabouts are personal.
+pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<engineer::Model> {
+    let model = load(db, id, "id").await?;
+    let own = caller.engineer_id.is_some_and(|e| e.to_string() == model.id);
+    if caller.actor().is_manager() || own { Ok(model) } else { Err(Error::not_found("engineer", &model.id)) }
+}
+
 /// One page of engineers by employee number.
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -96,8 +105,14 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<engineer::Model>> {
     let mut query = engineer::Entity::find();
-    if let Some(skill) = skill {
-        query = query.filter(engineer::Column::Skills.contains(format!("|{}|", skill.trim().to_lowercase())));
+    if let Some(wanted) = skill {
+        // A valid skill has no '|'; LIKE's own wildcards in it are escaped.
+        let escaped: String = skill::normalize(wanted)
+            .chars()
+            .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+            .collect();
+        let pattern = LikeExpr::new(format!("%|{escaped}|%")).escape('\\');
+        query = query.filter(engineer::Column::Skills.like(pattern));
     }
     if let Some(after) = after {
         query = query.filter(engineer::Column::EmployeeNumber.gt(after));
