@@ -50,7 +50,8 @@ impl Caller {
         if requested.is_empty() || requested == own.to_string() {
             Ok(own.to_string())
         } else {
-            Err(Error::PermissionDenied("engineers may read only their own records"))
+            // Another engineer's records answer as no engineer's: whereabouts are personal.
+            Err(Error::not_found("engineer", requested))
         }
     }
 

@@ -52,15 +52,6 @@ pub struct Ready {
     pub demo: Option<demo::DemoLogins>,
 }
 
-/// Services of the contract that later work fills in; they answer UNIMPLEMENTED until then.
-#[derive(Clone, Copy, Debug)]
-struct Pending;
-
-#[tonic::async_trait]
-impl pb::report_service_server::ReportService for Pending {}
-#[tonic::async_trait]
-impl pb::quote_service_server::QuoteService for Pending {}
-
 /// Serves on `listener` until `shutdown` resolves.
 ///
 /// Health answers NOT_SERVING (and every other service UNAVAILABLE) until the database is
@@ -142,8 +133,12 @@ pub async fn run(
             pb::catalog_service_server::CatalogServiceServer::new(api::catalog::Catalog { shared: shared.clone() })
                 .accept_compressed(CompressionEncoding::Gzip),
         )
-        .add_service(pb::report_service_server::ReportServiceServer::new(Pending))
-        .add_service(pb::quote_service_server::QuoteServiceServer::new(Pending));
+        .add_service(pb::report_service_server::ReportServiceServer::new(api::pending::Pending {
+            shared: shared.clone(),
+        }))
+        .add_service(pb::quote_service_server::QuoteServiceServer::new(api::pending::Pending {
+            shared: shared.clone(),
+        }));
     let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
     }));

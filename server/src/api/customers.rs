@@ -111,7 +111,8 @@ impl CustomerService for Customers {
                     None => false,
                 };
                 if !visible {
-                    return Err(Error::PermissionDenied("none of your slips is for this customer"));
+                    // As for no customer: engineers learn only of their slips' customers.
+                    return Err(Error::not_found("customer", &customer.customer.id));
                 }
             }
             Ok(view(&customer))

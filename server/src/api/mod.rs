@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod customers;
 pub mod dispatch;
 pub mod engineers;
+pub mod pending;
 pub mod slips;
 pub mod sync;
 pub mod tickets;

@@ -23,13 +23,14 @@ pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<slip::Model> {
     slip::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("slip", id))
 }
 
-/// Loads a slip the caller may see: managers see all, engineers only their own.
+/// Loads a slip the caller may see: managers see all, engineers only their own; to them any
+/// other is not found, so its existence does not leak.
 pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<slip::Model> {
     let model = load(db, id).await?;
     if caller.actor().is_manager() || assigned_to(&model, caller.engineer_id) {
         Ok(model)
     } else {
-        Err(Error::PermissionDenied("the slip is not assigned to you"))
+        Err(Error::not_found("slip", &model.id))
     }
 }
 

@@ -253,7 +253,7 @@ pub fn ensure_allowed(current: &ticket::Model, action: TicketAction) -> Result<(
 }
 
 /// Loads a ticket the caller may see: managers see every ticket, engineers only those of
-/// slips assigned to them.
+/// slips assigned to them; to them any other is not found.
 pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<ticket::Model> {
     let model = load(db, id).await?;
     if caller.role != Role::Engineer {
@@ -269,7 +269,8 @@ pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) 
         }
         None => 0,
     };
-    if mine > 0 { Ok(model) } else { Err(Error::PermissionDenied("the ticket is not one of your slips' tickets")) }
+    // Another's ticket answers as no ticket, so its existence does not leak.
+    if mine > 0 { Ok(model) } else { Err(Error::not_found("ticket", &model.id)) }
 }
 
 /// The desk changes a ticket: the edits are checked by the core rules, a new severity moves

@@ -251,12 +251,10 @@ async fn apply(
         }
         Err(e) => {
             savepoint.rollback().await?;
+            // A slip the engineer never had is refused as one that does not exist
+            // (`visit::apply`), and nothing is kept on it.
             let current = known_slip(txn, caller, &op.slip_id).await?;
-            let refusal = match (&current, op.slip_id.is_empty()) {
-                // A slip the engineer never had is answered as one that does not exist.
-                (None, false) => Refusal::unknown_slip(),
-                _ => Refusal::of(e)?,
-            };
+            let refusal = Refusal::of(e)?;
             let reason = refusal.reason_on(current.as_ref(), caller);
             if let (Some(model), Some(record)) = (&current, fact_record(payload)) {
                 let flagged = pb::FlaggedRecord {
@@ -310,11 +308,6 @@ struct Refusal {
 }
 
 impl Refusal {
-    /// The refusal of an op on a slip the engineer never had: the same as for no such slip.
-    fn unknown_slip() -> Self {
-        Self { reason: "NOT_FOUND", message: "the slip was not found".to_owned(), field: String::new() }
-    }
-
     /// The refusal of a failed op; errors that are not the op's fault abort the batch.
     fn of(error: Error) -> Result<Self> {
         let message = error.to_string();

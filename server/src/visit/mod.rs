@@ -92,6 +92,20 @@ pub(crate) async fn perform<R: Message>(
 /// Applies one step in `txn` and returns the saved slip: a dispatched engineer must not be off, a booked window must not
 /// overlap another appointment of the engineer, a sign-off must verify against the device's
 /// key and the records it names, and completion needs the signature image.
+/// An engineer acts only on slips they have or had; any other answers as no slip at all, so
+/// its existence does not leak. (A displaced engineer learns the slip moved on.)
+async fn ensure_known(txn: &DatabaseTransaction, caller: &Caller, slip_id: &str) -> Result<()> {
+    if caller.actor().is_manager() {
+        return Ok(());
+    }
+    let id: onsite_core::id::SlipId = onsite_proto::convert::id(slip_id, "slip_id")?;
+    let known = match caller.engineer_id {
+        Some(engineer) => repo::ever_assigned(txn, &id.to_string(), engineer).await?,
+        None => false,
+    };
+    if known { Ok(()) } else { Err(Error::not_found("slip", id)) }
+}
+
 pub(crate) async fn apply(
     txn: &DatabaseTransaction,
     caller: &Caller,
@@ -99,6 +113,7 @@ pub(crate) async fn apply(
     now: DateTime<Utc>,
 ) -> Result<slip::Model> {
     let Step { method: _, request_id, slip_id, etag, action, detail, extra, mut record, origin } = step;
+    ensure_known(txn, caller, &slip_id).await?;
     match &action {
         SlipAction::Dispatch { engineer, .. } => {
             let engineer = engineers::load(txn, &engineer.to_string(), "engineer_id").await?;

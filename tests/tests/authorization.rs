@@ -1,0 +1,630 @@
+//! The authorization matrix: every RPC of `onsite.v1`, listed from the service descriptors,
+//! called by each kind of caller, with the code each one must get. A new RPC without a row
+//! fails the test.
+//!
+//! Callers: no token, an unknown token, the admin, a manager, the engineer the slip is assigned
+//! to, and an unrelated engineer. Without a valid token every RPC answers UNAUTHENTICATED. An
+//! object the caller may not see answers NOT_FOUND, as an object that does not exist, so
+//! nothing leaks its existence. An authorized call on an object in the wrong state answers
+//! FAILED_PRECONDITION: the call got past authorization.
+//!
+//! Each cell gets a request built afresh, so no cell depends on what another changed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use onsite_proto::signoff;
+use onsite_proto::v1 as pb;
+use onsite_tests::{Backend, Fixture, authed, request_id, window};
+use prost::Message;
+use prost::bytes::{Buf, BufMut};
+use tonic::Code;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+onsite_tests::conformance!(every_rpc_answers_each_caller_as_the_matrix_says);
+
+/// Who calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    NoToken,
+    UnknownToken,
+    Admin,
+    Manager,
+    Assigned,
+    Unrelated,
+}
+
+const CALLERS: [Who; 6] = [Who::NoToken, Who::UnknownToken, Who::Admin, Who::Manager, Who::Assigned, Who::Unrelated];
+
+/// A request body built for one cell.
+type Body<'a> = Pin<Box<dyn Future<Output = Vec<u8>> + 'a>>;
+
+/// One RPC: its codes for the admin, a manager, the assigned engineer and an unrelated one.
+struct Row {
+    method: &'static str,
+    expect: [Code; 4],
+    body: for<'a> fn(&'a World, Who) -> Body<'a>,
+}
+
+use Code::{FailedPrecondition as Fp, NotFound, Ok as Yes, PermissionDenied as Pd, Unimplemented};
+
+/// Passes request bodies through as bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        Raw
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+/// The fixture, and what the cells' requests refer to.
+struct World {
+    f: Fixture,
+    admin: String,
+    /// Hours ahead of the next booking, so bookings of one engineer never overlap.
+    next_hours: AtomicI64,
+}
+
+impl World {
+    fn token(&self, who: Who) -> &str {
+        match who {
+            Who::NoToken => "",
+            Who::UnknownToken => "0nsite-unknown-token",
+            Who::Admin => &self.admin,
+            Who::Manager => &self.f.manager,
+            Who::Assigned => &self.f.engineer,
+            Who::Unrelated => &self.f.other_engineer,
+        }
+    }
+
+    /// A fresh slip of the assigned engineer, brought as far as `stage` by them.
+    async fn slip(&self, stage: pb::SlipState) -> pb::Slip {
+        use pb::SlipState as S;
+        let mut slip = self.f.dispatched_slip(&self.f.engineer_id).await;
+        let slips = || self.f.server.slips();
+        let token = &self.f.engineer;
+        let action = |slip: &pb::Slip| pb::SlipActionRequest {
+            request_id: request_id(),
+            slip_id: slip.id.clone(),
+            etag: String::new(),
+        };
+        let done = |r: Result<tonic::Response<pb::Slip>, tonic::Status>| {
+            r.unwrap_or_else(|e| panic!("preparing a slip: {e}")).into_inner()
+        };
+        if matches!(stage, S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite) {
+            slip = done(slips().confirm_slip(authed(token, action(&slip))).await);
+        }
+        if matches!(stage, S::Scheduled | S::EnRoute | S::OnSite) {
+            slip = done(slips().book_appointment(authed(token, self.booking(&slip.id))).await);
+        }
+        if matches!(stage, S::EnRoute | S::OnSite) {
+            slip = done(slips().start_travel(authed(token, action(&slip))).await);
+        }
+        if stage == S::OnSite {
+            let check_in = pb::CheckInRequest {
+                request_id: request_id(),
+                slip_id: slip.id.clone(),
+                etag: String::new(),
+                position: Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 }),
+            };
+            slip = done(slips().check_in(authed(token, check_in)).await);
+        }
+        slip
+    }
+
+    fn booking(&self, slip_id: &str) -> pb::BookAppointmentRequest {
+        pb::BookAppointmentRequest {
+            request_id: request_id(),
+            slip_id: slip_id.to_owned(),
+            etag: String::new(),
+            window: Some(window(self.next_hours.fetch_add(3, Ordering::SeqCst))),
+            contact_name: "Ms. Zhou".into(),
+        }
+    }
+
+    /// A verified slip, not dispatched.
+    async fn verified_slip(&self) -> pb::Slip {
+        let slip = self.draft_slip().await;
+        let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+        self.f
+            .server
+            .slips()
+            .verify_slip(authed(&self.f.manager, action))
+            .await
+            .unwrap_or_else(|e| panic!("verify: {e}"))
+            .into_inner()
+    }
+
+    async fn draft_slip(&self) -> pb::Slip {
+        let ticket = self.f.ticket(pb::Severity::General).await;
+        self.f.slip(&ticket).await
+    }
+
+    /// A registered device of the engineer.
+    async fn device(&self, token: &str) -> String {
+        let device_id = uuid::Uuid::now_v7().to_string();
+        let request = pb::RegisterDeviceRequest {
+            device_id: device_id.clone(),
+            public_key: signoff::public_key(&[7; 32]).to_vec(),
+            label: "matrix".into(),
+        };
+        self.f.server.sync().register_device(authed(token, request)).await.unwrap_or_else(|e| panic!("{e}"));
+        device_id
+    }
+
+    /// Calls `method` as `who` with `body`; the code of the answer (the first message's, for a
+    /// stream from the server).
+    async fn call(&self, method: &str, streaming: (bool, bool), who: Who, body: Vec<u8>) -> Code {
+        let mut grpc = tonic::client::Grpc::new(self.f.server.channel.clone());
+        if let Err(e) = grpc.ready().await {
+            panic!("channel: {e}");
+        }
+        let path: tonic::codegen::http::uri::PathAndQuery =
+            format!("/onsite.v1.{method}").parse().unwrap_or_else(|e| panic!("{method}: {e}"));
+        let token = self.token(who);
+        fn request<T>(token: &str, body: T) -> tonic::Request<T> {
+            if token.is_empty() { tonic::Request::new(body) } else { authed(token, body) }
+        }
+        let result = match streaming {
+            (false, false) => grpc.unary(request(token, body), path, Raw).await.map(drop),
+            (true, false) => {
+                grpc.client_streaming(request(token, tokio_stream::iter(vec![body])), path, Raw).await.map(drop)
+            }
+            (false, true) => match grpc.server_streaming(request(token, body), path, Raw).await {
+                Err(status) => Err(status),
+                // A stream that opened is authorized; its first message may wait for a change.
+                Ok(mut stream) => {
+                    let first = tokio::time::timeout(std::time::Duration::from_millis(300), stream.get_mut().message());
+                    match first.await {
+                        Ok(Err(status)) => Err(status),
+                        _ => Ok(()),
+                    }
+                }
+            },
+            (true, true) => panic!("{method}: no bidirectional RPCs are expected"),
+        };
+        result.err().map_or(Code::Ok, |status| status.code())
+    }
+}
+
+macro_rules! row {
+    ($method:literal, [$admin:expr, $manager:expr, $assigned:expr, $unrelated:expr], |$w:ident, $who:ident| $body:expr) => {
+        Row {
+            method: $method,
+            expect: [$admin, $manager, $assigned, $unrelated],
+            body: |$w, $who| {
+                let _ = ($w, $who);
+                Box::pin(async move { $body })
+            },
+        }
+    };
+}
+
+fn rows() -> Vec<Row> {
+    use pb::SlipState as S;
+    vec![
+        row!("AdminService/WhoAmI", [Yes, Yes, Yes, Yes], |w, who| pb::WhoAmIRequest {}.encode_to_vec()),
+        row!("AdminService/CreateUser", [Yes, Pd, Pd, Pd], |w, who| pb::CreateUserRequest {
+            request_id: request_id(),
+            user: Some(pb::User { name: "Desk 2".into(), role: pb::Role::Manager as i32, ..Default::default() }),
+        }
+        .encode_to_vec()),
+        row!("AdminService/CreateToken", [Yes, Pd, Pd, Pd], |w, who| {
+            let me = w.f.server.admin().who_am_i(authed(&w.f.manager, pb::WhoAmIRequest {})).await;
+            let user_id = me.unwrap_or_else(|e| panic!("{e}")).into_inner().id;
+            pb::CreateTokenRequest { request_id: request_id(), user_id, label: "matrix".into() }.encode_to_vec()
+        }),
+        row!("AdminService/RevokeToken", [Yes, Pd, Pd, Pd], |w, who| {
+            let me = w.f.server.admin().who_am_i(authed(&w.f.manager, pb::WhoAmIRequest {})).await;
+            let user_id = me.unwrap_or_else(|e| panic!("{e}")).into_inner().id;
+            let create = pb::CreateTokenRequest { request_id: request_id(), user_id, label: "to revoke".into() };
+            let token = w.f.server.admin().create_token(authed(&w.admin, create)).await;
+            let token_id = token.unwrap_or_else(|e| panic!("{e}")).into_inner().token_id;
+            pb::RevokeTokenRequest { request_id: request_id(), token_id }.encode_to_vec()
+        }),
+        row!("CatalogService/UpsertPart", [Yes, Yes, Pd, Pd], |w, who| pb::UpsertPartRequest {
+            request_id: request_id(),
+            part: Some(pb::Part {
+                part_number: "SSD-1T".into(),
+                description: "SSD 1 TB".into(),
+                unit_price: Some(pb::Money { minor_units: 89_900, currency_code: "CNY".into() }),
+                active: true,
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()),
+        row!("CatalogService/ListParts", [Yes, Yes, Yes, Yes], |w, who| pb::ListPartsRequest::default()
+            .encode_to_vec()),
+        row!("CustomerService/CreateCustomer", [Yes, Yes, Pd, Pd], |w, who| pb::CreateCustomerRequest {
+            request_id: request_id(),
+            customer: Some(pb::Customer {
+                name: "Another customer".into(),
+                project_name: "ERP".into(),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()),
+        row!("CustomerService/GetCustomer", [Yes, Yes, Yes, NotFound], |w, who| {
+            w.slip(S::Dispatched).await;
+            pb::GetCustomerRequest { id: w.f.customer_id.clone() }.encode_to_vec()
+        }),
+        row!("CustomerService/ListCustomers", [Yes, Yes, Pd, Pd], |w, who| pb::ListCustomersRequest::default()
+            .encode_to_vec()),
+        row!("DispatchService/SuggestEngineers", [Yes, Yes, Pd, Pd], |w, who| pb::SuggestEngineersRequest {
+            slip_id: w.verified_slip().await.id,
+            ..Default::default()
+        }
+        .encode_to_vec()),
+        // On the test's Sunday nobody is on shift: authorized, the call finds no engineer.
+        row!("DispatchService/AutoAssign", [Fp, Fp, Pd, Pd], |w, who| pb::AutoAssignRequest {
+            request_id: request_id(),
+            slip_id: w.verified_slip().await.id,
+            etag: String::new(),
+        }
+        .encode_to_vec()),
+        row!("DispatchService/ListAppointments", [Yes, Yes, Yes, NotFound], |w, who| {
+            pb::ListAppointmentsRequest { engineer_id: w.f.engineer_id.clone(), range: Some(window(0)) }.encode_to_vec()
+        }),
+        row!("DispatchService/WatchBoard", [Yes, Yes, Pd, Pd], |w, who| pb::WatchBoardRequest::default()
+            .encode_to_vec()),
+        row!("EngineerService/CreateEngineer", [Yes, Yes, Pd, Pd], |w, who| pb::CreateEngineerRequest {
+            request_id: request_id(),
+            engineer: Some(pb::Engineer {
+                employee_number: uuid::Uuid::now_v7().to_string(),
+                name: "New hire".into(),
+                tier: pb::Tier::Field as i32,
+                home_base: Some(pb::GeoPoint { latitude: 31.23, longitude: 121.47 }),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()),
+        row!("EngineerService/GetEngineer", [Yes, Yes, Yes, NotFound], |w, who| pb::GetEngineerRequest {
+            id: w.f.engineer_id.clone()
+        }
+        .encode_to_vec()),
+        row!("EngineerService/ListEngineers", [Yes, Yes, Pd, Pd], |w, who| pb::ListEngineersRequest::default()
+            .encode_to_vec()),
+        row!("EngineerService/UpdateEngineer", [Yes, Yes, Pd, Pd], |w, who| pb::UpdateEngineerRequest {
+            request_id: request_id(),
+            engineer: Some(pb::Engineer {
+                id: w.f.engineer_id.clone(),
+                phone: "+86 21 5555 0199".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["phone".into()] }),
+        }
+        .encode_to_vec()),
+        row!("EngineerService/ReportLocation", [Pd, Pd, Yes, Yes], |w, who| pb::ReportLocationRequest {
+            request_id: request_id(),
+            reports: vec![pb::LocationReport {
+                position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }),
+                accuracy_m: 8.0,
+                time: Some(onsite_proto::convert::timestamp(chrono::Utc::now())),
+            }],
+        }
+        .encode_to_vec()),
+        row!("EngineerService/ListPositions", [Yes, Yes, Yes, NotFound], |w, who| pb::ListPositionsRequest {
+            engineer_id: w.f.engineer_id.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec()),
+        row!(
+            "ReportService/GetServiceReport",
+            [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
+            |w, who| pb::GetServiceReportRequest { slip_id: w.slip(S::Dispatched).await.id }.encode_to_vec()
+        ),
+        row!(
+            "ReportService/GetMonthlyStatistics",
+            [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
+            |w, who| pb::GetMonthlyStatisticsRequest::default().encode_to_vec()
+        ),
+        row!("QuoteService/CreateQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
+            pb::CreateQuoteRequest {
+                request_id: request_id(),
+                slip_id: w.slip(S::OnSite).await.id,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        }),
+        row!("QuoteService/DecideQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
+            pb::DecideQuoteRequest {
+                request_id: request_id(),
+                quote_id: uuid::Uuid::now_v7().to_string(),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        }),
+        row!("QuoteService/GetQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
+            pb::GetQuoteRequest { id: uuid::Uuid::now_v7().to_string() }.encode_to_vec()
+        }),
+        row!("SlipService/CreateSlip", [Yes, Yes, Pd, Pd], |w, who| pb::CreateSlipRequest {
+            request_id: request_id(),
+            ticket_id: w.f.ticket(pb::Severity::General).await.id,
+            site_id: w.f.site_id.clone(),
+            instructions: "Look at it".into(),
+            required_skills: vec![],
+        }
+        .encode_to_vec()),
+        row!("SlipService/VerifySlip", [Yes, Yes, NotFound, NotFound], |w, who| action(&w.draft_slip().await)),
+        row!("SlipService/DispatchSlip", [Yes, Yes, NotFound, NotFound], |w, who| pb::DispatchSlipRequest {
+            request_id: request_id(),
+            slip_id: w.verified_slip().await.id,
+            engineer_id: w.f.engineer_id.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec()),
+        row!("SlipService/ConfirmSlip", [Pd, Pd, Yes, NotFound], |w, who| action(&w.slip(S::Dispatched).await)),
+        row!("SlipService/DeclineSlip", [Pd, Pd, Yes, NotFound], |w, who| reason(&w.slip(S::Dispatched).await)),
+        row!("SlipService/CancelSlip", [Yes, Yes, Pd, NotFound], |w, who| reason(&w.slip(S::Confirmed).await)),
+        row!("SlipService/WriteOffSlip", [Fp, Fp, Pd, Pd], |w, who| pb::WriteOffSlipRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::OnSite).await.id,
+            outcome: pb::WriteOffOutcome::Resolved as i32,
+            note: "done".into(),
+            ..Default::default()
+        }
+        .encode_to_vec()),
+        row!("SlipService/GetSlip", [Yes, Yes, Yes, NotFound], |w, who| pb::GetSlipRequest {
+            id: w.slip(S::Dispatched).await.id
+        }
+        .encode_to_vec()),
+        row!("SlipService/ListSlips", [Yes, Yes, Yes, Pd], |w, who| pb::ListSlipsRequest {
+            engineer_id: w.f.engineer_id.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec()),
+        row!("SlipService/ListSlipEvents", [Yes, Yes, Yes, NotFound], |w, who| pb::ListSlipEventsRequest {
+            id: w.slip(S::Dispatched).await.id
+        }
+        .encode_to_vec()),
+        row!("SlipService/BookAppointment", [Yes, Yes, Yes, NotFound], |w, who| {
+            w.booking(&w.slip(S::Confirmed).await.id).encode_to_vec()
+        }),
+        row!("SlipService/RescheduleAppointment", [Yes, Yes, Yes, NotFound], |w, who| {
+            let booked = w.booking(&w.slip(S::Scheduled).await.id);
+            pb::RescheduleAppointmentRequest {
+                request_id: request_id(),
+                slip_id: booked.slip_id,
+                etag: String::new(),
+                window: booked.window,
+                reason: "the customer asked".into(),
+                customer_informed: true,
+            }
+            .encode_to_vec()
+        }),
+        row!("SlipService/StartTravel", [Pd, Pd, Yes, NotFound], |w, who| action(&w.slip(S::Scheduled).await)),
+        row!("SlipService/CheckIn", [Pd, Pd, Yes, NotFound], |w, who| pb::CheckInRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::EnRoute).await.id,
+            etag: String::new(),
+            position: Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 }),
+        }
+        .encode_to_vec()),
+        row!("SlipService/LogBackup", [Pd, Pd, Yes, NotFound], |w, who| pb::LogBackupRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::OnSite).await.id,
+            backup: Some(pb::BackupRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                kind: pb::BackupKind::Backup as i32,
+                location: "USB disk SN 4471".into(),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()),
+        row!("SlipService/RecordFix", [Pd, Pd, Yes, NotFound], |w, who| pb::RecordFixRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::OnSite).await.id,
+            fix: Some(pb::FixRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                outcome: pb::FixOutcome::Resolved as i32,
+                root_cause: pb::RootCause::SoftwareDefect as i32,
+                cause: "Lock order".into(),
+                solution: "Patched".into(),
+                time_spent_minutes: 30,
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()),
+        row!("SlipService/AddPartsCost", [Pd, Pd, Yes, NotFound], |w, who| pb::AddPartsCostRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::OnSite).await.id,
+            lines: vec![pb::CostLine {
+                id: uuid::Uuid::now_v7().to_string(),
+                kind: pb::CostKind::Travel as i32,
+                description: "Taxi".into(),
+                quantity: 1,
+                unit_price: Some(pb::Money { minor_units: 8_650, currency_code: "CNY".into() }),
+                billable: true,
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()),
+        // Without a fix recorded, a sign-off is refused once the caller is authorized.
+        row!("SlipService/CaptureSignOff", [Pd, Pd, Fp, NotFound], |w, who| {
+            let slip = w.slip(S::OnSite).await;
+            let sign_off = pb::SignOff {
+                signer_name: "Ms. Zhou".into(),
+                satisfaction: pb::Satisfaction::Satisfied as i32,
+                ..Default::default()
+            };
+            let png = onsite_tests::signature_png(1);
+            onsite_tests::signed_sign_off(&w.f.server, &w.f.engineer, &slip.id, sign_off, &png).await.encode_to_vec()
+        }),
+        row!("SlipService/CompleteSlip", [Pd, Pd, Fp, NotFound], |w, who| action(&w.slip(S::OnSite).await)),
+        row!("SyncService/RegisterDevice", [Pd, Pd, Yes, Yes], |w, who| pb::RegisterDeviceRequest {
+            device_id: uuid::Uuid::now_v7().to_string(),
+            public_key: signoff::public_key(&[5; 32]).to_vec(),
+            label: "matrix".into(),
+        }
+        .encode_to_vec()),
+        // A device is its engineer's alone: anyone else's push is from an unregistered device.
+        row!("SyncService/Push", [Fp, Fp, Yes, Fp], |w, who| {
+            let slip = w.slip(S::Dispatched).await;
+            let device_id = w.device(&w.f.engineer).await;
+            let op = pb::Op {
+                op_id: uuid::Uuid::now_v7().to_string(),
+                device_id: device_id.clone(),
+                device_seq: 1,
+                slip_id: slip.id,
+                payload: Some(pb::op::Payload::Confirm(pb::ConfirmSlipOp {})),
+                ..Default::default()
+            };
+            pb::PushRequest { device_id, ops: vec![op], device_time: None }.encode_to_vec()
+        }),
+        row!("SyncService/Pull", [Pd, Pd, Yes, Fp], |w, who| pb::PullRequest {
+            device_id: w.device(&w.f.engineer).await,
+            cursor: String::new(),
+            limit: 10,
+        }
+        .encode_to_vec()),
+        row!("SyncService/UploadAttachment", [Yes, Yes, Yes, Yes], |w, who| {
+            let data = onsite_tests::signature_png(1 + (w.next_hours.fetch_add(1, Ordering::SeqCst) % 200) as u8);
+            pb::AttachmentChunk {
+                sha256: signoff::sha256_hex(&data),
+                total_size: data.len() as i64,
+                offset: 0,
+                data,
+                content_type: "image/png".into(),
+            }
+            .encode_to_vec()
+        }),
+        row!("SyncService/GetAttachmentStatus", [Yes, Yes, Yes, Yes], |w, who| pb::GetAttachmentStatusRequest {
+            sha256: "ab".repeat(32)
+        }
+        .encode_to_vec()),
+        row!("TicketService/CreateTicket", [Yes, Yes, Pd, Pd], |w, who| pb::CreateTicketRequest {
+            request_id: request_id(),
+            ticket: Some(w.f.intake(pb::Severity::General)),
+        }
+        .encode_to_vec()),
+        row!("TicketService/GetTicket", [Yes, Yes, Yes, NotFound], |w, who| pb::GetTicketRequest {
+            id: w.slip(S::Dispatched).await.ticket_id
+        }
+        .encode_to_vec()),
+        row!("TicketService/ListTickets", [Yes, Yes, Pd, Pd], |w, who| pb::ListTicketsRequest::default()
+            .encode_to_vec()),
+        row!("TicketService/UpdateTicket", [Yes, Yes, Pd, Pd], |w, who| {
+            let ticket = w.f.ticket(pb::Severity::General).await;
+            pb::UpdateTicketRequest {
+                request_id: request_id(),
+                ticket: Some(pb::Ticket { id: ticket.id, symptoms: "Worse now".into(), ..Default::default() }),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["symptoms".into()] }),
+            }
+            .encode_to_vec()
+        }),
+        row!("TicketService/EscalateTicket", [Yes, Yes, Pd, Pd], |w, who| pb::EscalateTicketRequest {
+            request_id: request_id(),
+            id: w.f.ticket(pb::Severity::General).await.id,
+            etag: String::new(),
+            reason: "needs the database team".into(),
+        }
+        .encode_to_vec()),
+        row!("TicketService/CloseTicket", [Yes, Yes, Pd, Pd], |w, who| pb::CloseTicketRequest {
+            request_id: request_id(),
+            id: w.f.ticket(pb::Severity::General).await.id,
+            etag: String::new(),
+            resolution_note: "solved by phone".into(),
+        }
+        .encode_to_vec()),
+        row!("TicketService/ListTicketEvents", [Yes, Yes, Yes, NotFound], |w, who| pb::ListTicketEventsRequest {
+            id: w.slip(S::Dispatched).await.ticket_id
+        }
+        .encode_to_vec()),
+    ]
+}
+
+fn action(slip: &pb::Slip) -> Vec<u8> {
+    pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() }.encode_to_vec()
+}
+
+fn reason(slip: &pb::Slip) -> Vec<u8> {
+    pb::ReasonRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        etag: String::new(),
+        reason: "the customer solved it".into(),
+    }
+    .encode_to_vec()
+}
+
+/// Every method of `onsite.v1` with whether it streams from the client and from the server.
+fn methods() -> Vec<(String, (bool, bool))> {
+    let set = prost_types::FileDescriptorSet::decode(onsite_proto::FILE_DESCRIPTOR_SET)
+        .unwrap_or_else(|e| panic!("descriptors: {e}"));
+    set.file
+        .iter()
+        .filter(|f| f.package() == "onsite.v1")
+        .flat_map(|f| &f.service)
+        .flat_map(|s| {
+            s.method
+                .iter()
+                .map(move |m| (format!("{}/{}", s.name(), m.name()), (m.client_streaming(), m.server_streaming())))
+        })
+        .collect()
+}
+
+async fn every_rpc_answers_each_caller_as_the_matrix_says(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let world = World { admin: f.server.admin_token.clone(), f, next_hours: AtomicI64::new(30) };
+    let rows = rows();
+    let methods = methods();
+    let missing: Vec<&str> =
+        methods.iter().map(|(m, _)| m.as_str()).filter(|m| !rows.iter().any(|r| r.method == *m)).collect();
+    assert!(missing.is_empty(), "RPCs without a row in the matrix: {missing:?}");
+    let unknown: Vec<&str> =
+        rows.iter().map(|r| r.method).filter(|m| !methods.iter().any(|(known, _)| known == m)).collect();
+    assert!(unknown.is_empty(), "rows for RPCs that do not exist: {unknown:?}");
+
+    let mut wrong = Vec::new();
+    let mut cells = 0;
+    for row in &rows {
+        let streaming = methods.iter().find(|(m, _)| m == row.method).map_or((false, false), |(_, s)| *s);
+        for who in CALLERS {
+            let expected = match who {
+                Who::NoToken | Who::UnknownToken => Code::Unauthenticated,
+                Who::Admin => row.expect[0],
+                Who::Manager => row.expect[1],
+                Who::Assigned => row.expect[2],
+                Who::Unrelated => row.expect[3],
+            };
+            let body = (row.body)(&world, who).await;
+            let got = world.call(row.method, streaming, who, body).await;
+            cells += 1;
+            if got != expected {
+                wrong.push(format!("{} as {who:?}: {got:?}, expected {expected:?}", row.method));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {cells} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(cells, methods.len() * CALLERS.len());
+}
