@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database_url = match args.database_url {
         Some(url) => url,
         None => {
-            std::fs::create_dir_all(&args.data_dir)?;
+            store::private_data_dir(&args.data_dir)?;
             store::sqlite_url(&args.data_dir)
         }
     };

@@ -36,6 +36,17 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("onsite.db").display())
 }
 
+/// Makes `data_dir` and the database file in it private to the server's user (0700 and
+/// 0600). SQLite gives its journal and WAL files the database file's permissions.
+pub fn private_data_dir(data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    let database = data_dir.join("onsite.db");
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&database)?;
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o600))
+}
+
 /// Starts a transaction that will write.
 ///
 /// On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred transaction that reads
@@ -63,4 +74,31 @@ pub fn to_us(at: DateTime<Utc>) -> i64 {
 /// An instant from storage form.
 pub fn from_us(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_data_directory_and_its_files_are_private() {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = root.path().join("onsite-data");
+        private_data_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let db = connect(&sqlite_url(&dir)).await.unwrap_or_else(|e| panic!("{e}"));
+        migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}"));
+        let mode = |name: &str| {
+            let path = if name.is_empty() { dir.clone() } else { dir.join(name) };
+            std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        assert_eq!(mode(""), 0o700);
+        assert_eq!(mode("onsite.db"), 0o600);
+        // Written while the connection is open: the log has the database's permissions.
+        assert_eq!(mode("onsite.db-wal"), 0o600);
+        // Starting again keeps them so.
+        private_data_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((mode(""), mode("onsite.db")), (0o700, 0o600));
+    }
 }
