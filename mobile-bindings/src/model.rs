@@ -16,6 +16,12 @@ pub struct SessionConfig {
     pub background_sync_seconds: Option<u32>,
     /// Sync right after each local change (with a background period set).
     pub sync_after_write: bool,
+    /// The CA certificate (PEM) of a self-hosted server, trusted besides the public roots.
+    #[uniffi(default)]
+    pub ca_certificate_pem: Option<String>,
+    /// Allow `http://` to a host other than this device (never in production).
+    #[uniffi(default)]
+    pub allow_plaintext: bool,
 }
 
 /// Where a slip is in its lifecycle.

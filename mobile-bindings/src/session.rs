@@ -62,6 +62,8 @@ impl EngineerSession {
             device_label: config.device_label,
             sync_interval: config.background_sync_seconds.map(|s| Duration::from_secs(u64::from(s.max(5)))),
             sync_after_write: config.sync_after_write,
+            ca_certificate_pem: config.ca_certificate_pem,
+            allow_plaintext: config.allow_plaintext,
             ..Config::new(config.data_dir)
         };
         Ok(Arc::new(Self { inner: Arc::new(Session::open(sdk)?) }))

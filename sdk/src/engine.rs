@@ -33,6 +33,11 @@ pub struct Config {
     pub keepalive: Duration,
     /// Pushes and pulls travel gzip-compressed (on by default; off only to measure or debug).
     pub compress: bool,
+    /// The CA of a self-hosted server's certificate (PEM), trusted besides the public roots.
+    pub ca_certificate_pem: Option<String>,
+    /// Allow `http://` to hosts other than this device. Off: the engineer's work never crosses
+    /// a network in plaintext.
+    pub allow_plaintext: bool,
     /// The device clock.
     pub clock: Clock,
 }
@@ -54,6 +59,8 @@ impl Config {
             request_timeout: Duration::from_secs(20),
             keepalive: Duration::from_secs(10),
             compress: true,
+            ca_certificate_pem: None,
+            allow_plaintext: false,
             clock: Arc::new(Utc::now),
         }
     }

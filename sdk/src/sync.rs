@@ -60,15 +60,45 @@ fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
 
 /// Connects to the server. HTTP/2 keepalive pings notice a connection that died without a
 /// FIN or RST (a handover, a NAT timeout, a lift) within about two `keepalive` periods.
-async fn connect(url: &str, timeout: Duration, keepalive: Duration) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| SdkError::invalid("server_url", e.to_string()))?
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .http2_keep_alive_interval(keepalive)
-        .keep_alive_timeout(keepalive)
-        .keep_alive_while_idle(true);
+async fn connect(url: &str, config: &crate::engine::Config) -> Result<Channel> {
+    let endpoint = secured(
+        Endpoint::from_shared(url.to_owned()).map_err(|e| SdkError::invalid("server_url", e.to_string()))?,
+        config,
+    )?
+    .connect_timeout(config.request_timeout)
+    .timeout(config.request_timeout)
+    .http2_keep_alive_interval(config.keepalive)
+    .keep_alive_timeout(config.keepalive)
+    .keep_alive_while_idle(true);
     endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
+}
+
+/// TLS for `https` (the public roots, and the app's own CA for a self-hosted server); plaintext
+/// only to this device itself, unless the app allows it explicitly.
+fn secured(endpoint: Endpoint, config: &crate::engine::Config) -> Result<Endpoint> {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let uri = endpoint.uri().clone();
+    match uri.scheme_str() {
+        Some("https") => {
+            let mut tls = ClientTlsConfig::new().with_webpki_roots();
+            if let Some(pem) = &config.ca_certificate_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            endpoint.tls_config(tls).map_err(|e| SdkError::invalid("server_url", e.to_string()))
+        }
+        Some("http") if config.allow_plaintext || uri.host().is_some_and(is_this_device) => Ok(endpoint),
+        Some("http") => Err(SdkError::invalid(
+            "server_url",
+            "plaintext to another host would expose the engineer's work: use https (or allow plaintext explicitly)",
+        )),
+        _ => Err(SdkError::invalid("server_url", "must start with https:// (or http:// to this device)")),
+    }
+}
+
+/// Whether `host` is this device (loopback), where plaintext never leaves it.
+fn is_this_device(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How many of the first `batch` ops fit in `budget` bytes: at least one.
@@ -154,7 +184,7 @@ pub(crate) async fn background(engine: std::sync::Weak<Engine>, wake: std::sync:
 
 /// The engineer record of the token's user (sign-in needs the network once).
 pub(crate) async fn engineer_of(url: &str, token: &str, config: &crate::engine::Config) -> Result<String> {
-    let channel = connect(url, config.request_timeout, config.keepalive).await?;
+    let channel = connect(url, config).await?;
     let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
     let me = within(config.request_timeout, admin.who_am_i(authed(token, pb::WhoAmIRequest {}))).await??;
     if me.engineer_id.is_empty() {
@@ -176,7 +206,7 @@ async fn round(engine: &Engine) -> Result<SyncReport> {
         let device = store::meta_text(conn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
         (url, token, device)
     };
-    let channel = connect(&url, engine.config.request_timeout, engine.config.keepalive).await?;
+    let channel = connect(&url, &engine.config).await?;
     // Answers come compressed. Photos and signature images are compressed already, so
     // uploads go as they are; pushes, mostly text, go compressed.
     let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
@@ -559,5 +589,20 @@ mod tests {
         assert!(fault_of_batch(&status(Code::InvalidArgument, "INVALID_ARGUMENT", "device_time")).is_none());
         assert!(fault_of_batch(&status(Code::FailedPrecondition, "SEQUENCE_GAP", "")).is_none());
         assert!(fault_of_batch(&Status::unavailable("down")).is_none());
+    }
+}
+
+#[cfg(test)]
+mod transport_tests {
+    use super::is_this_device;
+
+    #[test]
+    fn plaintext_stays_on_this_device() {
+        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.8.0.1", "[::1]"] {
+            assert!(is_this_device(host), "{host}");
+        }
+        for host in ["10.0.0.1", "onsite.example.com", "localhost.example.com", "[::2]", "0.0.0.0"] {
+            assert!(!is_this_device(host), "{host}");
+        }
     }
 }

@@ -32,6 +32,24 @@ pub struct Config {
     /// The largest push a device may send, in encoded bytes; advertised to devices, which
     /// size their batches under it.
     pub max_push_bytes: usize,
+    /// Serve over TLS with these PEM files; plaintext when `None`.
+    pub tls: Option<Tls>,
+}
+
+/// The server's TLS identity, in PEM.
+#[derive(Clone)]
+pub struct Tls {
+    pub certificate: Vec<u8>,
+    pub key: Vec<u8>,
+    /// Clients must present a certificate signed by this CA (integrations over mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("Tls").field("client_ca", &self.client_ca.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -51,6 +69,7 @@ impl Config {
             dispatch_poll_interval: Duration::from_secs(1),
             max_open_slips: 6,
             max_push_bytes: crate::sync::push::MAX_PUSH_BYTES,
+            tls: None,
         }
     }
 }

@@ -78,7 +78,16 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
     let mut server_stop = stop_rx.clone();
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        let mut settings = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&tls.certificate, &tls.key));
+        if let Some(ca) = &tls.client_ca {
+            settings = settings.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(settings).map_err(|e| Error::Internal(format!("TLS: {e}")))?;
+    }
+    let router = builder
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
         // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.
         .max_concurrent_streams(Some(256))

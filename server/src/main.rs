@@ -35,6 +35,15 @@ struct Args {
     /// Holidays of the business calendar, comma-separated YYYY-MM-DD.
     #[arg(long, env = "ONSITE_HOLIDAYS", default_value = "")]
     holidays: String,
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "ONSITE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "ONSITE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS for integrations.
+    #[arg(long, env = "ONSITE_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Log format: text for people, json for log collectors.
     #[arg(long, env = "ONSITE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -73,6 +82,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(database_url);
     config.calendar = calendar;
     config.demo = args.demo;
+    config.tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(onsite_server::app::Tls {
+            certificate: read(cert)?,
+            key: read(key)?,
+            client_ca: args.tls_client_ca.as_deref().map(read).transpose()?,
+        }),
+        _ => None,
+    };
+    let tls = config.tls.is_some();
 
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -80,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (ready_tx, ready_rx) = oneshot::channel();
     tokio::spawn(async move {
         if let Ok(ready) = ready_rx.await {
-            print_ready(&ready, addr);
+            print_ready(&ready, addr, tls);
         }
     });
     onsite_server::run(config, listener, shutdown_signal(), Some(ready_tx)).await?;
@@ -88,7 +106,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr) {
+/// The contents of a file the server was pointed at, or an error naming it.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr, tls: bool) {
+    let (scheme, transport) = if tls { ("https", "gRPC over TLS") } else { ("http", "gRPC (plaintext)") };
     if let Some(token) = &ready.admin_token {
         say(format_args!("First start: administrator token (shown once, keep it safe):\n  {token}"));
     }
@@ -99,11 +123,11 @@ fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr) {
             say(format_args!("  engineer No. {number} ({name}) token: {token}"));
         }
         say(format_args!(
-            "  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server http://{addr} tickets",
+            "  ONSITE_TOKEN={} cargo run -p onsite-cli -- --server {scheme}://{addr} tickets",
             demo.manager_token
         ));
     }
-    say(format_args!("Ready: gRPC on {addr} (health and reflection enabled)"));
+    say(format_args!("Ready: {transport} on {addr} (health and reflection enabled)"));
 }
 
 /// Prints a line for the operator. A closed stdout must not take the server down.

@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod pg;
+pub mod pki;
 pub mod proxy;
 pub mod visit;
 
@@ -33,6 +34,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub database_url: String,
     pub channel: Channel,
+    /// Whether it serves over TLS.
+    pub tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<onsite_server::Result<()>>>,
     /// The server's own process, when it runs as one (see [`TestServer::spawn`]).
@@ -65,6 +68,30 @@ impl TestServer {
 
     /// A server with `config`; `dir` is kept alive as long as the server.
     pub async fn start_with(config: Config, dir: Option<tempfile::TempDir>) -> Self {
+        Self::start_reached(config, dir, None).await
+    }
+
+    /// A server over TLS with `pki`'s server certificate (and client CA when `mutual`), on a
+    /// fresh SQLite database; its channel trusts the CA and presents the client certificate.
+    pub async fn start_tls(pki: &pki::Pki, mutual: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let mut config = Config::new(onsite_server::store::sqlite_url(dir.path()));
+        config.tls = Some(pki.server_tls(mutual));
+        Self::start_reached(config, Some(dir), Some(pki.client_tls(mutual))).await
+    }
+
+    /// The server's URL as clients write it.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://localhost:{}", self.addr.port())
+    }
+
+    async fn start_reached(
+        config: Config,
+        dir: Option<tempfile::TempDir>,
+        client_tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Self {
+        let tls = client_tls.is_some();
         let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
@@ -82,16 +109,20 @@ impl TestServer {
             .await
             .unwrap_or_else(|_| panic!("server not ready within 60 s"))
             .unwrap_or_else(|_| panic!("server failed to start"));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap_or_else(|e| panic!("uri: {e}"))
-            .connect()
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let endpoint = match client_tls {
+            None => Channel::from_shared(format!("http://{addr}")).unwrap_or_else(|e| panic!("uri: {e}")),
+            Some(settings) => Channel::from_shared(format!("https://localhost:{}", addr.port()))
+                .unwrap_or_else(|e| panic!("uri: {e}"))
+                .tls_config(settings)
+                .unwrap_or_else(|e| panic!("tls: {e}")),
+        };
+        let channel = endpoint.connect().await.unwrap_or_else(|e| panic!("connect: {e}"));
         Self {
             addr,
             admin_token: ready.admin_token.unwrap_or_default(),
             database_url,
             channel,
+            tls,
             stop: Some(stop),
             task: Some(task),
             process: None,
@@ -133,6 +164,7 @@ impl TestServer {
             admin_token: String::new(),
             database_url,
             channel,
+            tls: false,
             stop: None,
             task: None,
             process: Some(process),
@@ -289,7 +321,11 @@ impl Fixture {
 
     /// Like [`Fixture::new`] on a server with `configure` applied to its config.
     pub async fn with_config(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
-        let server = TestServer::start_configured(backend, configure).await;
+        Self::on(TestServer::start_configured(backend, configure).await).await
+    }
+
+    /// The fixture's people and customer on `server`.
+    pub async fn on(server: TestServer) -> Self {
         let admin = server.admin_token.clone();
         let manager = new_login(&server, &admin, "Dispatch desk", pb::Role::Manager, "").await;
         let customer = server
