@@ -19,6 +19,8 @@ fn config(dir: &std::path::Path) -> SessionConfig {
         device_label: "bench".into(),
         background_sync_seconds: None,
         sync_after_write: false,
+        ca_certificate_pem: None,
+        allow_plaintext: false,
     }
 }
 
