@@ -26,6 +26,9 @@ struct Cli {
     /// Server address.
     #[arg(long, env = "ONSITE_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
     server: String,
+    /// CA certificate (PEM file) of a server with a self-issued certificate, for https.
+    #[arg(long, env = "ONSITE_CA_CERT", global = true)]
+    ca_cert: Option<std::path::PathBuf>,
     /// Bearer token (printed by the server on first start or by --demo).
     #[arg(long, env = "ONSITE_TOKEN", default_value = "", hide_env_values = true, global = true)]
     token: String,
@@ -173,8 +176,16 @@ impl Ctx {
 }
 
 async fn run(cli: Cli) -> Result {
-    let channel =
-        Channel::from_shared(cli.server.clone())?.connect().await.map_err(|e| format!("{}: {e}", cli.server))?;
+    let mut endpoint = Channel::from_shared(cli.server.clone())?;
+    if cli.server.starts_with("https:") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+        if let Some(path) = &cli.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    let channel = endpoint.connect().await.map_err(|e| format!("{}: {e}", cli.server))?;
     let ctx = Ctx { channel, token: cli.token.clone() };
     let report = match cli.command {
         Command::Whoami => desk::whoami(&ctx).await?,

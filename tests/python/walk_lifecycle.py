@@ -1,7 +1,7 @@
 """A client in another language, built only from the .proto files, walks one ticket from
 intake to a written-off slip against a running Onsite server.
 
-Usage: ONSITE_ADDR=127.0.0.1:50051 ONSITE_MANAGER_TOKEN=... ONSITE_ENGINEER_TOKEN=...
+Usage: ONSITE_ADDR=localhost:50051 [ONSITE_TLS_CA=ca.pem] ONSITE_MANAGER_TOKEN=... ONSITE_ENGINEER_TOKEN=...
        ONSITE_ENGINEER_NUMBER=17 python walk_lifecycle.py
 """
 
@@ -52,9 +52,17 @@ def generate_stubs():
              "sync_pb2_grpc"]}
 
 
+def connect(addr, ca_file):
+    """A channel to the server: TLS trusting `ca_file` when given, else plaintext."""
+    if not ca_file:
+        return grpc.insecure_channel(addr)
+    with open(ca_file, "rb") as f:
+        return grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=f.read()))
+
+
 def main():
     m = generate_stubs()
-    channel = grpc.insecure_channel(os.environ["ONSITE_ADDR"])
+    channel = connect(os.environ["ONSITE_ADDR"], os.environ.get("ONSITE_TLS_CA"))
     manager = [("authorization", "Bearer " + os.environ["ONSITE_MANAGER_TOKEN"])]
     engineer = [("authorization", "Bearer " + os.environ["ONSITE_ENGINEER_TOKEN"])]
     tickets = m["tickets_pb2_grpc"].TicketServiceStub(channel)
@@ -70,6 +78,15 @@ def main():
 
     def rid():
         return str(uuid.uuid4())
+
+    if os.environ.get("ONSITE_TLS_CA"):
+        # Plaintext to a TLS server fails clearly, before any data is sent.
+        plain = m["customers_pb2_grpc"].CustomerServiceStub(grpc.insecure_channel(os.environ["ONSITE_ADDR"]))
+        try:
+            plain.ListCustomers(c.ListCustomersRequest(page_size=1), metadata=manager, timeout=10)
+            check("plaintext to the TLS server is refused", False)
+        except grpc.RpcError as err:
+            check("plaintext to the TLS server is refused", err.code() == grpc.StatusCode.UNAVAILABLE)
 
     customer_id = customers.ListCustomers(c.ListCustomersRequest(page_size=1), metadata=manager).customers[0].id
     customer = customers.GetCustomer(c.GetCustomerRequest(id=customer_id), metadata=manager)

@@ -1,7 +1,15 @@
 //! Certificates made at test time with rcgen: a CA, a server certificate for `localhost` and
 //! `127.0.0.1` signed by it, and a client certificate for mutual TLS.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair};
+
+/// A distinguished name of its own for each certificate: a leaf named like its issuer would
+/// look self-signed to some TLS stacks.
+fn named(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, common_name);
+    name
+}
 
 /// A throwaway PKI, all in PEM.
 #[derive(Debug, Clone)]
@@ -18,11 +26,13 @@ impl Pki {
         let fail = |e: rcgen::Error| -> ! { panic!("test certificates: {e}") };
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| fail(e));
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name = named("Onsite test CA");
         let ca_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap_or_else(|e| fail(e));
         let leaf = |names: Vec<String>| {
             let key = KeyPair::generate().unwrap_or_else(|e| fail(e));
-            let params = CertificateParams::new(names).unwrap_or_else(|e| fail(e));
+            let mut params = CertificateParams::new(names.clone()).unwrap_or_else(|e| fail(e));
+            params.distinguished_name = named(&names[0]);
             let certificate = params.signed_by(&key, &ca).unwrap_or_else(|e| fail(e));
             (certificate.pem(), key.serialize_pem())
         };

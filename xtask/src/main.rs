@@ -151,9 +151,18 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result {
     run(install[0], &install[1..])
 }
 
-/// Starts a demo server and runs the Python walk against it.
+/// A fresh throwaway PKI in `target/tls` (see the `onsite-test-pki` binary), for the runs
+/// that go over TLS as a deployment would.
+pub(crate) fn test_pki() -> Result<PathBuf> {
+    let dir = root().join("target/tls");
+    run("cargo", &["run", "--quiet", "-p", "onsite-tests", "--bin", "onsite-test-pki", "--", &dir.to_string_lossy()])?;
+    Ok(dir)
+}
+
+/// Starts a demo server over TLS and runs the Python walk against it.
 fn python_client() -> Result {
     run("cargo", &["build", "--quiet", "-p", "onsite-server"])?;
+    let pki = test_pki()?;
     let data = std::env::temp_dir().join(format!("onsite-pyclient-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -164,6 +173,8 @@ fn python_client() -> Result {
     let server = Command::new(root().join("target/debug/onsite-server"))
         .args(["--demo", "--listen", &addr, "--data-dir", &data.to_string_lossy()])
         .env("ONSITE_LOG", "warn")
+        .env("ONSITE_TLS_CERT", pki.join("server.pem"))
+        .env("ONSITE_TLS_KEY", pki.join("server.key"))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("start server: {e}"))?;
@@ -171,7 +182,8 @@ fn python_client() -> Result {
     let logins = read_logins(&mut server.0)?;
     let status = Command::new(root().join(".tools/py/bin/python"))
         .arg(root().join("tests/python/walk_lifecycle.py"))
-        .env("ONSITE_ADDR", &addr)
+        .env("ONSITE_ADDR", format!("localhost:{port}"))
+        .env("ONSITE_TLS_CA", pki.join("ca.pem"))
         .env("ONSITE_MANAGER_TOKEN", &logins.manager)
         .env("ONSITE_ENGINEER_TOKEN", &logins.engineer)
         .env("ONSITE_ENGINEER_NUMBER", &logins.engineer_number)

@@ -118,12 +118,18 @@ fn run_kotlin(lib: &Path) -> Result {
         &[&generated.to_string_lossy(), &test.to_string_lossy(), "-cp", JNA, "-nowarn", "-d", &jar.to_string_lossy()],
     )?;
     let classpath = format!("{}:{JNA}:{}", jar.display(), kotlin.join("lib/kotlin-stdlib.jar").display());
+    // The day runs over TLS, as a deployment would: the server, the phone and the console
+    // all take the test PKI's files.
+    let pki = crate::test_pki()?;
     let lib_dir = lib.parent().map(Path::to_path_buf).unwrap_or_default();
     let status = Command::new("java")
         .arg(format!("-Djna.library.path={}", lib_dir.display()))
         .args(["-cp", &classpath, "EngineerDayKt"])
         .env("ONSITE_SERVER_BIN", root().join("target/debug/onsite-server"))
         .env("ONSITE_CTL_BIN", root().join("target/debug/onsitectl"))
+        .env("ONSITE_TLS_CERT", pki.join("server.pem"))
+        .env("ONSITE_TLS_KEY", pki.join("server.key"))
+        .env("ONSITE_CA_CERT", pki.join("ca.pem"))
         .status()
         .map_err(|e| format!("java: {e}"))?;
     if status.success() { Ok(()) } else { Err("the Kotlin engineer day failed".into()) }
@@ -155,6 +161,9 @@ const SWIFT_API: &[&str] = &[
     "open func captureSignOff(slipId: String, signer: SignerInput, strokes: [Stroke], canvasWidth: UInt32, canvasHeight: UInt32) throws -> SlipDetail",
     "open func complete(slipId: String) throws -> SlipDetail",
     "open func needsAttention() throws -> [AttentionItem]",
+    "public var slipSnapshot: SlipDetail?",
+    "public var caCertificatePem: String?",
+    "public var allowPlaintext: Bool",
     "open func setObserver(observer: SyncObserver)",
     "public protocol SyncObserver",
     "func onSyncState(state: SyncState)",

@@ -33,7 +33,9 @@ inline fun <reified E : Throwable> expectThrows(name: String, block: () -> Unit)
 /** The server under test: started with the demo data, stopped to go offline. */
 class Server(private val bin: String, private val dataDir: File) {
     val port = ServerSocket(0).use { it.localPort }
-    val url = "http://127.0.0.1:$port"
+    /** The CA of the server's certificate when it serves TLS (from ONSITE_TLS_CERT/KEY). */
+    val caPem: String? = System.getenv("ONSITE_CA_CERT")?.let { File(it).readText() }
+    val url = if (caPem != null) "https://localhost:$port" else "http://127.0.0.1:$port"
     var dispatcherToken = ""
     val engineerTokens = mutableListOf<Pair<String, String>>() // employee number, token
     private var process: Process? = null
@@ -108,7 +110,9 @@ fun main() {
 
 fun day(server: Server, phoneDir: File) {
     val (number, token) = server.engineerTokens.first()
-    val session = EngineerSession.open(SessionConfig(phoneDir.path, "JVM test phone of engineer $number", null, false))
+    val session = EngineerSession.open(
+        SessionConfig(phoneDir.path, "JVM test phone of engineer $number", null, false, caCertificatePem = server.caPem),
+    )
     val recorder = Recorder()
     session.setObserver(recorder)
 
