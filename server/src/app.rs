@@ -34,6 +34,8 @@ pub struct Config {
     pub max_push_bytes: usize,
     /// Serve over TLS with these PEM files; plaintext when `None`.
     pub tls: Option<Tls>,
+    /// Calls per user; `None` for no limit.
+    pub rate_limit: Option<crate::throttle::RateLimit>,
 }
 
 /// The server's TLS identity, in PEM.
@@ -70,6 +72,7 @@ impl Config {
             max_open_slips: 6,
             max_push_bytes: crate::sync::push::MAX_PUSH_BYTES,
             tls: None,
+            rate_limit: Some(crate::throttle::RateLimit::DEFAULT),
         }
     }
 }
@@ -80,13 +83,15 @@ pub struct App {
     pub db: DatabaseConnection,
     pub config: Config,
     pub dispatch: Dispatch,
+    pub throttle: crate::throttle::Throttle,
 }
 
 impl App {
     /// The app on a migrated database: builds the dispatch index.
     pub async fn open(db: DatabaseConnection, config: Config) -> Result<Self> {
         let dispatch = Dispatch::load(&db, &config.calendar).await?;
-        Ok(Self { db, config, dispatch })
+        let throttle = crate::throttle::Throttle::new(config.rate_limit);
+        Ok(Self { db, config, dispatch, throttle })
     }
 
     /// Brings this replica's dispatch index and board up to date after a commit, so a caller
@@ -119,6 +124,7 @@ impl Shared {
     pub async fn enter<T>(&self, request: &Request<T>) -> Result<(&Arc<App>, Caller)> {
         let app = self.app()?;
         let caller = auth::authenticate(&app.db, request.metadata()).await?;
+        app.throttle.admit(caller.user_id)?;
         Ok((app, caller))
     }
 }

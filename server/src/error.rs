@@ -37,6 +37,9 @@ pub enum Error {
     /// A push larger than the server takes; the device splits it.
     #[error("the push has {size} bytes; at most {limit} are taken")]
     BatchTooLarge { size: usize, limit: usize },
+    /// The caller sent more calls than their share; they may try again after `retry_after`.
+    #[error("too many calls; try again in {} ms", retry_after.as_millis())]
+    RateLimited { retry_after: std::time::Duration },
     /// A device pushed ops beyond the next one the server expects.
     #[error("the next op of this device must carry device_seq {expected}")]
     SequenceGap { expected: i64 },
@@ -102,6 +105,7 @@ impl Error {
             Self::DoubleBooked { .. } => (Code::FailedPrecondition, "DOUBLE_BOOKED"),
             Self::SequenceGap { .. } => (Code::FailedPrecondition, "SEQUENCE_GAP"),
             Self::BatchTooLarge { .. } => (Code::ResourceExhausted, "BATCH_TOO_LARGE"),
+            Self::RateLimited { .. } => (Code::ResourceExhausted, "RATE_LIMITED"),
             Self::StaleEtag { .. } => (Code::Aborted, "STALE_ETAG"),
             Self::RequestIdReused => (Code::InvalidArgument, "REQUEST_ID_REUSED"),
             Self::Unavailable => (Code::Unavailable, "STARTING_UP"),
@@ -117,6 +121,7 @@ impl From<Error> for Status {
         let (code, reason) = err.classify();
         let mut metadata = std::collections::HashMap::new();
         let mut violations = Vec::new();
+        let mut retry_after = None;
         match err {
             Error::Domain(DomainError::Invalid(vs)) => violations = vs,
             Error::DoubleBooked { slip_id, ticket_number, window } => {
@@ -131,6 +136,7 @@ impl From<Error> for Status {
             Error::BatchTooLarge { limit, .. } => {
                 metadata.insert("max_push_bytes".to_owned(), limit.to_string());
             }
+            Error::RateLimited { retry_after: wait } => retry_after = Some(wait),
             Error::RequestIdReused => violations
                 .push(onsite_core::FieldViolation::new("request_id", "was already used for a different request")),
             Error::Database(e) => {
@@ -155,6 +161,9 @@ impl From<Error> for Status {
         // name what to fix.
         for v in violations.into_iter().take(MAX_VIOLATIONS) {
             details.add_bad_request_violation(v.field, v.description);
+        }
+        if let Some(wait) = retry_after {
+            details.set_retry_info(Some(wait));
         }
         Status::with_error_details(code, message, details)
     }

@@ -27,6 +27,7 @@ pub mod repo;
 pub mod sla_watch;
 pub mod store;
 pub mod sync;
+pub mod throttle;
 pub mod views;
 pub mod visit;
 

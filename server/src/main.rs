@@ -44,6 +44,9 @@ struct Args {
     /// Require client certificates signed by this CA (PEM): mutual TLS for integrations.
     #[arg(long, env = "ONSITE_TLS_CLIENT_CA", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Calls per second each user may make (twice as many in a burst); 0 for no limit.
+    #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = onsite_server::throttle::RateLimit::DEFAULT.per_second)]
+    rate_limit: u32,
     /// Log format: text for people, json for log collectors.
     #[arg(long, env = "ONSITE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -90,6 +93,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
         _ => None,
     };
+    config.rate_limit = (args.rate_limit > 0).then(|| onsite_server::throttle::RateLimit {
+        per_second: args.rate_limit,
+        burst: args.rate_limit.saturating_mul(2),
+    });
     let tls = config.tls.is_some();
 
     let listener = TcpListener::bind(args.listen).await?;

@@ -19,6 +19,7 @@ onsite_tests::conformance!(
     migrations_are_recorded_and_rerun_safely,
     the_audit_log_is_append_only,
     unimplemented_services_say_so,
+    a_caller_over_their_rate_is_told_when_to_retry,
 );
 
 /// The server's overall health status.
@@ -244,4 +245,33 @@ async fn not_serving_until_the_database_is_ready() {
     assert_eq!(onsite_tests::expect::reason(&status), "STARTING_UP");
     server.abort();
     hold.abort();
+}
+
+/// A user who sends more than their share is answered RESOURCE_EXHAUSTED with a RetryInfo
+/// detail, before any work; other users are not held back, and after the wait it passes.
+async fn a_caller_over_their_rate_is_told_when_to_retry(backend: Backend) {
+    use tonic_types::StatusExt;
+    // The burst covers the fixture's own set-up calls.
+    let limit = onsite_server::throttle::RateLimit { per_second: 1, burst: 20 };
+    let f = Fixture::with_config(backend, |c| c.rate_limit = Some(limit)).await;
+    let who = |token: &str| {
+        let mut admin = f.server.admin();
+        let request = authed(token, pb::WhoAmIRequest {});
+        async move { admin.who_am_i(request).await }
+    };
+    let mut refused = None;
+    for _ in 0..40 {
+        if let Err(status) = who(&f.manager).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    let status = refused.unwrap_or_else(|| panic!("forty calls at once passed a burst of 20"));
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(onsite_tests::expect::reason(&status), "RATE_LIMITED");
+    let wait = status.get_details_retry_info().and_then(|r| r.retry_delay).unwrap_or_default();
+    assert!(wait > std::time::Duration::ZERO && wait <= std::time::Duration::from_secs(1), "retry after {wait:?}");
+    who(&f.engineer).await.unwrap_or_else(|e| panic!("another user is not held back: {e}"));
+    tokio::time::sleep(wait).await;
+    who(&f.manager).await.unwrap_or_else(|e| panic!("after the wait the call passes: {e}"));
 }
