@@ -10,8 +10,8 @@ use onsite_proto::v1 as pb;
 use crate::repo::slips::{Labels, Records};
 use crate::repo::{engineers, etag, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, engineer, engineer_position, fix, product, sign_off, site, slip, slip_event,
-    ticket, ticket_event, user,
+    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, product, sign_off, site, slip,
+    slip_event, ticket, ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -351,6 +351,20 @@ pub fn position_fix(p: &engineer_position::Model) -> pb::PositionFix {
         time: ts(p.device_time_us),
         accuracy_m: p.accuracy_m,
         receive_time: ts(p.received_at_us),
+    }
+}
+
+/// An engineer's phone.
+pub fn device(d: &device::Model) -> pb::Device {
+    pb::Device {
+        id: d.id.clone(),
+        engineer_id: d.engineer_id.clone().unwrap_or_default(),
+        label: d.label.clone(),
+        last_applied_seq: d.last_applied_seq,
+        registered_at: ts(d.registered_at_us),
+        last_push_at: opt_ts(d.last_push_at_us),
+        revoked_at: opt_ts(d.revoked_at_us),
+        revoke_reason: d.revoke_reason.clone().unwrap_or_default(),
     }
 }
 

@@ -338,6 +338,16 @@ fn rows() -> Vec<Row> {
             ..Default::default()
         }
         .encode_to_vec()),
+        row!("EngineerService/ListDevices", [Yes, Yes, Pd, Pd], |w, who| pb::ListDevicesRequest {
+            engineer_id: w.f.engineer_id.clone()
+        }
+        .encode_to_vec()),
+        row!("EngineerService/RevokeDevice", [Yes, Yes, Pd, Pd], |w, who| pb::RevokeDeviceRequest {
+            request_id: request_id(),
+            device_id: w.device(&w.f.engineer).await,
+            reason: "reported lost".into(),
+        }
+        .encode_to_vec()),
         row!(
             "ReportService/GetServiceReport",
             [Unimplemented, Unimplemented, Unimplemented, Unimplemented],

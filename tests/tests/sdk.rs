@@ -500,6 +500,49 @@ fn a_change_the_server_cannot_take_never_holds_back_the_ones_behind_it() {
     assert!(matches!(&refused_now, Err(SdkError::Invalid { field, .. }) if field == "change"), "{refused_now:?}");
 }
 
+/// A lost phone is cut off: what it still carries comes in refused as DEVICE_REVOKED, its
+/// records are kept on the slip for the manager, and the phone shows the engineer why.
+#[test]
+fn a_revoked_phone_is_cut_off_and_its_records_kept() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.signed_in_phone();
+    let steps = visit_steps(&slip.id);
+    for step in &steps[..4] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    for step in &steps[4..6] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut engineers = f.server.engineers();
+    let list = pb::ListDevicesRequest { engineer_id: f.engineer_id.clone() };
+    let devices = desk.rt.block_on(engineers.list_devices(authed(&f.manager, list.clone())));
+    let devices = devices.unwrap_or_else(|e| panic!("{e}")).into_inner().devices;
+    let [phone] = devices.as_slice() else { panic!("one phone: {devices:?}") };
+    let revoke = pb::RevokeDeviceRequest {
+        request_id: request_id(),
+        device_id: phone.id.clone(),
+        reason: "reported lost".into(),
+    };
+    desk.rt.block_on(engineers.revoke_device(authed(&f.manager, revoke))).unwrap_or_else(|e| panic!("{e}"));
+
+    desk.proxy.set_online(true);
+    let cut_off = session.sync();
+    assert!(matches!(&cut_off, Err(SdkError::Refused { reason, .. }) if reason == "DEVICE_REVOKED"), "{cut_off:?}");
+    let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(attention.len(), 2, "{attention:?}");
+    assert!(attention.iter().all(|a| a.reason == "DEVICE_REVOKED"), "{attention:?}");
+    let server = desk.server_slip(&slip.id);
+    assert_eq!(server.flagged_records.len(), 2, "the backup and the fix are kept for the manager");
+    assert!(server.needs_manager_review && server.backups.is_empty() && server.fix.is_none());
+    let devices = desk.rt.block_on(engineers.list_devices(authed(&f.manager, list)));
+    let devices = devices.unwrap_or_else(|e| panic!("{e}")).into_inner().devices;
+    assert!(devices[0].revoked_at.is_some() && devices[0].revoke_reason == "reported lost");
+}
+
 /// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.
 #[test]
 fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {

@@ -173,6 +173,38 @@ impl EngineerService for Engineers {
         })
         .await
     }
+
+    async fn list_devices(
+        &self,
+        request: Request<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::ListDevicesResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let engineer = repo::load(&app.db, &request.get_ref().engineer_id, "engineer_id").await?;
+            let devices = crate::repo::devices::of_engineer(&app.db, &engineer.id).await?;
+            Ok(pb::ListDevicesResponse { devices: devices.iter().map(views::device).collect() })
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, request: Request<pb::RevokeDeviceRequest>) -> Result<Response<pb::Device>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let req = request.get_ref();
+            let mut v = Violations::new();
+            v.required_text("reason", &req.reason, onsite_core::slip::MAX_REASON);
+            v.check()?;
+            let now = Utc::now();
+            idempotency::run(app, &caller, "RevokeDevice", &req.request_id, req, |txn| async {
+                let device = crate::repo::devices::revoke(&txn, &req.device_id, req.reason.trim(), now).await?;
+                Ok((txn, views::device(&device)))
+            })
+            .await
+        })
+        .await
+    }
 }
 
 fn parse_position_cursor(text: &str) -> Result<(i64, String)> {

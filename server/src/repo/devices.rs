@@ -28,6 +28,7 @@ pub async fn register(
 ) -> Result<device::Model> {
     if let Some(existing) = device::Entity::find_by_id(new.id.clone()).one(db).await? {
         return if existing.user_id == caller.user_id.to_string() && existing.public_key == new.public_key {
+            refuse_revoked(&existing)?;
             Ok(existing)
         } else {
             Err(Error::AlreadyExists {
@@ -45,6 +46,8 @@ pub async fn register(
         last_applied_seq: 0,
         registered_at_us: to_us(now),
         last_push_at_us: None,
+        revoked_at_us: None,
+        revoke_reason: None,
     };
     device::Entity::insert(device::ActiveModel::from(model.clone())).exec(db).await?;
     Ok(model)
@@ -61,6 +64,46 @@ pub async fn load_own(db: &impl ConnectionTrait, caller: &Caller, id: &str, lock
         .await?
         .filter(|d| d.user_id == caller.user_id.to_string())
         .ok_or_else(|| Error::precondition("DEVICE_NOT_REGISTERED", "register this device before syncing"))
+}
+
+/// DEVICE_REVOKED for a phone a manager cut off.
+pub fn refuse_revoked(device: &device::Model) -> Result<()> {
+    match device.revoked_at_us {
+        None => Ok(()),
+        Some(_) => Err(Error::precondition(
+            "DEVICE_REVOKED",
+            format!(
+                "a manager revoked this phone ({}); sign in again on a phone in your hands",
+                device.revoke_reason.as_deref().unwrap_or("no reason given")
+            ),
+        )),
+    }
+}
+
+/// An engineer's devices, newest first.
+pub async fn of_engineer(db: &impl ConnectionTrait, engineer_id: &str) -> Result<Vec<device::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    Ok(device::Entity::find()
+        .filter(device::Column::EngineerId.eq(engineer_id))
+        .order_by_desc(device::Column::RegisteredAtUs)
+        .all(db)
+        .await?)
+}
+
+/// Cuts a device off; revoking it again keeps the first revocation.
+pub async fn revoke(db: &impl ConnectionTrait, id: &str, reason: &str, now: DateTime<Utc>) -> Result<device::Model> {
+    let current =
+        device::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or_else(|| Error::not_found("device", id))?;
+    if current.revoked_at_us.is_some() {
+        return Ok(current);
+    }
+    let revoked = device::ActiveModel {
+        id: Set(current.id.clone()),
+        revoked_at_us: Set(Some(to_us(now))),
+        revoke_reason: Set(Some(reason.to_owned())),
+        ..Default::default()
+    };
+    Ok(revoked.update(db).await?)
 }
 
 /// A result to store, with what the table indexes it by.

@@ -394,6 +394,9 @@ entity!(
         pub last_applied_seq: i64,
         pub registered_at_us: i64,
         pub last_push_at_us: Option<i64>,
+        /// Set when a manager cut the phone off.
+        pub revoked_at_us: Option<i64>,
+        pub revoke_reason: Option<String>,
     }
 );
 

@@ -222,6 +222,17 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: &[],
         postgres: &[],
     },
+    Migration {
+        version: 5,
+        name: "device_revocation",
+        common: &[
+            // A revoked phone's ops are refused and their records kept flagged.
+            "ALTER TABLE devices ADD COLUMN revoked_at_us BIGINT",
+            "ALTER TABLE devices ADD COLUMN revoke_reason TEXT",
+        ],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

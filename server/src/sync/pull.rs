@@ -36,6 +36,7 @@ pub async fn pull(app: &App, caller: &Caller, req: &pb::PullRequest) -> Result<p
     let engineer =
         caller.engineer_id.ok_or(Error::PermissionDenied("only an engineer pulls a change feed"))?.to_string();
     let device = devices::load_own(&app.db, caller, &req.device_id, false).await?;
+    devices::refuse_revoked(&device)?;
     let limit = match req.limit {
         0 => DEFAULT_LIMIT,
         n if n < 0 => return Err(Error::invalid("limit", "must not be negative")),

@@ -220,11 +220,13 @@ async fn apply(
     let op_time = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok()).unwrap_or(now);
     let action = DeviceAction::try_from(payload);
     let savepoint = txn.begin().await?;
-    let applied = match action {
-        Err(e) => Err(e.into()),
-        Ok(DeviceAction::Positions(report)) => report_location(&savepoint, caller, &report, now, skew).await,
-        Ok(DeviceAction::Withdrawn(withdrawal)) => withdrawn(&withdrawal),
-        Ok(DeviceAction::Visit(visit_op)) => {
+    // A revoked phone's ops are refused; the records they carry are kept below.
+    let applied = match devices::refuse_revoked(device).map(|()| action) {
+        Err(e) => Err(e),
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(DeviceAction::Positions(report))) => report_location(&savepoint, caller, &report, now, skew).await,
+        Ok(Ok(DeviceAction::Withdrawn(withdrawal))) => withdrawn(&withdrawal),
+        Ok(Ok(DeviceAction::Visit(visit_op))) => {
             let ctx = Context {
                 request_id: &op.op_id,
                 slip_id: &op.slip_id,
