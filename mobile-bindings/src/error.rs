@@ -27,6 +27,10 @@ pub enum OnsiteError {
     /// The server could not be reached; the change is kept and syncs later.
     #[error("offline: {detail}")]
     Offline { detail: String },
+    /// The local store does not open with the key given (or without one). Nothing was
+    /// changed: the right key opens it.
+    #[error("the local store does not open with this key")]
+    WrongStoreKey,
     /// The phone's local store failed.
     #[error("local storage: {detail}")]
     Storage { detail: String },
@@ -42,6 +46,7 @@ impl From<SdkError> for OnsiteError {
             SdkError::OtherEngineerSignedIn => Self::OtherEngineerSignedIn,
             SdkError::UnknownSlip(slip_id) => Self::UnknownSlip { slip_id },
             SdkError::Network(detail) => Self::Offline { detail },
+            SdkError::WrongStoreKey => Self::WrongStoreKey,
             SdkError::Storage(detail) => Self::Storage { detail },
         }
     }

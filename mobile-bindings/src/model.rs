@@ -22,6 +22,10 @@ pub struct SessionConfig {
     /// Allow `http://` to a host other than this device (never in production).
     #[uniffi(default)]
     pub allow_plaintext: bool,
+    /// 32 random bytes that encrypt the local store (SQLCipher), kept in the Android Keystore or
+    /// the iOS Keychain. `null`/`nil` leaves the store unencrypted.
+    #[uniffi(default)]
+    pub store_key: Option<Vec<u8>>,
 }
 
 /// Where a slip is in its lifecycle.

@@ -64,6 +64,7 @@ impl EngineerSession {
             sync_after_write: config.sync_after_write,
             ca_certificate_pem: config.ca_certificate_pem,
             allow_plaintext: config.allow_plaintext,
+            store_key: config.store_key,
             ..Config::new(config.data_dir)
         };
         Ok(Arc::new(Self { inner: Arc::new(Session::open(sdk)?) }))

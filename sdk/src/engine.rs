@@ -38,6 +38,9 @@ pub struct Config {
     /// Allow `http://` to hosts other than this device. Off: the engineer's work never crosses
     /// a network in plaintext.
     pub allow_plaintext: bool,
+    /// 32 random bytes that encrypt the local store, from the Android Keystore or the iOS
+    /// Keychain; `None` leaves it unencrypted. A store opens only with the key it was made with.
+    pub store_key: Option<Vec<u8>>,
     /// The device clock.
     pub clock: Clock,
 }
@@ -61,6 +64,7 @@ impl Config {
             compress: true,
             ca_certificate_pem: None,
             allow_plaintext: false,
+            store_key: None,
             clock: Arc::new(Utc::now),
         }
     }

@@ -24,6 +24,10 @@ pub enum SdkError {
     /// The server could not be reached or answered with a transient error.
     #[error("network: {0}")]
     Network(String),
+    /// The local store cannot be opened with the key given (or without one): it stays as it
+    /// is, untouched, until the right key opens it.
+    #[error("the local store cannot be opened with this key")]
+    WrongStoreKey,
     /// The local store failed.
     #[error("local store: {0}")]
     Storage(String),

@@ -27,7 +27,7 @@ impl Session {
     /// Opens the local store. Works offline; a signed-in engineer's data is there at once.
     pub fn open(config: Config) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| SdkError::Storage(e.to_string()))?;
-        let store = store::Store::open(&config.data_dir.join("onsite.db"))?;
+        let store = store::Store::open(&config.data_dir.join("onsite.db"), config.store_key.as_deref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("onsite-sync")

@@ -8,6 +8,9 @@
 //!
 //! `synchronous = NORMAL` in WAL mode: a committed transaction survives the app being killed
 //! at any instant (the OS has it); only a power cut can lose the last commits.
+//!
+//! With a key the file is encrypted with SQLCipher (AES-256, a page at a time). The app keeps
+//! the key in the Android Keystore or the iOS Keychain.
 
 use std::path::Path;
 
@@ -99,10 +102,26 @@ fn upgrade(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of a store key: a raw AES-256 key, so opening costs no key derivation.
+pub const KEY_BYTES: usize = 32;
+
 impl Store {
-    /// Opens (creating) the store at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating) the store at `path`, encrypted with `key` when one is given.
+    pub fn open(path: &Path, key: Option<&[u8]>) -> Result<Self> {
         let conn = Connection::open(path)?;
+        // A wrong key is an answer to the app (`WrongStoreKey`), not a line on stderr.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
+        if let Some(key) = key {
+            if key.len() != KEY_BYTES {
+                return Err(SdkError::invalid("store_key", format!("must be {KEY_BYTES} bytes")));
+            }
+            // The first statement on the connection; a raw key in SQLCipher's blob syntax.
+            conn.pragma_update(None, "key", format!("x'{}'", hex::encode(key)))?;
+        }
+        // Read before anything is written: a wrong key (or a missing one) leaves the file as it is.
+        if conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err() {
+            return Err(SdkError::WrongStoreKey);
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;

@@ -142,12 +142,20 @@ fn push(c: &mut Criterion) {
     group.finish();
 }
 
+/// Recording an action on the phone, with a plain store and an encrypted one (SQLCipher) in
+/// the same run.
 fn enqueue(c: &mut Criterion) {
     let (_server_runtime, f, slips) = setup();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = Config { sync_interval: None, sync_after_write: false, ..Config::new(dir.path()) };
-    let session = Session::open(config).unwrap_or_else(|e| panic!("{e}"));
-    session.sign_in(&format!("http://{}", f.server.addr), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    for (name, key) in [("enqueue_add_parts", None), ("enqueue_add_parts_encrypted", Some(vec![42u8; 32]))] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = Config { sync_interval: None, sync_after_write: false, store_key: key, ..Config::new(dir.path()) };
+        let session = Session::open(config).unwrap_or_else(|e| panic!("{e}"));
+        session.sign_in(&format!("http://{}", f.server.addr), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+        enqueue_on(c, name, &session, &slips);
+    }
+}
+
+fn enqueue_on(c: &mut Criterion, name: &str, session: &Session, slips: &[String]) {
     let input = [CostLine {
         id: String::new(),
         kind: Code::Known(CostKind::Part),
@@ -167,13 +175,13 @@ fn enqueue(c: &mut Criterion) {
         .collect();
     samples.sort();
     println!(
-        "enqueue latency over {} calls: p50 {:?}, p99 {:?}, max {:?}",
+        "{name} latency over {} calls: p50 {:?}, p99 {:?}, max {:?}",
         samples.len(),
         samples[samples.len() / 2],
         samples[samples.len() * 99 / 100],
         samples[samples.len() - 1]
     );
-    c.bench_function("enqueue_add_parts", |b| {
+    c.bench_function(name, |b| {
         let mut i = 0;
         b.iter(|| {
             i += 1;

@@ -543,6 +543,42 @@ fn a_revoked_phone_is_cut_off_and_its_records_kept() {
     assert!(devices[0].revoked_at.is_some() && devices[0].revoke_reason == "reported lost");
 }
 
+/// With a key from the phone's keystore the store is encrypted: nothing of the engineer's day
+/// is readable in the file, a wrong key (or none) fails with a typed error and changes
+/// nothing, and the right key opens it with its queue intact.
+#[test]
+fn the_store_is_encrypted_and_opens_only_with_its_key() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let keyed = |key: Option<Vec<u8>>| Config { store_key: key, ..desk.config("sealed") };
+    let key = (0u8..32).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect::<Vec<u8>>();
+    let session = Session::open(keyed(Some(key.clone()))).unwrap_or_else(|e| panic!("{e}"));
+    session.sign_in(&desk.proxy.url(), &f.engineer).unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    session.confirm(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    drop(session);
+
+    let file = desk.dir.path().join("sealed").join("onsite.db");
+    let sealed = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    let contains = |needle: &[u8]| sealed.windows(needle.len()).any(|w| w == needle);
+    assert!(!sealed.starts_with(b"SQLite format 3"), "the file is not plain SQLite");
+    assert!(!contains(slip.id.as_bytes()) && !contains(b"Payroll run aborts"), "nothing readable in the file");
+
+    let wrong = Session::open(keyed(Some(vec![7; 32])));
+    assert!(matches!(wrong, Err(SdkError::WrongStoreKey)), "{wrong:?}");
+    let none = Session::open(keyed(None));
+    assert!(matches!(none, Err(SdkError::WrongStoreKey)), "{none:?}");
+    let short = Session::open(keyed(Some(vec![1; 16])));
+    assert!(matches!(&short, Err(SdkError::Invalid { field, .. }) if field == "store_key"), "{short:?}");
+    assert_eq!(std::fs::read(&file).ok(), Some(sealed), "failed opens change nothing");
+
+    let session = Session::open(keyed(Some(key))).unwrap_or_else(|e| panic!("the right key: {e}"));
+    assert_eq!(session.pending_changes().map(|p| p.len()).ok(), Some(1), "the queue is intact");
+    drain(&desk, &session);
+    assert_eq!(desk.server_slip(&slip.id).state, pb::SlipState::Confirmed as i32);
+}
+
 /// Signing out keeps unsynced work unless forced; the next engineer sees nothing of it.
 #[test]
 fn sign_out_protects_unsynced_work_and_the_next_engineer_starts_empty() {

@@ -164,6 +164,8 @@ const SWIFT_API: &[&str] = &[
     "public var slipSnapshot: SlipDetail?",
     "public var caCertificatePem: String?",
     "public var allowPlaintext: Bool",
+    "public var storeKey: Data?",
+    "case WrongStoreKey",
     "open func setObserver(observer: SyncObserver)",
     "public protocol SyncObserver",
     "func onSyncState(state: SyncState)",

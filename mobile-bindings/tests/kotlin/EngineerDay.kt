@@ -110,9 +110,13 @@ fun main() {
 
 fun day(server: Server, phoneDir: File) {
     val (number, token) = server.engineerTokens.first()
-    val session = EngineerSession.open(
-        SessionConfig(phoneDir.path, "JVM test phone of engineer $number", null, false, caCertificatePem = server.caPem),
+    // The store is encrypted with a key the app would keep in the Android Keystore.
+    val storeKey = ByteArray(32) { (it * 7 + 3).toByte() }
+    fun config(key: ByteArray?) = SessionConfig(
+        phoneDir.path, "JVM test phone of engineer $number", null, false,
+        caCertificatePem = server.caPem, storeKey = key,
     )
+    val session = EngineerSession.open(config(storeKey))
     val recorder = Recorder()
     session.setObserver(recorder)
 
@@ -209,6 +213,10 @@ fun day(server: Server, phoneDir: File) {
     check("the observer saw the end", recorder.states.last().pendingChanges == 0uL)
 
     check("dismissed", session.dismiss(attention[0].changeId))
+    expectThrows<OnsiteException.WrongStoreKey>("another key does not open the store") {
+        EngineerSession.open(config(ByteArray(32)))
+    }
+    check("the engineer's slips are still there", session.slips().isNotEmpty())
     session.signOut(false)
     check("signed out: nothing left on the phone", session.slips().isEmpty() && session.engineerId() == null)
 }
