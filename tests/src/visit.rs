@@ -6,7 +6,35 @@ use onsite_sdk::{
     SlipState, StrokePoint,
 };
 
+use onsite_proto::v1 as pb;
+
 use crate::window;
+
+/// The audit names of the visit's actions, in order.
+pub const ACTIONS: [&str; 9] = [
+    "confirm",
+    "book_appointment",
+    "start_travel",
+    "check_in",
+    "log_backup",
+    "record_fix",
+    "add_parts_cost",
+    "capture_sign_off",
+    "complete",
+];
+
+/// A resolved fix as the wire carries it.
+pub fn wire_fix() -> pb::FixRecord {
+    pb::FixRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        outcome: pb::FixOutcome::Resolved as i32,
+        root_cause: pb::RootCause::SoftwareDefect as i32,
+        cause: "Lock order".into(),
+        solution: "Patched".into(),
+        time_spent_minutes: 30,
+        ..Default::default()
+    }
+}
 
 /// A two-stroke signature.
 pub fn stroke() -> Vec<Vec<StrokePoint>> {

@@ -454,15 +454,7 @@ fn rows() -> Vec<Row> {
         row!("SlipService/RecordFix", [Pd, Pd, Yes, NotFound], |w, who| pb::RecordFixRequest {
             request_id: request_id(),
             slip_id: w.slip(S::OnSite).await.id,
-            fix: Some(pb::FixRecord {
-                id: uuid::Uuid::now_v7().to_string(),
-                outcome: pb::FixOutcome::Resolved as i32,
-                root_cause: pb::RootCause::SoftwareDefect as i32,
-                cause: "Lock order".into(),
-                solution: "Patched".into(),
-                time_spent_minutes: 30,
-                ..Default::default()
-            }),
+            fix: Some(onsite_tests::visit::wire_fix()),
         }
         .encode_to_vec()),
         row!("SlipService/AddPartsCost", [Pd, Pd, Yes, NotFound], |w, who| pb::AddPartsCostRequest {

@@ -51,15 +51,7 @@ fn seeds(slip_id: &str) -> Vec<pb::Op> {
             attachment_sha256: vec!["ab".repeat(32)],
             ..Default::default()
         }),
-        P::RecordFix(pb::FixRecord {
-            id: id(),
-            outcome: pb::FixOutcome::Resolved as i32,
-            root_cause: pb::RootCause::SoftwareDefect as i32,
-            cause: "Lock order".into(),
-            solution: "Patched".into(),
-            time_spent_minutes: 30,
-            ..Default::default()
-        }),
+        P::RecordFix(onsite_tests::visit::wire_fix()),
         P::AddPartsCost(pb::PartsCostOp {
             lines: vec![pb::CostLine {
                 id: id(),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use onsite_proto::v1 as pb;
 use onsite_tests::proxy::{Link, Proxy};
+use onsite_tests::visit::ACTIONS;
 use onsite_tests::{Backend, Fixture, Rng, TestServer, authed};
 use tokio::runtime::Runtime;
 
@@ -37,7 +38,7 @@ const SLOW_DEADLINE: Duration = Duration::from_secs(10);
 /// What "a few seconds" over a deadline may be on a shared, noisy machine.
 const SLACK: Duration = Duration::from_secs(3);
 /// The actions of one visit.
-const VISIT: usize = 9;
+const VISIT: usize = ACTIONS.len();
 
 /// The phone's process and its pipes.
 struct Phone {
@@ -225,18 +226,7 @@ impl World {
             .unwrap_or_else(|e| panic!("events: {e}"))
             .into_inner()
             .events;
-        let actions = [
-            "confirm",
-            "book_appointment",
-            "start_travel",
-            "check_in",
-            "log_backup",
-            "record_fix",
-            "add_parts_cost",
-            "capture_sign_off",
-            "complete",
-        ];
-        actions.iter().map(|a| events.iter().filter(|e| e.action == *a).count()).collect()
+        ACTIONS.iter().map(|a| events.iter().filter(|e| e.action == *a).count()).collect()
     }
 }
 

@@ -161,17 +161,7 @@ fn assert_visit_on_server(desk: &Desk, slip_id: &str) {
     assert!(sign_off.verified, "the device signature verified");
     assert!(slip.flagged_records.is_empty());
     let actions: Vec<String> = desk.events(slip_id).into_iter().map(|e| e.action).collect();
-    for action in [
-        "confirm",
-        "book_appointment",
-        "start_travel",
-        "check_in",
-        "log_backup",
-        "record_fix",
-        "add_parts_cost",
-        "capture_sign_off",
-        "complete",
-    ] {
+    for action in onsite_tests::visit::ACTIONS {
         assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action} applied exactly once: {actions:?}");
     }
 }

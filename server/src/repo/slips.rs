@@ -23,6 +23,15 @@ pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<slip::Model> {
     slip::Entity::find_by_id(id.to_string()).one(db).await?.ok_or_else(|| Error::not_found("slip", id))
 }
 
+/// The slip with this id, if there is one; an empty or malformed id names none.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<slip::Model>> {
+    match load(db, id).await {
+        Ok(model) => Ok(Some(model)),
+        Err(Error::NotFound { .. } | Error::Domain(onsite_core::DomainError::Invalid(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Loads a slip the caller may see: managers see all, engineers only their own; to them any
 /// other is not found, so its existence does not leak.
 pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) -> Result<slip::Model> {

@@ -82,12 +82,10 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
             results.push(replay);
             continue;
         }
-        if !op.slip_id.is_empty() && !touched.iter().any(|(id, _)| *id == op.slip_id) {
-            match slips::load(&txn, &op.slip_id).await {
-                Ok(before) => touched.push((before.id, before.engineer_id)),
-                Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => {}
-                Err(e) => return Err(e),
-            }
+        if !touched.iter().any(|(id, _)| *id == op.slip_id)
+            && let Some(before) = slips::find(&txn, &op.slip_id).await?
+        {
+            touched.push((before.id, before.engineer_id));
         }
         let Some(result) = apply(&txn, caller, &device, op, now, skew).await? else {
             // Waits for its signature image: the device pushes it again after the upload.
@@ -142,12 +140,11 @@ async fn attach_slips(
         let refused = matches!(result.outcome(), pb::OpOutcome::Conflict | pb::OpOutcome::Rejected);
         result.slip = None;
         if refused && !op.slip_id.is_empty() && seen.insert(op.slip_id.as_str()) {
-            result.slip = match slips::load(txn, &op.slip_id).await {
-                Ok(model) if slips::assigned_to(&model, caller.engineer_id) => {
+            result.slip = match slips::find(txn, &op.slip_id).await? {
+                Some(model) if slips::assigned_to(&model, caller.engineer_id) => {
                     Some(visit::full_view(txn, &model).await?)
                 }
-                Ok(_) | Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => None,
-                Err(e) => return Err(e),
+                _ => None,
             };
         }
     }
@@ -160,12 +157,8 @@ async fn known_slip(
     caller: &Caller,
     slip_id: &str,
 ) -> Result<Option<crate::store::entities::slip::Model>> {
-    let (Some(engineer), false) = (caller.engineer_id, slip_id.is_empty()) else { return Ok(None) };
-    let model = match slips::load(txn, slip_id).await {
-        Ok(model) => model,
-        Err(Error::NotFound { .. } | Error::Domain(DomainError::Invalid(_))) => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    let Some(engineer) = caller.engineer_id else { return Ok(None) };
+    let Some(model) = slips::find(txn, slip_id).await? else { return Ok(None) };
     Ok(slips::ever_assigned(txn, &model.id, engineer).await?.then_some(model))
 }
 
