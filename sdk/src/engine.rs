@@ -102,8 +102,9 @@ pub(crate) struct Engine {
     pub(crate) gate: tokio::sync::Mutex<()>,
     /// Wakes the background worker after a local write.
     pub(crate) wake: Arc<Notify>,
-    /// Changes asked for per pull: halved when a pull's answer misses its deadline (a slow
-    /// link), so each answer can arrive in time; doubled back after answers that did.
+    /// Changes asked for per pull (0 until a pull sets it): halved when a pull's answer misses
+    /// its deadline (a slow link), so each answer can arrive in time; doubled back after
+    /// answers that did.
     pub(crate) pull_page: std::sync::atomic::AtomicU32,
 }
 
@@ -115,7 +116,7 @@ impl Engine {
             observer: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
-            pull_page: std::sync::atomic::AtomicU32::new(crate::sync::PULL_PAGE),
+            pull_page: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

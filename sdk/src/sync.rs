@@ -502,7 +502,10 @@ async fn pull(engine: &Engine, client: &mut SyncServiceClient<Channel>, token: &
     let mut pulled = 0;
     loop {
         let cursor = store::meta_text(engine.lock()?.read(), key::CURSOR)?.unwrap_or_default();
-        let page = engine.pull_page.load(Relaxed);
+        let page = match engine.pull_page.load(Relaxed) {
+            0 => PULL_PAGE,
+            page => page,
+        };
         let request = pb::PullRequest { device_id: device_id.to_owned(), cursor: cursor.clone(), limit: page as i32 };
         let answer = within(engine.config.request_timeout, client.pull(authed(token, request))).await;
         let next_page = match &answer {

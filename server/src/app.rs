@@ -70,12 +70,16 @@ impl Config {
             demo: false,
             dispatch_poll_interval: Duration::from_secs(1),
             max_open_slips: 6,
-            max_push_bytes: crate::sync::push::MAX_PUSH_BYTES,
+            max_push_bytes: MAX_PUSH_BYTES,
             tls: None,
             rate_limit: Some(crate::throttle::RateLimit::DEFAULT),
         }
     }
 }
+
+/// The default largest push in encoded bytes (`Config::max_push_bytes`): far above any one op
+/// the core limits allow, far below the 4 MiB gRPC message limit.
+pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 
 /// What every handler works with once the server is ready.
 #[derive(Debug)]

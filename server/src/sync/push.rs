@@ -30,9 +30,6 @@ use crate::visit::{self, SIGNATURE_IMAGE_MISSING};
 
 /// Most ops one push may carry.
 pub const MAX_OPS: usize = 500;
-/// The default largest push in encoded bytes (`Config::max_push_bytes`): far above any one op
-/// the core limits allow, far below the 4 MiB gRPC message limit.
-pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 
 /// The push limit as devices are told it.
 pub fn advertised_limit(app: &App) -> i64 {
