@@ -287,6 +287,17 @@ async fn seed_version_1(db: &DatabaseConnection) {
     insert(db, sign_off::ActiveModel { report_content: NotSet, ..sign_off.into() }).await;
 }
 
+/// What version 4 added: the engineers each slip was assigned to (a release of version 4
+/// wrote them at every dispatch; version 4's own upgrade fills them from the audit log).
+async fn seed_version_4(db: &DatabaseConnection) {
+    for slip in [SLIP, DISPATCHED] {
+        let sql = format!(
+            "INSERT INTO slip_assignments (slip_id, engineer_id, assigned_at_us) VALUES ('{slip}', '{ENGINEER}', 0)"
+        );
+        db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 /// What version 2 added: position history and the board's feed.
 async fn seed_version_2(db: &DatabaseConnection) {
     let fix = engineer_position::Model {
@@ -349,6 +360,9 @@ async fn every_earlier_schema_upgrades_with_its_data(backend: Backend) {
         seed_version_1(&db).await;
         if version >= 2 {
             seed_version_2(&db).await;
+        }
+        if version >= 4 {
+            seed_version_4(&db).await;
         }
         let before: Vec<i64> = row_counts(&db).await;
 
