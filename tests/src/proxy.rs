@@ -137,10 +137,10 @@ impl Proxy {
 
     /// Clears every fault and cuts open connections: the network heals.
     pub fn heal(&self) {
-        for offset in [&self.state.cut_after, &self.state.stall_down_after, &self.state.stall_up_after] {
+        let state = &self.state;
+        for offset in [&state.cut_after, &state.stall_down_after, &state.stall_up_after, &state.half_open_after] {
             offset.store(0, Ordering::SeqCst);
         }
-        self.state.half_open_after.store(0, Ordering::SeqCst);
         self.set_link(None);
         self.end_stalls();
         self.set_online(true);
