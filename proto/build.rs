@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "onsite/v1/sync.proto",
     "onsite/v1/reports.proto",
     "onsite/v1/admin.proto",
+    "onsite/v1/auth.proto",
     "onsite/v1/catalog.proto",
 ];
 

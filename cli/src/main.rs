@@ -3,11 +3,13 @@
 //! Reads the server address from `--server` / `ONSITE_SERVER` and the bearer token from
 //! `--token` / `ONSITE_TOKEN`. Prints aligned tables, or JSON with `--json`.
 //!
+//! - [`account`]: setup, sign-in, enrolment codes, the audit log.
 //! - [`desk`]: tickets, slips, engineers, customers.
 //! - [`dispatch`]: suggestions, assigning, appointments.
 //! - [`board`]: the live board; [`map`]: the board drawn as SVG.
 //! - [`table`]: tables and reports; [`text`]: how values are shown.
 
+mod account;
 mod board;
 mod desk;
 mod dispatch;
@@ -29,7 +31,7 @@ struct Cli {
     /// CA certificate (PEM file) of a server with a self-issued certificate, for https.
     #[arg(long, env = "ONSITE_CA_CERT", global = true)]
     ca_cert: Option<std::path::PathBuf>,
-    /// Bearer token (printed by the server on first start or by --demo).
+    /// Bearer token (from `setup` or `sign-in`, or printed by --demo).
     #[arg(long, env = "ONSITE_TOKEN", default_value = "", hide_env_values = true, global = true)]
     token: String,
     /// Print JSON instead of tables (one object; one per line for `board --watch`).
@@ -41,6 +43,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Sets a password with a one-time setup code (the first start prints one) and signs in.
+    Setup {
+        #[arg(long)]
+        code: String,
+    },
+    /// Signs in with a login and password (from ONSITE_PASSWORD or standard input).
+    SignIn {
+        #[arg(long)]
+        login: String,
+    },
+    /// Issues a one-time code an engineer enrols a phone with.
+    EnrolmentCode {
+        /// The engineer's id.
+        #[arg(long)]
+        engineer: String,
+    },
+    /// The security audit log, newest first.
+    Audit {
+        /// Only this kind, e.g. sign_in_failed.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i32,
+    },
     /// Who the token belongs to.
     Whoami,
     /// Lists tickets, newest first.
@@ -188,6 +214,10 @@ async fn run(cli: Cli) -> Result {
     let channel = endpoint.connect().await.map_err(|e| format!("{}: {e}", cli.server))?;
     let ctx = Ctx { channel, token: cli.token.clone() };
     let report = match cli.command {
+        Command::Setup { code } => account::setup(&ctx, code).await?,
+        Command::SignIn { login } => account::sign_in(&ctx, login).await?,
+        Command::EnrolmentCode { engineer } => account::enrolment_code(&ctx, engineer).await?,
+        Command::Audit { kind, limit } => account::audit(&ctx, kind, limit).await?,
         Command::Whoami => desk::whoami(&ctx).await?,
         Command::Tickets { status, severity, breached } => desk::tickets(&ctx, status, severity, breached).await?,
         Command::Ticket { id } => desk::ticket(&ctx, id).await?,

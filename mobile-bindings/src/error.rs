@@ -18,6 +18,10 @@ pub enum OnsiteError {
     /// Nobody is signed in on this device.
     #[error("no engineer is signed in")]
     NotSignedIn,
+    /// The sign-in is over (signed out elsewhere, or its refresh refused): show the sign-in
+    /// screen. Work recorded meanwhile stays queued and syncs after the new sign-in.
+    #[error("the sign-in has ended ({reason})")]
+    SessionEnded { reason: String },
     /// Another engineer is signed in; they must sign out first.
     #[error("another engineer is signed in on this device")]
     OtherEngineerSignedIn,
@@ -44,6 +48,7 @@ impl From<SdkError> for OnsiteError {
             SdkError::UnsyncedChanges { ops, attachments } => Self::UnsyncedChanges { ops, attachments },
             SdkError::NotSignedIn => Self::NotSignedIn,
             SdkError::OtherEngineerSignedIn => Self::OtherEngineerSignedIn,
+            SdkError::SessionEnded { reason } => Self::SessionEnded { reason },
             SdkError::UnknownSlip(slip_id) => Self::UnknownSlip { slip_id },
             SdkError::Network(detail) => Self::Offline { detail },
             SdkError::WrongStoreKey => Self::WrongStoreKey,

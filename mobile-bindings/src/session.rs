@@ -76,6 +76,19 @@ impl EngineerSession {
         Ok(summary(self.inner.sign_in(&server_url, &token)?))
     }
 
+    /// Signs in with the engineer's login and password (online, once). The sign-in is scoped
+    /// to this phone and refreshes itself whenever the phone is online; offline, work is
+    /// recorded as always. A wrong login or password is `Refused` with `BAD_CREDENTIALS`.
+    pub fn sign_in_with_password(&self, server_url: String, login: String, password: String) -> Result<SyncSummary> {
+        Ok(summary(self.inner.sign_in_with_password(&server_url, &login, &password)?))
+    }
+
+    /// Enrols this phone with the one-time code a manager issued to the engineer (online,
+    /// once): registers the phone's key and signs the engineer in, scoped to this phone.
+    pub fn enrol(&self, server_url: String, enrolment_code: String) -> Result<SyncSummary> {
+        Ok(summary(self.inner.enrol(&server_url, &enrolment_code)?))
+    }
+
     /// Signs out and deletes the engineer's data from the phone. Refuses with
     /// `UnsyncedChanges` while changes wait, unless `force` (warn the engineer first: forced
     /// sign-out discards them).

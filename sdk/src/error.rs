@@ -15,6 +15,10 @@ pub enum SdkError {
     /// No engineer is signed in on this device.
     #[error("no engineer is signed in")]
     NotSignedIn,
+    /// The sign-in is over (signed out elsewhere, the refresh token reused or expired): sign in
+    /// again. Recording work goes on meanwhile; it syncs after the new sign-in.
+    #[error("the sign-in has ended ({reason}); sign in again")]
+    SessionEnded { reason: String },
     /// Another engineer is signed in; sign them out first.
     #[error("another engineer is signed in on this device; sign out first")]
     OtherEngineerSignedIn,

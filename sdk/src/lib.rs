@@ -16,16 +16,20 @@
 //! - `session.rs`: open, sign-in and sign-out, sync triggers, local reads.
 //! - `actions.rs`: the engineer's actions, validated and queued offline.
 //! - `apply.rs`: an op applied to the local view through the core rules.
-//! - `sync.rs`: the network: sign-in lookup, upload, push, pull, the background worker.
+//! - `sync.rs`: a sync round: upload, push, pull, the background worker.
+//! - `credentials.rs`: signing in (token, password, enrolment code), refreshing, signing out.
+//! - `net.rs`: the channel to the server (TLS, keepalive, deadlines) and the bearer header.
 //! - `store.rs`: the local SQLite store.
 //! - `model.rs`: the public records.
 //! - `signature.rs`: strokes rendered to PNG.
 
 mod actions;
 mod apply;
+mod credentials;
 mod engine;
 pub mod error;
 pub mod model;
+mod net;
 mod session;
 pub mod signature;
 mod store;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use crate::credentials;
 use crate::engine::{Config, Engine, SyncObserver, SyncStatus};
 use crate::error::{Result, SdkError};
 use crate::model::{self, Attention, Customer, Part, PendingChange, Slip, Ticket};
@@ -41,26 +42,54 @@ impl Session {
         Ok(Self { engine, runtime })
     }
 
-    /// Signs the engineer with `token` in on `server_url` (needs the network once): learns who
-    /// they are, creates this device's key, registers it, and pulls their slips.
+    /// Signs the engineer in on `server_url` with a long-lived API token (needs the network
+    /// once): learns who they are, creates this device's key, registers it, and pulls their slips.
     pub fn sign_in(&self, server_url: &str, token: &str) -> Result<SyncReport> {
-        let engineer_id = self.runtime.block_on(sync::engineer_of(server_url, token, &self.engine.config))?;
+        let device = credentials::Device::of(&self.engine)?;
+        let signed = self.runtime.block_on(credentials::with_token(server_url, token, &self.engine.config))?;
+        self.adopt(server_url, &signed, device)
+    }
+
+    /// Signs the engineer in with their login and password, for this device: the server scopes
+    /// the sign-in to it, and refreshes keep it going while the phone comes online now and then.
+    pub fn sign_in_with_password(&self, server_url: &str, login: &str, password: &str) -> Result<SyncReport> {
+        let device = credentials::Device::of(&self.engine)?;
+        let config = &self.engine.config;
+        let signed = self.runtime.block_on(credentials::with_password(server_url, login, password, &device, config))?;
+        self.adopt(server_url, &signed, device)
+    }
+
+    /// Enrols this device with the one-time code a manager issued to the engineer: registers
+    /// the device's key and signs the engineer in, scoped to this device.
+    pub fn enrol(&self, server_url: &str, enrolment_code: &str) -> Result<SyncReport> {
+        let device = credentials::Device::of(&self.engine)?;
+        let signed =
+            self.runtime.block_on(credentials::with_code(server_url, enrolment_code, &device, &self.engine.config))?;
+        self.adopt(server_url, &signed, device)
+    }
+
+    /// Keeps a sign-in: the same engineer again keeps the device and its queue; on a fresh
+    /// store the device's identity is stored with it.
+    fn adopt(
+        &self,
+        server_url: &str,
+        signed: &credentials::SignedIn,
+        device: credentials::Device,
+    ) -> Result<SyncReport> {
         {
             let mut store = self.engine.lock()?;
             let current = store::meta_text(store.read(), key::ENGINEER_ID)?;
-            if current.as_deref().is_some_and(|c| c != engineer_id) {
+            if current.as_deref().is_some_and(|c| c != signed.engineer_id) {
                 return Err(SdkError::OtherEngineerSignedIn);
             }
             let fresh = current.is_none();
             store.write(|txn| {
                 store::set_meta(txn, key::SERVER_URL, server_url)?;
-                store::set_meta(txn, key::TOKEN, token)?;
+                credentials::keep(txn, signed)?;
                 if fresh {
-                    let mut secret = [0u8; 32];
-                    getrandom::fill(&mut secret).map_err(|e| SdkError::Storage(format!("no randomness: {e}")))?;
-                    store::set_meta(txn, key::ENGINEER_ID, &engineer_id)?;
-                    store::set_meta(txn, key::DEVICE_ID, uuid::Uuid::now_v7().to_string())?;
-                    store::set_meta(txn, key::DEVICE_KEY, secret)?;
+                    store::set_meta(txn, key::ENGINEER_ID, &signed.engineer_id)?;
+                    store::set_meta(txn, key::DEVICE_ID, &device.id)?;
+                    store::set_meta(txn, key::DEVICE_KEY, device.secret)?;
                     store::set_meta(txn, key::NEXT_SEQ, "1")?;
                 }
                 Ok(())
@@ -72,13 +101,15 @@ impl Session {
     /// Signs out and deletes every local record. Refuses while changes are unsynced unless
     /// `force`, which discards them: the app must warn the engineer first.
     pub fn sign_out(&self, force: bool) -> Result<()> {
-        let mut store = self.engine.lock()?;
+        let store = self.engine.lock()?;
         let (ops, _) = store::pending(store.read())?;
         let (attachments, _) = store::pending_attachments(store.read())?;
         if (ops > 0 || attachments > 0) && !force {
             return Err(SdkError::UnsyncedChanges { ops, attachments });
         }
-        store.write(|txn| store::wipe(txn))
+        drop(store);
+        self.runtime.block_on(credentials::sign_out(&self.engine));
+        self.engine.lock()?.write(|txn| store::wipe(txn))
     }
 
     /// The signed-in engineer, if any.

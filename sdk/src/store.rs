@@ -47,6 +47,10 @@ const UPGRADES: &[&str] = &[
 pub mod key {
     pub const SERVER_URL: &str = "server_url";
     pub const TOKEN: &str = "token";
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    pub const ACCESS_EXPIRES_MS: &str = "access_expires_ms";
+    /// Why the session ended (the refresh was refused); empty while it goes on.
+    pub const SESSION_ENDED: &str = "session_ended";
     pub const ENGINEER_ID: &str = "engineer_id";
     pub const DEVICE_ID: &str = "device_id";
     pub const DEVICE_KEY: &str = "device_key";

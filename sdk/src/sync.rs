@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use onsite_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::apply::rebase;
+use crate::credentials;
 use crate::engine::Engine;
 use crate::error::{Result, SdkError};
+use crate::net::{authed, connect, within};
 use crate::store::{self, Attention, Kept, key};
 
 /// Most ops per push.
@@ -50,57 +52,6 @@ pub struct SyncReport {
     pub pulled: u64,
 }
 
-fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Ok(value) = format!("Bearer {token}").parse() {
-        request.metadata_mut().insert("authorization", value);
-    }
-    request
-}
-
-/// Connects to the server. HTTP/2 keepalive pings notice a connection that died without a
-/// FIN or RST (a handover, a NAT timeout, a lift) within about two `keepalive` periods.
-async fn connect(url: &str, config: &crate::engine::Config) -> Result<Channel> {
-    let endpoint = secured(
-        Endpoint::from_shared(url.to_owned()).map_err(|e| SdkError::invalid("server_url", e.to_string()))?,
-        config,
-    )?
-    .connect_timeout(config.request_timeout)
-    .timeout(config.request_timeout)
-    .http2_keep_alive_interval(config.keepalive)
-    .keep_alive_timeout(config.keepalive)
-    .keep_alive_while_idle(true);
-    endpoint.connect().await.map_err(|e| SdkError::Network(e.to_string()))
-}
-
-/// TLS for `https` (the public roots, and the app's own CA for a self-hosted server); plaintext
-/// only to this device itself, unless the app allows it explicitly.
-fn secured(endpoint: Endpoint, config: &crate::engine::Config) -> Result<Endpoint> {
-    use tonic::transport::{Certificate, ClientTlsConfig};
-    let uri = endpoint.uri().clone();
-    match uri.scheme_str() {
-        Some("https") => {
-            let mut tls = ClientTlsConfig::new().with_webpki_roots();
-            if let Some(pem) = &config.ca_certificate_pem {
-                tls = tls.ca_certificate(Certificate::from_pem(pem));
-            }
-            endpoint.tls_config(tls).map_err(|e| SdkError::invalid("server_url", e.to_string()))
-        }
-        Some("http") if config.allow_plaintext || uri.host().is_some_and(is_this_device) => Ok(endpoint),
-        Some("http") => Err(SdkError::invalid(
-            "server_url",
-            "plaintext to another host would expose the engineer's work: use https (or allow plaintext explicitly)",
-        )),
-        _ => Err(SdkError::invalid("server_url", "must start with https:// (or http:// to this device)")),
-    }
-}
-
-/// Whether `host` is this device (loopback), where plaintext never leaves it.
-fn is_this_device(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// How many of the first `batch` ops fit in `budget` bytes: at least one.
 fn fitting(batch: &[store::Queued], budget: usize) -> usize {
     let mut used = 0usize;
@@ -119,24 +70,15 @@ fn slow_link(bytes: usize) -> Duration {
     Duration::from_secs(u64::try_from(bytes / 4096).unwrap_or(u64::MAX))
 }
 
-/// Waits for a call, its whole answer included, at most `limit`. The channel's own timeout
-/// ends at the response headers; a body that stalls after them ends here, as `Network`, and
-/// dropping the call drops its connection, so the next round opens a fresh one.
-async fn within<T>(
-    limit: Duration,
-    call: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<std::result::Result<T, tonic::Status>> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(result) => Ok(result.map(tonic::Response::into_inner)),
-        Err(_) => Err(SdkError::Network(format!("no complete answer within {} s", limit.as_secs()))),
-    }
-}
-
 /// Runs one round, one at a time, and records how it went for the status line.
 pub(crate) async fn run(engine: &Engine) -> Result<SyncReport> {
     let _one_at_a_time = engine.gate.lock().await;
     engine.notify(true);
-    let result = round(engine).await;
+    let mut result = round(engine, false).await;
+    if matches!(&result, Err(SdkError::Refused { reason, .. }) if reason == "TOKEN_EXPIRED") {
+        // The device clock thought the token good; the server's word counts.
+        result = round(engine, true).await;
+    }
     {
         let mut store = engine.lock()?;
         let now_ms = engine.now().timestamp_millis();
@@ -182,31 +124,17 @@ pub(crate) async fn background(engine: std::sync::Weak<Engine>, wake: std::sync:
     }
 }
 
-/// The engineer record of the token's user (sign-in needs the network once).
-pub(crate) async fn engineer_of(url: &str, token: &str, config: &crate::engine::Config) -> Result<String> {
-    let channel = connect(url, config).await?;
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
-    let me = within(config.request_timeout, admin.who_am_i(authed(token, pb::WhoAmIRequest {}))).await??;
-    if me.engineer_id.is_empty() {
-        return Err(SdkError::Refused {
-            reason: "NOT_AN_ENGINEER".into(),
-            message: "this user has no engineer record".into(),
-        });
-    }
-    Ok(me.engineer_id)
-}
-
 /// One sync round.
-async fn round(engine: &Engine) -> Result<SyncReport> {
-    let (url, token, device_id) = {
+async fn round(engine: &Engine, expired: bool) -> Result<SyncReport> {
+    let (url, device_id) = {
         let store = engine.lock()?;
         let conn = store.read();
         let url = store::meta_text(conn, key::SERVER_URL)?.ok_or(SdkError::NotSignedIn)?;
-        let token = store::meta_text(conn, key::TOKEN)?.ok_or(SdkError::NotSignedIn)?;
         let device = store::meta_text(conn, key::DEVICE_ID)?.ok_or(SdkError::NotSignedIn)?;
-        (url, token, device)
+        (url, device)
     };
     let channel = connect(&url, &engine.config).await?;
+    let token = credentials::bearer(engine, &channel, expired).await?;
     // Answers come compressed. Photos and signature images are compressed already, so
     // uploads go as they are; pushes, mostly text, go compressed.
     let mut client = SyncServiceClient::new(channel).max_decoding_message_size(MAX_RESPONSE);
@@ -592,20 +520,5 @@ mod tests {
         assert!(fault_of_batch(&status(Code::InvalidArgument, "INVALID_ARGUMENT", "device_time")).is_none());
         assert!(fault_of_batch(&status(Code::FailedPrecondition, "SEQUENCE_GAP", "")).is_none());
         assert!(fault_of_batch(&Status::unavailable("down")).is_none());
-    }
-}
-
-#[cfg(test)]
-mod transport_tests {
-    use super::is_this_device;
-
-    #[test]
-    fn plaintext_stays_on_this_device() {
-        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.8.0.1", "[::1]"] {
-            assert!(is_this_device(host), "{host}");
-        }
-        for host in ["10.0.0.1", "onsite.example.com", "localhost.example.com", "[::2]", "0.0.0.0"] {
-            assert!(!is_this_device(host), "{host}");
-        }
     }
 }

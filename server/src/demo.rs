@@ -11,7 +11,8 @@ use onsite_proto::v1 as pb;
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
 
 use crate::app::App;
-use crate::auth::{self, Caller};
+use crate::auth::{tokens, users};
+use crate::caller::Caller;
 use crate::error::Result;
 use crate::lifecycle;
 use crate::repo::slips::{Act, NewRecord, NewSlip};
@@ -104,9 +105,9 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         return Ok(None);
     }
     let txn = begin_write(&app.db).await?;
-    let manager_user = auth::create_user(&txn, "Dispatch desk", Role::Manager, None).await?;
-    let manager = auth::caller_of(&manager_user)?;
-    let (_, manager_token) = auth::issue_token(&txn, &manager_user.id, "demo").await?;
+    let manager_user = users::create(&txn, "Dispatch desk", None, Role::Manager, None).await?;
+    let manager = users::caller_of(&manager_user)?;
+    let (_, manager_token) = tokens::issue_api_token(&txn, &manager_user.id, "demo").await?;
 
     for (number, description, price, lines) in PARTS {
         let part = pb::Part {
@@ -182,8 +183,8 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         let row = engineers::validate(new, &app.config.calendar, now_us())?;
         engineers::insert(&txn, &row).await?;
         // Every engineer signs in as themselves; the first three get demo tokens.
-        let user = auth::create_user(&txn, name, Role::Engineer, row.id.parse().ok()).await?;
-        engineer_rows.push((row, auth::caller_of(&user)?));
+        let user = users::create(&txn, name, None, Role::Engineer, row.id.parse().ok()).await?;
+        engineer_rows.push((row, users::caller_of(&user)?));
     }
 
     let now = Utc::now();
@@ -302,7 +303,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     for wanted in [SlipState::Dispatched, SlipState::Scheduled, SlipState::OnSite] {
         let Some(i) = scenarios.iter().position(|s| s.4 == wanted) else { continue };
         let (engineer, caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
-        let (_, token) = auth::issue_token(&txn, &caller.user_id.to_string(), "demo").await?;
+        let (_, token) = tokens::issue_api_token(&txn, &caller.user_id.to_string(), "demo").await?;
         engineer_tokens.push((engineer.employee_number.clone(), engineer.name.clone(), token));
     }
     txn.commit().await?;

@@ -28,6 +28,22 @@ pub enum Error {
     /// No or an unknown bearer token.
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// The access token's time is up; the client swaps its refresh token for a new one.
+    #[error("the access token has expired; refresh it")]
+    TokenExpired,
+    /// The token belongs to a phone a manager revoked; it may only hand in its records.
+    #[error("a manager revoked this phone ({0}); sign in again on a phone in your hands")]
+    DeviceRevoked(String),
+    /// A sign-in, code or refresh token that proves nothing. One message for every cause, so
+    /// an attacker learns nothing of which part was wrong.
+    #[error("the login, password or code is wrong, used or expired")]
+    BadCredentials,
+    /// A refresh token presented twice: the session it belonged to has been ended.
+    #[error("this refresh token was already used; the session has been ended, sign in again")]
+    RefreshReused,
+    /// Too many sign-in attempts for a login or from an address.
+    #[error("too many sign-in attempts; try again in {} s", retry_after.as_secs().max(1))]
+    SignInThrottled { retry_after: std::time::Duration },
     /// The caller's role may not call this.
     #[error("{0}")]
     PermissionDenied(&'static str),
@@ -101,6 +117,11 @@ impl Error {
             Self::NotFound { .. } => (Code::NotFound, "NOT_FOUND"),
             Self::AlreadyExists { reason, .. } => (Code::AlreadyExists, reason),
             Self::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED"),
+            Self::TokenExpired => (Code::Unauthenticated, "TOKEN_EXPIRED"),
+            Self::DeviceRevoked(_) => (Code::Unauthenticated, "DEVICE_REVOKED"),
+            Self::BadCredentials => (Code::Unauthenticated, "BAD_CREDENTIALS"),
+            Self::RefreshReused => (Code::Unauthenticated, "REFRESH_TOKEN_REUSED"),
+            Self::SignInThrottled { .. } => (Code::ResourceExhausted, "SIGN_IN_THROTTLED"),
             Self::PermissionDenied(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED"),
             Self::DoubleBooked { .. } => (Code::FailedPrecondition, "DOUBLE_BOOKED"),
             Self::SequenceGap { .. } => (Code::FailedPrecondition, "SEQUENCE_GAP"),
@@ -136,7 +157,9 @@ impl From<Error> for Status {
             Error::BatchTooLarge { limit, .. } => {
                 metadata.insert("max_push_bytes".to_owned(), limit.to_string());
             }
-            Error::RateLimited { retry_after: wait } => retry_after = Some(wait),
+            Error::RateLimited { retry_after: wait } | Error::SignInThrottled { retry_after: wait } => {
+                retry_after = Some(wait)
+            }
             Error::RequestIdReused => violations
                 .push(onsite_core::FieldViolation::new("request_id", "was already used for a different request")),
             Error::Database(e) => {
@@ -152,6 +175,10 @@ impl From<Error> for Status {
             | Error::NotFound { .. }
             | Error::AlreadyExists { .. }
             | Error::Unauthenticated
+            | Error::TokenExpired
+            | Error::DeviceRevoked(_)
+            | Error::BadCredentials
+            | Error::RefreshReused
             | Error::PermissionDenied(_)
             | Error::StaleEtag { .. }
             | Error::Unavailable => {}

@@ -12,7 +12,7 @@ use sea_orm::{DatabaseTransaction, EntityTrait, Set, SqlErr};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::idempotency_key;
 use crate::store::{begin_write, now_us};

@@ -15,7 +15,9 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
@@ -47,8 +49,9 @@ pub use error::{Error, Result};
 /// What the server reports once migrations ran and it serves requests.
 #[derive(Debug)]
 pub struct Ready {
-    /// The first-start administrator token, only on the very first start.
-    pub admin_token: Option<String>,
+    /// The one-time code with which the administrator (`admin`) sets a password: on every start
+    /// until they have (each start voids the code before).
+    pub admin_setup_code: Option<String>,
     /// Logins of the demo data set, when it was seeded now.
     pub demo: Option<demo::DemoLogins>,
 }
@@ -90,6 +93,7 @@ pub async fn run(
     }
     let router = builder
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .layer(tower::util::MapRequestLayer::new(audit::note_path))
         // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.
         .max_concurrent_streams(Some(256))
         .timeout(std::time::Duration::from_secs(60))
@@ -100,6 +104,10 @@ pub async fn run(
         .add_service(reflection)
         .add_service(
             pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() })
+                .accept_compressed(CompressionEncoding::Gzip),
+        )
+        .add_service(
+            pb::auth_service_server::AuthServiceServer::new(api::auth::Auth { shared: shared.clone() })
                 .accept_compressed(CompressionEncoding::Gzip),
         )
         .add_service(
@@ -177,8 +185,14 @@ async fn start(config: Config) -> Result<(Arc<app::App>, Ready)> {
     let db = store::connect(&config.database_url).await?;
     let applied = store::migrations::migrate(&db).await?;
     tracing::info!(applied, "database migrated");
-    let admin_token = auth::bootstrap_admin(&db).await?;
+    let admin_setup_code = match auth::users::first_admin(&db).await? {
+        Some(admin) => {
+            let origin = auth::sign_in::Origin { address: "server start" };
+            Some(auth::sign_in::issue_code(&db, &admin, auth::codes::Purpose::Setup, None, origin).await?.0)
+        }
+        None => None,
+    };
     let app = Arc::new(app::App::open(db, config).await?);
     let demo = if app.config.demo { demo::seed(&app).await? } else { None };
-    Ok((app, Ready { admin_token, demo }))
+    Ok((app, Ready { admin_setup_code, demo }))
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use onsite_core::slip::{SideEffect, SlipAction, SlipState, WriteOffOutcome, follow_up_instructions};
 use sea_orm::{ConnectionTrait, Set};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::Result;
 use crate::feed;
 use crate::repo::slips::{self as repo, Act, Acted, NewSlip};

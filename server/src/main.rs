@@ -120,8 +120,12 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
 
 fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr, tls: bool) {
     let (scheme, transport) = if tls { ("https", "gRPC over TLS") } else { ("http", "gRPC (plaintext)") };
-    if let Some(token) = &ready.admin_token {
-        say(format_args!("First start: administrator token (shown once, keep it safe):\n  {token}"));
+    if let Some(code) = &ready.admin_setup_code {
+        say(format_args!(
+            "The administrator has no password yet. Sign in as `admin` with this one-time setup code \
+             (valid 3 days; a restart gives a new one):\n  {code}\n  \
+             cargo run -p onsite-cli -- --server {scheme}://{addr} setup --code {code}"
+        ));
     }
     if let Some(demo) = &ready.demo {
         say(format_args!("Demo data seeded. Try it:"));

@@ -376,5 +376,36 @@ pub fn user(u: &user::Model) -> pb::User {
         role: named::<Role>(&u.role),
         engineer_id: u.engineer_id.clone().unwrap_or_default(),
         create_time: ts(u.created_at_us),
+        login: u.login.clone().unwrap_or_default(),
+    }
+}
+
+/// The tokens of a session, for the one response that shows them.
+pub fn session(issued: crate::auth::sessions::Issued, u: &user::Model) -> pb::Session {
+    pb::Session {
+        session_id: issued.session_id,
+        access_token: issued.access_token,
+        access_expire_time: ts(issued.access_expires_us),
+        refresh_token: issued.refresh_token,
+        refresh_expire_time: ts(issued.refresh_expires_us),
+        user: Some(user(u)),
+    }
+}
+
+/// A one-time code, for the one response that shows it.
+pub fn one_time_code(code: String, expires_at_us: i64) -> pb::OneTimeCode {
+    pb::OneTimeCode { code, expire_time: ts(expires_at_us) }
+}
+
+/// An entry of the audit log.
+pub fn audit_event(e: &crate::store::entities::audit_event::Model) -> pb::AuditEvent {
+    pb::AuditEvent {
+        id: e.id.clone(),
+        time: ts(e.at_us),
+        kind: e.kind.clone(),
+        user_id: e.user_id.clone().unwrap_or_default(),
+        subject: e.subject.clone(),
+        address: e.address.clone(),
+        detail: e.detail.clone(),
     }
 }

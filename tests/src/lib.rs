@@ -117,9 +117,13 @@ impl TestServer {
                 .unwrap_or_else(|e| panic!("tls: {e}")),
         };
         let channel = endpoint.connect().await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let admin_token = match ready.admin_setup_code {
+            Some(code) => admin_api_token(&channel, &code).await,
+            None => String::new(),
+        };
         Self {
             addr,
-            admin_token: ready.admin_token.unwrap_or_default(),
+            admin_token,
             database_url,
             channel,
             tls,
@@ -208,6 +212,10 @@ impl TestServer {
 
     pub fn engineers(&self) -> pb::engineer_service_client::EngineerServiceClient<Channel> {
         pb::engineer_service_client::EngineerServiceClient::new(self.channel.clone())
+    }
+
+    pub fn auth(&self) -> pb::auth_service_client::AuthServiceClient<Channel> {
+        pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
     }
 
     pub fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
@@ -467,6 +475,28 @@ impl Fixture {
     }
 }
 
+/// The password the harness gives the first-start administrator.
+pub const ADMIN_PASSWORD: &str = "first start, then changed";
+
+/// Sets the first-start administrator's password with the setup code the server printed, and
+/// gives the tests a long-lived API token of the administrator.
+async fn admin_api_token(channel: &Channel, setup_code: &str) -> String {
+    let setup = pb::CompleteSetupRequest { setup_code: setup_code.into(), new_password: ADMIN_PASSWORD.into() };
+    let session = pb::auth_service_client::AuthServiceClient::new(channel.clone())
+        .complete_setup(setup)
+        .await
+        .unwrap_or_else(|e| panic!("completing the administrator's setup: {e}"))
+        .into_inner();
+    let user_id = session.user.map(|u| u.id).unwrap_or_default();
+    let create = pb::CreateTokenRequest { request_id: request_id(), user_id, label: "tests".into() };
+    pb::admin_service_client::AdminServiceClient::new(channel.clone())
+        .create_token(authed(&session.access_token, create))
+        .await
+        .unwrap_or_else(|e| panic!("creating the administrator's API token: {e}"))
+        .into_inner()
+        .token
+}
+
 /// Creates a user with `role` and returns a token for it.
 pub async fn new_login(server: &TestServer, admin: &str, name: &str, role: pb::Role, engineer_id: &str) -> String {
     let user = server
@@ -496,6 +526,36 @@ pub async fn new_login(server: &TestServer, admin: &str, name: &str, role: pb::R
         .unwrap_or_else(|e| panic!("create token: {e}"))
         .into_inner()
         .token
+}
+
+/// Creates a user with `login` who signs in with `password` (set through a one-time setup
+/// code, as a person would); returns the user.
+pub async fn password_user(
+    server: &TestServer,
+    admin: &str,
+    login: &str,
+    password: &str,
+    role: pb::Role,
+    engineer_id: &str,
+) -> pb::User {
+    let create = pb::CreateUserRequest {
+        request_id: request_id(),
+        user: Some(pb::User {
+            name: login.into(),
+            login: login.into(),
+            role: role as i32,
+            engineer_id: engineer_id.into(),
+            ..Default::default()
+        }),
+    };
+    let user = server.admin().create_user(authed(admin, create)).await;
+    let user = user.unwrap_or_else(|e| panic!("create user: {e}")).into_inner();
+    let issue = pb::IssueSetupCodeRequest { user_id: user.id.clone() };
+    let code = server.admin().issue_setup_code(authed(admin, issue)).await;
+    let code = code.unwrap_or_else(|e| panic!("setup code: {e}")).into_inner().code;
+    let setup = pb::CompleteSetupRequest { setup_code: code, new_password: password.into() };
+    server.auth().complete_setup(setup).await.unwrap_or_else(|e| panic!("complete setup: {e}"));
+    user
 }
 
 /// Creates a field engineer (tier 2, payroll and database, Shanghai) and a login for them.

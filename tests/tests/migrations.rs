@@ -50,17 +50,26 @@ async fn seed_version_1(db: &DatabaseConnection) {
             role: role.into(),
             engineer_id: engineer,
             created_at_us: NOW_US,
+            login: None,
         };
-        insert(db, user::ActiveModel::from(user)).await;
+        // Version 1 had no logins, sessions or expiring tokens.
+        insert(db, user::ActiveModel { login: NotSet, ..user.into() }).await;
         let token = api_token::Model {
             id: format!("{uid}-t"),
             user_id: uid,
-            token_hash: onsite_server::auth::hash_token(token),
+            token_hash: onsite_server::auth::tokens::hash_token(token),
             label: "old release".into(),
             created_at_us: NOW_US,
             revoked_at_us: None,
+            session_id: None,
+            device_id: None,
+            expires_at_us: None,
         };
-        insert(db, api_token::ActiveModel::from(token)).await;
+        insert(
+            db,
+            api_token::ActiveModel { session_id: NotSet, device_id: NotSet, expires_at_us: NotSet, ..token.into() },
+        )
+        .await;
     }
     let customer = customer::Model {
         id: id(10),

@@ -1,6 +1,5 @@
-//! `AdminService`: users and tokens.
+//! `AdminService`: users, API tokens, setup codes and the audit log.
 
-use chrono::Utc;
 use onsite_core::error::Violations;
 use onsite_core::slip::Role;
 use onsite_proto::convert;
@@ -10,10 +9,13 @@ use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
-use crate::auth;
+use crate::auth::codes::Purpose;
+use crate::auth::sign_in::{self, Origin};
+use crate::auth::{tokens, users};
 use crate::error::{Error, Result};
-use crate::repo::engineers;
-use crate::store::to_us;
+use crate::pagination::Page;
+use crate::repo::{audit, engineers};
+use crate::store::now_us;
 use crate::{idempotency, views};
 
 /// The admin service.
@@ -27,7 +29,7 @@ impl AdminService for Admin {
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::User>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
-            let me = auth::load_user(&app.db, &caller.user_id.to_string()).await.map_err(|e| match e {
+            let me = users::load(&app.db, &caller.user_id.to_string()).await.map_err(|e| match e {
                 Error::NotFound { .. } => Error::Unauthenticated,
                 other => other,
             })?;
@@ -47,6 +49,13 @@ impl AdminService for Admin {
             let role = v.take(convert::required::<Role>(u.role, "user.role"));
             let engineer_id =
                 v.take(convert::opt_id::<onsite_core::id::EngineerId>(&u.engineer_id, "user.engineer_id"));
+            let login = match u.login.trim() {
+                "" => None,
+                login => v.take(users::normal_login(login, "user.login").map_err(|e| match e {
+                    Error::Domain(onsite_core::DomainError::Invalid(mut vs)) if !vs.is_empty() => vs.remove(0),
+                    _ => onsite_core::FieldViolation::new("user.login", "is not a valid login"),
+                })),
+            };
             v.check()?;
             let (Some(role), Some(engineer_id)) = (role, engineer_id) else {
                 return Err(Error::Internal("validated fields missing".into()));
@@ -58,7 +67,7 @@ impl AdminService for Admin {
                 if let Some(engineer_id) = engineer_id {
                     engineers::load(&txn, &engineer_id.to_string(), "user.engineer_id").await?;
                 }
-                let created = auth::create_user(&txn, u.name.trim(), role, engineer_id).await?;
+                let created = users::create(&txn, u.name.trim(), login, role, engineer_id).await?;
                 Ok((txn, views::user(&created)))
             })
             .await
@@ -82,9 +91,19 @@ impl AdminService for Admin {
             let redact = |r: &pb::CreateTokenResponse| {
                 pb::CreateTokenResponse { token_id: r.token_id.clone(), token: String::new() }.encode_to_vec()
             };
+            let address = crate::audit::address(&request);
             idempotency::run_redacted(app, &caller, "CreateToken", &req.request_id, req, redact, |txn| async {
-                auth::load_user(&txn, &req.user_id).await?;
-                let (token_id, token) = auth::issue_token(&txn, &req.user_id, req.label.trim()).await?;
+                users::load(&txn, &req.user_id).await?;
+                let (token_id, token) = tokens::issue_api_token(&txn, &req.user_id, req.label.trim()).await?;
+                let me = caller.user_id.to_string();
+                let entry = audit::Entry {
+                    kind: audit::Kind::TokenCreated,
+                    user_id: Some(&me),
+                    subject: &token_id,
+                    address: &address,
+                    detail: &format!("for user {}: {}", req.user_id, req.label.trim()),
+                };
+                audit::record(&txn, entry, now_us()).await?;
                 Ok((txn, pb::CreateTokenResponse { token_id, token }))
             })
             .await
@@ -101,11 +120,61 @@ impl AdminService for Admin {
             caller.require_admin()?;
             let req = request.get_ref();
             convert::id::<uuid::Uuid>(&req.token_id, "token_id")?;
+            let address = crate::audit::address(&request);
             idempotency::run(app, &caller, "RevokeToken", &req.request_id, req, |txn| async {
-                auth::revoke_token(&txn, &req.token_id, to_us(Utc::now())).await?;
+                let owner = tokens::revoke(&txn, &req.token_id, now_us()).await?;
+                let detail = format!("a token of user {owner}");
+                let me = caller.user_id.to_string();
+                let entry = audit::Entry {
+                    kind: audit::Kind::TokenRevoked,
+                    user_id: Some(&me),
+                    subject: &req.token_id,
+                    address: &address,
+                    detail: &detail,
+                };
+                audit::record(&txn, entry, now_us()).await?;
                 Ok((txn, pb::RevokeTokenResponse {}))
             })
             .await
+        })
+        .await
+    }
+
+    async fn issue_setup_code(
+        &self,
+        request: Request<pb::IssueSetupCodeRequest>,
+    ) -> Result<Response<pb::OneTimeCode>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_admin()?;
+            let req = request.get_ref();
+            convert::id::<onsite_core::id::UserId>(&req.user_id, "user_id")?;
+            let user = users::load(&app.db, &req.user_id).await?;
+            if user.login.is_none() {
+                return Err(Error::precondition("NO_LOGIN", "give the user a login before a password"));
+            }
+            let origin = Origin { address: &crate::audit::address(&request) };
+            let (code, expires) = sign_in::issue_code(&app.db, &user.id, Purpose::Setup, Some(&caller), origin).await?;
+            Ok(views::one_time_code(code, expires))
+        })
+        .await
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_admin()?;
+            let req = request.get_ref();
+            let mut v = Violations::new();
+            v.optional_text("kind", &req.kind, 40);
+            v.check()?;
+            let page = Page::with_limits(req.page_size, &req.page_token, &format!("kind={}", req.kind), 50, 500)?;
+            let mut events = audit::list(&app.db, req.kind.trim(), &page).await?;
+            let next_page_token = page.finish(&mut events, |e| e.id.clone());
+            Ok(pb::ListAuditEventsResponse { events: events.iter().map(views::audit_event).collect(), next_page_token })
         })
         .await
     }

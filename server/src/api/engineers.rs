@@ -8,8 +8,12 @@ use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
+use crate::auth::codes::Purpose;
+use crate::auth::sign_in::{self, Origin};
+use crate::auth::users;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
+use crate::repo::audit;
 use crate::repo::check_etag;
 use crate::repo::engineers::{self as repo, NewEngineer};
 use crate::store::to_us;
@@ -197,11 +201,40 @@ impl EngineerService for Engineers {
             v.required_text("reason", &req.reason, onsite_core::slip::MAX_REASON);
             v.check()?;
             let now = Utc::now();
+            let address = crate::audit::address(&request);
             idempotency::run(app, &caller, "RevokeDevice", &req.request_id, req, |txn| async {
                 let device = crate::repo::devices::revoke(&txn, &req.device_id, req.reason.trim(), now).await?;
+                let user_id = caller.user_id.to_string();
+                let entry = audit::Entry {
+                    kind: audit::Kind::DeviceRevoked,
+                    user_id: Some(&user_id),
+                    subject: &device.id,
+                    address: &address,
+                    detail: req.reason.trim(),
+                };
+                audit::record(&txn, entry, crate::store::to_us(now)).await?;
                 Ok((txn, views::device(&device)))
             })
             .await
+        })
+        .await
+    }
+
+    async fn issue_enrolment_code(
+        &self,
+        request: Request<pb::IssueEnrolmentCodeRequest>,
+    ) -> Result<Response<pb::OneTimeCode>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let engineer = repo::load(&app.db, &request.get_ref().engineer_id, "engineer_id").await?;
+            let user = users::of_engineer(&app.db, &engineer.id).await?.ok_or_else(|| {
+                Error::precondition("NO_USER", "this engineer has no user yet; an admin creates one first")
+            })?;
+            let origin = Origin { address: &crate::audit::address(&request) };
+            let (code, expires) =
+                sign_in::issue_code(&app.db, &user.id, Purpose::Enrolment, Some(&caller), origin).await?;
+            Ok(views::one_time_code(code, expires))
         })
         .await
     }

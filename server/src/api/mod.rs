@@ -2,6 +2,7 @@
 //! back. Nothing else lives here.
 
 pub mod admin;
+pub mod auth;
 pub mod catalog;
 pub mod customers;
 pub mod dispatch;
@@ -21,7 +22,7 @@ use crate::error::Result;
 /// (inside the request's span, which names the method).
 pub async fn handle<T>(body: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
     let started = std::time::Instant::now();
-    let result = body.await.map(Response::new).map_err(Status::from);
+    let result = crate::audit::scoped(body).await.map(Response::new).map_err(Status::from);
     let elapsed_us = started.elapsed().as_micros() as u64;
     match &result {
         Ok(_) => tracing::info!(code = "OK", elapsed_us, "handled"),

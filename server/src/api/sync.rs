@@ -19,6 +19,21 @@ pub struct Sync {
     pub shared: Shared,
 }
 
+/// A phone as it registers, its fields checked.
+pub(super) fn new_device(device_id: &str, public_key: &[u8], label: &str) -> Result<NewDevice> {
+    let mut v = Violations::new();
+    if uuid::Uuid::parse_str(device_id).is_err() {
+        v.push("device_id", "must be a UUID");
+    }
+    let key_ok = <[u8; 32]>::try_from(public_key).is_ok_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok());
+    if !key_ok {
+        v.push("public_key", "must be a 32-byte Ed25519 public key");
+    }
+    v.optional_text("label", label, 200);
+    v.check()?;
+    Ok(NewDevice { id: device_id.to_owned(), public_key: public_key.to_vec(), label: label.to_owned() })
+}
+
 #[tonic::async_trait]
 impl SyncService for Sync {
     async fn register_device(
@@ -31,19 +46,8 @@ impl SyncService for Sync {
                 return Err(Error::PermissionDenied("only an engineer's user registers a device"));
             }
             let req = request.get_ref();
-            let mut v = Violations::new();
-            if uuid::Uuid::parse_str(&req.device_id).is_err() {
-                v.push("device_id", "must be a UUID");
-            }
-            let key_ok = <[u8; 32]>::try_from(req.public_key.as_slice())
-                .is_ok_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok());
-            if !key_ok {
-                v.push("public_key", "must be a 32-byte Ed25519 public key");
-            }
-            v.optional_text("label", &req.label, 200);
-            v.check()?;
-            let new =
-                NewDevice { id: req.device_id.clone(), public_key: req.public_key.clone(), label: req.label.clone() };
+            caller.require_device(&req.device_id)?;
+            let new = new_device(&req.device_id, &req.public_key, &req.label)?;
             let txn = begin_write(&app.db).await?;
             let device = devices::register(&txn, &caller, new, Utc::now()).await?;
             txn.commit().await?;
@@ -57,7 +61,10 @@ impl SyncService for Sync {
 
     async fn push(&self, request: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
         handle(async {
-            let (app, caller) = self.shared.enter(&request).await?;
+            // A revoked phone hands in what it carries: each op is refused DEVICE_REVOKED and
+            // its records are kept flagged.
+            let (app, caller) = self.shared.enter_handing_in(&request).await?;
+            caller.require_device(&request.get_ref().device_id)?;
             let (app, request) = (app.clone(), request.into_inner());
             // Detached from the request: a phone that drops the connection mid-push must not
             // leave a write transaction half-done; the work commits and the retry replays it.
@@ -71,6 +78,7 @@ impl SyncService for Sync {
     async fn pull(&self, request: Request<pb::PullRequest>) -> Result<Response<pb::PullResponse>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_device(&request.get_ref().device_id)?;
             pull::pull(app, &caller, request.get_ref()).await
         })
         .await
@@ -80,7 +88,8 @@ impl SyncService for Sync {
         &self,
         request: Request<Streaming<pb::AttachmentChunk>>,
     ) -> Result<Response<pb::AttachmentStatus>, Status> {
-        let (app, caller) = match self.shared.enter(&request).await {
+        // A revoked phone still hands in the photos and signatures its records refer to.
+        let (app, caller) = match self.shared.enter_handing_in(&request).await {
             Ok(entered) => entered,
             Err(e) => return handle(async { Err(e) }).await,
         };
@@ -106,7 +115,7 @@ impl SyncService for Sync {
         request: Request<pb::GetAttachmentStatusRequest>,
     ) -> Result<Response<pb::AttachmentStatus>, Status> {
         handle(async {
-            let (app, caller) = self.shared.enter(&request).await?;
+            let (app, caller) = self.shared.enter_handing_in(&request).await?;
             attachments::status(&app.db, &caller, &request.get_ref().sha256).await
         })
         .await
@@ -116,7 +125,7 @@ impl SyncService for Sync {
 /// Stores a chunk detached from the request, so a cut connection cannot abandon its transaction.
 async fn append(
     app: &std::sync::Arc<crate::app::App>,
-    caller: &crate::auth::Caller,
+    caller: &crate::caller::Caller,
     upload: &attachments::Upload,
     chunk: pb::AttachmentChunk,
 ) -> Result<pb::AttachmentStatus> {

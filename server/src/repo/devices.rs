@@ -6,7 +6,7 @@ use onsite_proto::v1 as pb;
 use prost::Message;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{device, device_op};
 use crate::store::to_us;

@@ -13,7 +13,7 @@ use sea_orm::{
     SqlErr,
 };
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{engineer, engineer_position, slip};
 

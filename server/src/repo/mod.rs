@@ -2,6 +2,7 @@
 //! transaction handed in by the caller. Handlers in `api` stay thin on top of these.
 
 pub mod appointments;
+pub mod audit;
 pub mod board;
 pub mod customers;
 pub mod devices;

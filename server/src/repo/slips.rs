@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::{check_etag, join_lines, tickets};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{backup, cost_line, fix, sign_off, site, slip, slip_event, ticket};
 use crate::store::{from_us, to_us};

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use super::{check_etag, query_one};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{customer, product, slip, ticket, ticket_event};
 use crate::store::{from_us, to_us};

@@ -32,11 +32,14 @@ entity!(
         pub role: String,
         pub engineer_id: Option<String>,
         pub created_at_us: i64,
+        /// What the user signs in with; `None` for a user who signs in with tokens only.
+        pub login: Option<String>,
     }
 );
 
 entity!(
-    /// Bearer tokens, stored as SHA-256 hashes only.
+    /// Bearer tokens, stored as SHA-256 hashes only: long-lived API tokens (no session) and
+    /// the short-lived access tokens of a session.
     api_token, "api_tokens" {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
@@ -46,6 +49,78 @@ entity!(
         pub label: String,
         pub created_at_us: i64,
         pub revoked_at_us: Option<i64>,
+        pub session_id: Option<String>,
+        /// The phone the session was opened on, for device-scoped tokens.
+        pub device_id: Option<String>,
+        pub expires_at_us: Option<i64>,
+    }
+);
+
+entity!(
+    /// Argon2id password hashes in PHC form.
+    password, "passwords" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub phc: String,
+        pub updated_at_us: i64,
+    }
+);
+
+entity!(
+    /// Sign-ins: a family of rotating refresh tokens and the access tokens they gave.
+    session, "sessions" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        pub device_id: Option<String>,
+        pub created_at_us: i64,
+        pub revoked_at_us: Option<i64>,
+        pub revoke_reason: Option<String>,
+    }
+);
+
+entity!(
+    /// Refresh tokens, stored as SHA-256 hashes; each is used once, then replaced.
+    refresh_token, "refresh_tokens" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub session_id: String,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub created_at_us: i64,
+        pub expires_at_us: i64,
+        pub used_at_us: Option<i64>,
+        pub successor_id: Option<String>,
+    }
+);
+
+entity!(
+    /// One-time setup and enrolment codes, stored as SHA-256 hashes.
+    one_time_code, "one_time_codes" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        pub purpose: String,
+        #[sea_orm(unique)]
+        pub code_hash: String,
+        pub issued_by: Option<String>,
+        pub created_at_us: i64,
+        pub expires_at_us: i64,
+        pub used_at_us: Option<i64>,
+    }
+);
+
+entity!(
+    /// The security audit log (append-only).
+    audit_event, "audit_events" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub at_us: i64,
+        pub kind: String,
+        pub user_id: Option<String>,
+        pub subject: String,
+        pub address: String,
+        pub detail: String,
     }
 );
 

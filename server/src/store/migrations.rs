@@ -233,6 +233,45 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: &[],
         postgres: &[],
     },
+    Migration {
+        version: 6,
+        name: "sign_in",
+        common: &[
+            "ALTER TABLE users ADD COLUMN login TEXT",
+            "CREATE UNIQUE INDEX users_by_login ON users (login)",
+            // The first-start administrator signs in as `admin`.
+            "UPDATE users SET login = 'admin' WHERE id = (SELECT id FROM users WHERE role = 'admin'
+                ORDER BY created_at_us, id LIMIT 1)",
+            // Argon2id hashes in PHC form; never the password.
+            "CREATE TABLE passwords (user_id TEXT PRIMARY KEY REFERENCES users(id), phc TEXT NOT NULL,
+                updated_at_us BIGINT NOT NULL)",
+            // A sign-in: its refresh tokens rotate within it, and ending it ends its access tokens.
+            "CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
+                device_id TEXT, created_at_us BIGINT NOT NULL, revoked_at_us BIGINT, revoke_reason TEXT)",
+            "CREATE TABLE refresh_tokens (id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id),
+                token_hash TEXT NOT NULL UNIQUE, created_at_us BIGINT NOT NULL, expires_at_us BIGINT NOT NULL,
+                used_at_us BIGINT, successor_id TEXT)",
+            // Access tokens live with the API tokens, so one lookup authenticates either.
+            "ALTER TABLE api_tokens ADD COLUMN session_id TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN device_id TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN expires_at_us BIGINT",
+            "CREATE INDEX api_tokens_by_session ON api_tokens (session_id)",
+            "CREATE TABLE one_time_codes (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
+                purpose TEXT NOT NULL, code_hash TEXT NOT NULL UNIQUE, issued_by TEXT,
+                created_at_us BIGINT NOT NULL, expires_at_us BIGINT NOT NULL, used_at_us BIGINT)",
+            "CREATE TABLE audit_events (id TEXT PRIMARY KEY, at_us BIGINT NOT NULL, kind TEXT NOT NULL,
+                user_id TEXT, subject TEXT NOT NULL, address TEXT NOT NULL, detail TEXT NOT NULL)",
+            "CREATE INDEX audit_events_by_time ON audit_events (at_us, id)",
+        ],
+        sqlite: &[
+            "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        ],
+        postgres: &["CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION onsite_append_only()"],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

@@ -13,7 +13,7 @@ use onsite_proto::v1 as pb;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{attachment, attachment_chunk};
 use crate::store::now_us;

@@ -14,7 +14,7 @@ use onsite_core::slip::SlipState;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::repo::{board, customers, devices, engineers, parts, tickets};
 use crate::store::entities::{board_event, slip};

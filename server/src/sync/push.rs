@@ -18,7 +18,7 @@ use sea_orm::{DatabaseTransaction, SqlErr, TransactionTrait};
 use tonic::Code;
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::feed;
 use crate::repo::devices::StoredResult;

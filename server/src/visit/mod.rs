@@ -13,7 +13,7 @@ use prost::Message;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::repo::slips::{self as repo, Act, NewRecord, Origin};
 use crate::repo::{appointments, engineers};

@@ -6,7 +6,7 @@ use onsite_proto::signoff::{self, ReportContent};
 use onsite_proto::v1 as pb;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{device, sign_off};
 use crate::views;
