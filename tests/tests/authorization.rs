@@ -3,10 +3,15 @@
 //! fails the test.
 //!
 //! Callers: no token, an unknown token, the admin, a manager, the engineer the slip is assigned
-//! to, and an unrelated engineer. Without a valid token every RPC answers UNAUTHENTICATED. An
-//! object the caller may not see answers NOT_FOUND, as an object that does not exist, so
-//! nothing leaks its existence. An authorized call on an object in the wrong state answers
-//! FAILED_PRECONDITION: the call got past authorization.
+//! to, an unrelated engineer, a phone a manager revoked (device-scoped tokens), and an expired
+//! access token. Without a valid token every RPC answers UNAUTHENTICATED; a revoked phone gets
+//! only as far as handing in what it carries. An object the caller may not see answers
+//! NOT_FOUND, as an object that does not exist, so nothing leaks its existence. An authorized
+//! call on an object in the wrong state answers FAILED_PRECONDITION: the call got past
+//! authorization.
+//!
+//! `AuthService` takes its credentials in the request (a password, a code, a refresh token):
+//! there each caller sends their own, and the callers without any send none or bogus ones.
 //!
 //! Each cell gets a request built afresh, so no cell depends on what another changed.
 
@@ -33,21 +38,40 @@ enum Who {
     Manager,
     Assigned,
     Unrelated,
+    RevokedDevice,
+    ExpiredToken,
 }
 
-const CALLERS: [Who; 6] = [Who::NoToken, Who::UnknownToken, Who::Admin, Who::Manager, Who::Assigned, Who::Unrelated];
+const CALLERS: [Who; 8] = [
+    Who::NoToken,
+    Who::UnknownToken,
+    Who::Admin,
+    Who::Manager,
+    Who::Assigned,
+    Who::Unrelated,
+    Who::RevokedDevice,
+    Who::ExpiredToken,
+];
+
+/// Every access token of the matrix's server lives this long: long enough for one cell, short
+/// enough to wait out once for the expired caller.
+const ACCESS_US: i64 = 5_000_000;
+const PASSWORD: &str = "matrix password 1234";
 
 /// A request body built for one cell.
 type Body<'a> = Pin<Box<dyn Future<Output = Vec<u8>> + 'a>>;
 
-/// One RPC: its codes for the admin, a manager, the assigned engineer and an unrelated one.
+/// One RPC: its codes for the admin, a manager, the assigned engineer, an unrelated one, a
+/// revoked phone and an expired token.
 struct Row {
     method: &'static str,
-    expect: [Code; 4],
+    expect: [Code; 6],
     body: for<'a> fn(&'a World, Who) -> Body<'a>,
 }
 
-use Code::{FailedPrecondition as Fp, NotFound, Ok as Yes, PermissionDenied as Pd, Unimplemented};
+use Code::{
+    FailedPrecondition as Fp, NotFound, Ok as Yes, PermissionDenied as Pd, Unauthenticated as Unauth, Unimplemented,
+};
 
 /// Passes request bodies through as bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,17 +117,154 @@ struct World {
     admin: String,
     /// Hours ahead of the next booking, so bookings of one engineer never overlap.
     next_hours: AtomicI64,
+    /// The revoked phone the current cell calls from (each cell gets a new one: a revoked
+    /// phone may sign out, which ends its session).
+    revoked_device: std::sync::Mutex<String>,
+    /// An access token whose time is up.
+    expired: String,
 }
 
 impl World {
-    fn token(&self, who: Who) -> &str {
+    async fn new(f: Fixture) -> Self {
+        let admin = f.server.admin_token.clone();
+        for (login, role, engineer) in [
+            ("matrix.manager", pb::Role::Manager, ""),
+            ("matrix.assigned", pb::Role::Engineer, f.engineer_id.as_str()),
+            ("matrix.unrelated", pb::Role::Engineer, f.other_engineer_id.as_str()),
+        ] {
+            onsite_tests::password_user(&f.server, &admin, login, PASSWORD, role, engineer).await;
+        }
+        let mut world = Self {
+            f,
+            admin,
+            next_hours: AtomicI64::new(30),
+            revoked_device: std::sync::Mutex::new(String::new()),
+            expired: String::new(),
+        };
+        let expired = world.sign_in("matrix.assigned").await;
+        let at = expired.access_expire_time.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000));
+        let left = at.saturating_sub(chrono::Utc::now().timestamp_millis()).max(0) + 50;
+        // A black-box client gets an expired token only by waiting it out.
+        tokio::time::sleep(std::time::Duration::from_millis(left as u64)).await;
+        world.expired = expired.access_token;
+        world
+    }
+
+    /// The caller's bearer token for one cell; a revoked phone is a new one each time.
+    async fn token(&self, who: Who) -> String {
         match who {
-            Who::NoToken => "",
-            Who::UnknownToken => "0nsite-unknown-token",
-            Who::Admin => &self.admin,
-            Who::Manager => &self.f.manager,
-            Who::Assigned => &self.f.engineer,
-            Who::Unrelated => &self.f.other_engineer,
+            Who::NoToken => String::new(),
+            Who::UnknownToken => "0nsite-unknown-token".into(),
+            Who::Admin => self.admin.clone(),
+            Who::Manager => self.f.manager.clone(),
+            Who::Assigned => self.f.engineer.clone(),
+            Who::Unrelated => self.f.other_engineer.clone(),
+            Who::ExpiredToken => self.expired.clone(),
+            Who::RevokedDevice => {
+                let (device, session) = self.revoked_phone().await;
+                if let Ok(mut slot) = self.revoked_device.lock() {
+                    *slot = device;
+                }
+                session.access_token
+            }
+        }
+    }
+
+    async fn sign_in(&self, login: &str) -> pb::Session {
+        let request = pb::SignInRequest { login: login.into(), password: PASSWORD.into(), device_id: String::new() };
+        self.f.server.auth().sign_in(request).await.unwrap_or_else(|e| panic!("sign in {login}: {e}")).into_inner()
+    }
+
+    fn revoked_device(&self) -> String {
+        self.revoked_device.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// A one-time enrolment code of the assigned engineer.
+    async fn enrolment_code(&self) -> String {
+        let issue = pb::IssueEnrolmentCodeRequest { engineer_id: self.f.engineer_id.clone() };
+        let code = self.f.server.engineers().issue_enrolment_code(authed(&self.f.manager, issue)).await;
+        code.unwrap_or_else(|e| panic!("enrolment code: {e}")).into_inner().code
+    }
+
+    /// A phone of the assigned engineer, enrolled and then revoked: its id and session.
+    async fn revoked_phone(&self) -> (String, pb::Session) {
+        let device_id = uuid::Uuid::now_v7().to_string();
+        let enrol = pb::EnrolRequest {
+            enrolment_code: self.enrolment_code().await,
+            device_id: device_id.clone(),
+            public_key: signoff::public_key(&[3; 32]).to_vec(),
+            label: "lost phone".into(),
+        };
+        let enrolled = self.f.server.auth().enrol(enrol).await.unwrap_or_else(|e| panic!("enrol: {e}")).into_inner();
+        let revoke =
+            pb::RevokeDeviceRequest { request_id: request_id(), device_id: device_id.clone(), reason: "lost".into() };
+        self.f
+            .server
+            .engineers()
+            .revoke_device(authed(&self.f.manager, revoke))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (device_id, enrolled.session.unwrap_or_else(|| panic!("no session")))
+    }
+
+    /// The password login `who` signs in with; `None` for callers with no credentials.
+    fn login(who: Who) -> Option<&'static str> {
+        match who {
+            Who::Admin => Some("admin"),
+            Who::Manager => Some("matrix.manager"),
+            Who::Assigned | Who::ExpiredToken | Who::RevokedDevice => Some("matrix.assigned"),
+            Who::Unrelated => Some("matrix.unrelated"),
+            Who::NoToken | Who::UnknownToken => None,
+        }
+    }
+
+    /// A refresh token of `who`'s own session (bogus or none for callers without one).
+    async fn refresh_token_of(&self, who: Who) -> String {
+        match who {
+            Who::NoToken => String::new(),
+            Who::UnknownToken => "onsr_unknown".into(),
+            Who::RevokedDevice => self.revoked_phone().await.1.refresh_token,
+            _ => match Self::login(who) {
+                Some("admin") => self.admin_session().await.refresh_token,
+                Some(login) => self.sign_in(login).await.refresh_token,
+                None => String::new(),
+            },
+        }
+    }
+
+    async fn admin_session(&self) -> pb::Session {
+        let request = pb::SignInRequest {
+            login: "admin".into(),
+            password: onsite_tests::ADMIN_PASSWORD.into(),
+            device_id: String::new(),
+        };
+        self.f.server.auth().sign_in(request).await.unwrap_or_else(|e| panic!("admin: {e}")).into_inner()
+    }
+
+    /// A one-time code of `purpose` for callers who hold one; bogus or none for the others.
+    async fn code_for(&self, who: Who, setup: bool) -> String {
+        match who {
+            Who::NoToken => String::new(),
+            Who::UnknownToken => "0000-0000-0000-0000".into(),
+            _ if setup => {
+                let n = self.next_hours.fetch_add(1, Ordering::SeqCst);
+                let login = format!("matrix.setup.{n}");
+                let create = pb::CreateUserRequest {
+                    request_id: request_id(),
+                    user: Some(pb::User {
+                        name: login.clone(),
+                        login,
+                        role: pb::Role::Manager as i32,
+                        ..Default::default()
+                    }),
+                };
+                let user = self.f.server.admin().create_user(authed(&self.admin, create)).await;
+                let user_id = user.unwrap_or_else(|e| panic!("{e}")).into_inner().id;
+                let issue = pb::IssueSetupCodeRequest { user_id };
+                let code = self.f.server.admin().issue_setup_code(authed(&self.admin, issue)).await;
+                code.unwrap_or_else(|e| panic!("{e}")).into_inner().code
+            }
+            _ => self.enrolment_code().await,
         }
     }
 
@@ -184,14 +345,13 @@ impl World {
 
     /// Calls `method` as `who` with `body`; the code of the answer (the first message's, for a
     /// stream from the server).
-    async fn call(&self, method: &str, streaming: (bool, bool), who: Who, body: Vec<u8>) -> Code {
+    async fn call(&self, method: &str, streaming: (bool, bool), token: &str, body: Vec<u8>) -> Code {
         let mut grpc = tonic::client::Grpc::new(self.f.server.channel.clone());
         if let Err(e) = grpc.ready().await {
             panic!("channel: {e}");
         }
         let path: tonic::codegen::http::uri::PathAndQuery =
             format!("/onsite.v1.{method}").parse().unwrap_or_else(|e| panic!("{method}: {e}"));
-        let token = self.token(who);
         fn request<T>(token: &str, body: T) -> tonic::Request<T> {
             if token.is_empty() { tonic::Request::new(body) } else { authed(token, body) }
         }
@@ -219,9 +379,12 @@ impl World {
 
 macro_rules! row {
     ($method:literal, [$admin:expr, $manager:expr, $assigned:expr, $unrelated:expr], |$w:ident, $who:ident| $body:expr) => {
+        row!($method, [$admin, $manager, $assigned, $unrelated; Unauth, Unauth], |$w, $who| $body)
+    };
+    ($method:literal, [$admin:expr, $manager:expr, $assigned:expr, $unrelated:expr; $revoked:expr, $expired:expr], |$w:ident, $who:ident| $body:expr) => {
         Row {
             method: $method,
-            expect: [$admin, $manager, $assigned, $unrelated],
+            expect: [$admin, $manager, $assigned, $unrelated, $revoked, $expired],
             body: |$w, $who| {
                 let _ = ($w, $who);
                 Box::pin(async move { $body })
@@ -252,6 +415,45 @@ fn rows() -> Vec<Row> {
             let token_id = token.unwrap_or_else(|e| panic!("{e}")).into_inner().token_id;
             pb::RevokeTokenRequest { request_id: request_id(), token_id }.encode_to_vec()
         }),
+        // For a user with a login (the fixture's manager signs in with a token only).
+        row!("AdminService/IssueSetupCode", [Yes, Pd, Pd, Pd], |w, who| pb::IssueSetupCodeRequest {
+            user_id: w.sign_in("matrix.manager").await.user.unwrap_or_default().id
+        }
+        .encode_to_vec()),
+        row!("AdminService/ListAuditEvents", [Yes, Pd, Pd, Pd], |w, who| pb::ListAuditEventsRequest::default()
+            .encode_to_vec()),
+        // Credentials in the request: each caller signs in with their own password; a revoked
+        // phone cannot open a session for itself again, an expired token is no obstacle.
+        row!("AuthService/SignIn", [Yes, Yes, Yes, Yes; Unauth, Yes], |w, who| pb::SignInRequest {
+            login: World::login(who).unwrap_or_default().into(),
+            password: match who {
+                Who::Admin => onsite_tests::ADMIN_PASSWORD.into(),
+                Who::UnknownToken => "not the password".into(),
+                Who::NoToken => String::new(),
+                _ => PASSWORD.into(),
+            },
+            device_id: if who == Who::RevokedDevice { w.revoked_device() } else { String::new() },
+        }
+        .encode_to_vec()),
+        row!("AuthService/CompleteSetup", [Yes, Yes, Yes, Yes; Yes, Yes], |w, who| pb::CompleteSetupRequest {
+            setup_code: w.code_for(who, true).await,
+            new_password: "a brand new passphrase".into(),
+        }
+        .encode_to_vec()),
+        row!("AuthService/Enrol", [Yes, Yes, Yes, Yes; Yes, Yes], |w, who| pb::EnrolRequest {
+            enrolment_code: w.code_for(who, false).await,
+            device_id: uuid::Uuid::now_v7().to_string(),
+            public_key: signoff::public_key(&[4; 32]).to_vec(),
+            label: "matrix".into(),
+        }
+        .encode_to_vec()),
+        // A revoked phone's session still refreshes, so it can hand in what it carries.
+        row!("AuthService/Refresh", [Yes, Yes, Yes, Yes; Yes, Yes], |w, who| pb::RefreshRequest {
+            refresh_token: w.refresh_token_of(who).await
+        }
+        .encode_to_vec()),
+        // API tokens are revoked by an admin, not signed out; a phone's session signs out.
+        row!("AuthService/SignOut", [Fp, Fp, Fp, Fp; Yes, Unauth], |w, who| pb::SignOutRequest {}.encode_to_vec()),
         row!("CatalogService/UpsertPart", [Yes, Yes, Pd, Pd], |w, who| pb::UpsertPartRequest {
             request_id: request_id(),
             part: Some(pb::Part {
@@ -339,6 +541,10 @@ fn rows() -> Vec<Row> {
         }
         .encode_to_vec()),
         row!("EngineerService/ListDevices", [Yes, Yes, Pd, Pd], |w, who| pb::ListDevicesRequest {
+            engineer_id: w.f.engineer_id.clone()
+        }
+        .encode_to_vec()),
+        row!("EngineerService/IssueEnrolmentCode", [Yes, Yes, Pd, Pd], |w, who| pb::IssueEnrolmentCodeRequest {
             engineer_id: w.f.engineer_id.clone()
         }
         .encode_to_vec()),
@@ -490,9 +696,10 @@ fn rows() -> Vec<Row> {
         }
         .encode_to_vec()),
         // A device is its engineer's alone: anyone else's push is from an unregistered device.
-        row!("SyncService/Push", [Fp, Fp, Yes, Fp], |w, who| {
+        // A revoked phone hands in what it carries (each op refused DEVICE_REVOKED, kept).
+        row!("SyncService/Push", [Fp, Fp, Yes, Fp; Yes, Unauth], |w, who| {
             let slip = w.slip(S::Dispatched).await;
-            let device_id = w.device(&w.f.engineer).await;
+            let device_id = if who == Who::RevokedDevice { w.revoked_device() } else { w.device(&w.f.engineer).await };
             let op = pb::Op {
                 op_id: uuid::Uuid::now_v7().to_string(),
                 device_id: device_id.clone(),
@@ -509,7 +716,7 @@ fn rows() -> Vec<Row> {
             limit: 10,
         }
         .encode_to_vec()),
-        row!("SyncService/UploadAttachment", [Yes, Yes, Yes, Yes], |w, who| {
+        row!("SyncService/UploadAttachment", [Yes, Yes, Yes, Yes; Yes, Unauth], |w, who| {
             let data = onsite_tests::signature_png(1 + (w.next_hours.fetch_add(1, Ordering::SeqCst) % 200) as u8);
             pb::AttachmentChunk {
                 sha256: signoff::sha256_hex(&data),
@@ -520,7 +727,7 @@ fn rows() -> Vec<Row> {
             }
             .encode_to_vec()
         }),
-        row!("SyncService/GetAttachmentStatus", [Yes, Yes, Yes, Yes], |w, who| pb::GetAttachmentStatusRequest {
+        row!("SyncService/GetAttachmentStatus", [Yes, Yes, Yes, Yes; Yes, Unauth], |w, who| pb::GetAttachmentStatusRequest {
             sha256: "ab".repeat(32)
         }
         .encode_to_vec()),
@@ -596,8 +803,13 @@ fn methods() -> Vec<(String, (bool, bool))> {
 }
 
 async fn every_rpc_answers_each_caller_as_the_matrix_says(backend: Backend) {
-    let f = Fixture::new(backend).await;
-    let world = World { admin: f.server.admin_token.clone(), f, next_hours: AtomicI64::new(30) };
+    // The matrix signs its callers in again and again; throttling has its own tests.
+    let f = Fixture::with_config(backend, |c| {
+        c.token_lifetimes.access_us = ACCESS_US;
+        c.sign_in_limit = None;
+    })
+    .await;
+    let world = World::new(f).await;
     let rows = rows();
     let methods = methods();
     let missing: Vec<&str> =
@@ -618,9 +830,13 @@ async fn every_rpc_answers_each_caller_as_the_matrix_says(backend: Backend) {
                 Who::Manager => row.expect[1],
                 Who::Assigned => row.expect[2],
                 Who::Unrelated => row.expect[3],
+                Who::RevokedDevice => row.expect[4],
+                Who::ExpiredToken => row.expect[5],
             };
+            // The token first: a revoked phone's cell refers to that phone.
+            let token = world.token(who).await;
             let body = (row.body)(&world, who).await;
-            let got = world.call(row.method, streaming, who, body).await;
+            let got = world.call(row.method, streaming, &token, body).await;
             cells += 1;
             if got != expected {
                 wrong.push(format!("{} as {who:?}: {got:?}, expected {expected:?}", row.method));

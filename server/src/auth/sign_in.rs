@@ -50,6 +50,14 @@ pub async fn with_password(
     }
     let txn = begin_write(db).await?;
     let now = now_us();
+    if let Some(device_id) = device_id
+        && let Some(device) = devices::find(&txn, device_id).await?
+    {
+        // A revoked phone stays cut off: a new sign-in starts on a new device id.
+        if device.revoked_at_us.is_some() {
+            return Err(Error::DeviceRevoked(device.revoke_reason.unwrap_or_else(|| "no reason given".into())));
+        }
+    }
     let issued = sessions::open(&txn, &user.id, device_id, lifetimes, now).await?;
     let subject = login.unwrap_or_default();
     let entry = Entry {

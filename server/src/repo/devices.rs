@@ -53,6 +53,11 @@ pub async fn register(
     Ok(model)
 }
 
+/// A device by id, whoever's it is.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<device::Model>> {
+    Ok(device::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
 /// The caller's device; `lock` serialises pushes of one device on its row.
 pub async fn load_own(db: &impl ConnectionTrait, caller: &Caller, id: &str, lock: bool) -> Result<device::Model> {
     let mut query = device::Entity::find_by_id(id.to_owned());
