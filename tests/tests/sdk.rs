@@ -30,12 +30,16 @@ struct Desk {
 
 impl Desk {
     fn new(backend: Backend) -> Self {
+        Self::with_config(backend, |_| {})
+    }
+
+    fn with_config(backend: Backend, configure: impl FnOnce(&mut onsite_server::Config)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("runtime: {e}"));
-        let f = rt.block_on(Fixture::new(backend));
+        let f = rt.block_on(Fixture::with_config(backend, configure));
         let proxy = rt.block_on(Proxy::start(f.server.addr));
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         Self { rt, f: Some(f), proxy, skew: Arc::new(AtomicI64::new(0)), dir }
@@ -531,6 +535,109 @@ fn a_revoked_phone_is_cut_off_and_its_records_kept() {
     let devices = desk.rt.block_on(engineers.list_devices(authed(&f.manager, list)));
     let devices = devices.unwrap_or_else(|e| panic!("{e}")).into_inner().devices;
     assert!(devices[0].revoked_at.is_some() && devices[0].revoke_reason == "reported lost");
+}
+
+/// Access tokens that live two seconds: the phone refreshes at every round.
+fn short_tokens(config: &mut onsite_server::Config) {
+    config.token_lifetimes.access_us = 2_000_000;
+}
+
+/// A phone enrolled with a manager's one-time code works through many refreshes; when it is
+/// lost, its device-scoped sign-in hands in what it carries, the records are kept for the
+/// manager, and the phone shows the engineer why.
+#[test]
+fn an_enrolled_phone_refreshes_itself_and_a_lost_one_is_cut_off() {
+    let desk = Desk::with_config(Backend::Sqlite, short_tokens);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let issue = pb::IssueEnrolmentCodeRequest { engineer_id: f.engineer_id.clone() };
+    let code = desk.rt.block_on(f.server.engineers().issue_enrolment_code(authed(&f.manager, issue)));
+    let code = code.unwrap_or_else(|e| panic!("{e}")).into_inner().code;
+    let session = desk.open("enrolled");
+    let wrong = session.enrol(&desk.proxy.url(), "0000-0000-0000-0000");
+    assert!(matches!(&wrong, Err(SdkError::Refused { reason, .. }) if reason == "BAD_CREDENTIALS"), "{wrong:?}");
+    session.enrol(&desk.proxy.url(), &code).unwrap_or_else(|e| panic!("enrol: {e}"));
+    assert_eq!(session.engineer_id().ok().flatten().as_deref(), Some(f.engineer_id.as_str()));
+    let steps = visit_steps(&slip.id);
+    for step in &steps[..4] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+        // Each round swaps the refresh token: the rotation holds up round after round.
+        session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
+    }
+    assert_eq!(desk.server_slip(&slip.id).state, pb::SlipState::OnSite as i32);
+    // A device clock an hour behind thinks its token good; once the token is past its two
+    // seconds, the server says so and the phone refreshes then.
+    desk.skew.store(-3600, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2100));
+    session.sync().unwrap_or_else(|e| panic!("sync with an expired token: {e}"));
+    desk.skew.store(0, Ordering::SeqCst);
+
+    desk.proxy.set_online(false);
+    for step in &steps[4..6] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let device_id = session.device_id().ok().flatten().unwrap_or_default();
+    let revoke = pb::RevokeDeviceRequest { request_id: request_id(), device_id, reason: "reported lost".into() };
+    let revoked = desk.rt.block_on(f.server.engineers().revoke_device(authed(&f.manager, revoke)));
+    revoked.unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(true);
+    let cut_off = session.sync();
+    assert!(matches!(&cut_off, Err(SdkError::Refused { reason, .. }) if reason == "DEVICE_REVOKED"), "{cut_off:?}");
+    let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(attention.iter().filter(|a| a.reason == "DEVICE_REVOKED").count(), 2, "{attention:?}");
+    let server = desk.server_slip(&slip.id);
+    assert_eq!(server.flagged_records.len(), 2, "the backup and the fix are kept for the manager");
+    assert!(server.backups.is_empty() && server.fix.is_none());
+}
+
+/// An engineer signs in with a password. When the sign-in ends elsewhere (an admin reset the
+/// password), the phone says so, recording goes on offline, and after a new sign-in the work
+/// recorded meanwhile arrives exactly once.
+#[test]
+fn a_password_sign_in_that_ends_never_blocks_recording() {
+    let desk = Desk::with_config(Backend::Sqlite, short_tokens);
+    let f = desk.f();
+    let password = "engineer password 17";
+    let user = desk.rt.block_on(onsite_tests::password_user(
+        &f.server,
+        &f.server.admin_token,
+        "wang.lei",
+        password,
+        pb::Role::Engineer,
+        &f.engineer_id,
+    ));
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.open("password");
+    let wrong = session.sign_in_with_password(&desk.proxy.url(), "wang.lei", "guess");
+    assert!(matches!(&wrong, Err(SdkError::Refused { reason, .. }) if reason == "BAD_CREDENTIALS"), "{wrong:?}");
+    session.sign_in_with_password(&desk.proxy.url(), "wang.lei", password).unwrap_or_else(|e| panic!("{e}"));
+    let steps = visit_steps(&slip.id);
+    steps[0](&session).unwrap_or_else(|e| panic!("{e}"));
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+
+    // An admin resets the password: every sign-in of the engineer ends.
+    let issue = pb::IssueSetupCodeRequest { user_id: user.id.clone() };
+    let code = desk.rt.block_on(f.server.admin().issue_setup_code(authed(&f.server.admin_token, issue)));
+    let code = code.unwrap_or_else(|e| panic!("{e}")).into_inner().code;
+    let reset = pb::CompleteSetupRequest { setup_code: code, new_password: "a new password 17".into() };
+    desk.rt.block_on(f.server.auth().complete_setup(reset)).unwrap_or_else(|e| panic!("{e}"));
+
+    for step in &steps[1..4] {
+        step(&session).unwrap_or_else(|e| panic!("recording after the sign-in ended: {e}"));
+    }
+    let ended = session.sync();
+    assert!(matches!(&ended, Err(SdkError::SessionEnded { .. })), "{ended:?}");
+    assert!(matches!(session.sync(), Err(SdkError::SessionEnded { .. })), "it stays ended until a new sign-in");
+    assert_eq!(session.pending_changes().map(|p| p.len()).ok(), Some(3), "the work waits");
+    session.sign_in_with_password(&desk.proxy.url(), "wang.lei", "a new password 17").unwrap_or_else(|e| panic!("{e}"));
+    assert!(session.pending_changes().is_ok_and(|p| p.is_empty()));
+    assert_eq!(desk.server_slip(&slip.id).state, pb::SlipState::OnSite as i32);
+    let events = desk.rt.block_on(
+        f.server.slips().list_slip_events(authed(&f.manager, pb::ListSlipEventsRequest { id: slip.id.clone() })),
+    );
+    let events = events.unwrap_or_else(|e| panic!("{e}")).into_inner().events;
+    let from_phone: Vec<&str> = events.iter().filter(|e| !e.device_id.is_empty()).map(|e| e.action.as_str()).collect();
+    assert_eq!(from_phone.len(), 4, "each action once: {from_phone:?}");
 }
 
 /// With a key from the phone's keystore the store is encrypted: nothing of the engineer's day
