@@ -4,9 +4,13 @@ use onsite_proto::v1 as pb;
 use onsite_tests::{Backend, Fixture, authed, monday_window, request_id};
 
 async fn onsitectl(f: &Fixture, token: &str, args: &[&str]) -> (bool, String, String) {
+    onsitectl_with(f, token, args, &[]).await
+}
+
+async fn onsitectl_with(f: &Fixture, token: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let server = format!("http://{}", f.server.addr);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onsitectl"));
-    command.args(["--server", &server]).args(args).env("ONSITE_TOKEN", token);
+    command.args(["--server", &server]).args(args).env("ONSITE_TOKEN", token).envs(env.iter().copied());
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -42,6 +46,48 @@ async fn the_console_shows_tickets_slips_and_history() {
     assert!(!ok && err.contains("bearer token"), "{err}");
     let (ok, _, err) = onsitectl(&f, &f.manager, &["tickets", "--status", "lost"]).await;
     assert!(!ok && err.contains("unknown status"), "{err}");
+}
+
+/// An administrator's first steps: a new user sets a password with a setup code, signs in,
+/// a manager issues a phone's enrolment code, and the admin reads the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_people_in_and_shows_the_audit_log() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let admin = f.server.admin_token.clone();
+    let create = pb::CreateUserRequest {
+        request_id: request_id(),
+        user: Some(pb::User {
+            name: "Ms. Qian".into(),
+            login: "qian".into(),
+            role: pb::Role::Manager as i32,
+            ..Default::default()
+        }),
+    };
+    let user =
+        f.server.admin().create_user(authed(&admin, create)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let issue = pb::IssueSetupCodeRequest { user_id: user.id };
+    let code = f.server.admin().issue_setup_code(authed(&admin, issue)).await;
+    let code = code.unwrap_or_else(|e| panic!("{e}")).into_inner().code;
+    let password = [("ONSITE_PASSWORD", "qian's long password")];
+
+    let (ok, out, err) = onsitectl_with(&f, "", &["setup", "--code", &code], &password).await;
+    assert!(ok && out.contains("Ms. Qian (manager)") && out.contains("export ONSITE_TOKEN=onst_"), "{out}{err}");
+    let (ok, out, err) = onsitectl_with(&f, "", &["--json", "sign-in", "--login", "QIAN"], &password).await;
+    assert!(ok, "{err}");
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let token = answer["token"].as_str().unwrap_or_default().to_owned();
+    let (ok, out, _) = onsitectl(&f, &token, &["whoami"]).await;
+    assert!(ok && out.contains("Ms. Qian (manager)"), "{out}");
+    let wrong = [("ONSITE_PASSWORD", "not it")];
+    let (ok, _, err) = onsitectl_with(&f, "", &["sign-in", "--login", "qian"], &wrong).await;
+    assert!(!ok && err.contains("wrong"), "{err}");
+
+    let (ok, out, err) = onsitectl(&f, &token, &["enrolment-code", "--engineer", &f.engineer_id]).await;
+    assert!(ok && out.contains("enrolment code:") && out.contains("expires"), "{out}{err}");
+    let (ok, out, err) = onsitectl(&f, &admin, &["audit", "--kind", "sign_in_failed"]).await;
+    assert!(ok && out.contains("sign_in_failed") && out.contains("qian") && out.contains("127.0.0.1"), "{out}{err}");
+    let (ok, _, err) = onsitectl(&f, &token, &["audit"]).await;
+    assert!(!ok && err.contains("admin"), "{err}");
 }
 
 async fn verified_slip(f: &Fixture) -> pb::Slip {
