@@ -18,6 +18,14 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// The code in words, for the audit log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Setup => "setup code",
+            Self::Enrolment => "enrolment code",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Setup => "setup",

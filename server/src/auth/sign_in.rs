@@ -3,7 +3,7 @@
 //! BAD_CREDENTIALS, whatever the cause.
 
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use super::codes::{self, Purpose};
 use super::password::{self, Hasher};
@@ -83,15 +83,7 @@ pub async fn complete_setup(
 ) -> Result<(Issued, user::Model)> {
     password::check_new(new_password, "new_password")?;
     let phc = hasher.hash(new_password).await?;
-    let txn = begin_write(db).await?;
-    let now = now_us();
-    let user_id = match codes::consume(&txn, code, Purpose::Setup, now).await {
-        Ok(user_id) => user_id,
-        Err(e) => {
-            txn.rollback().await?;
-            return refused(db, e, "setup code", origin).await;
-        }
-    };
+    let (txn, user_id, now) = redeem(db, code, Purpose::Setup, origin).await?;
     let user = users::load(&txn, &user_id).await?;
     users::set_password_hash(&txn, &user_id, phc, now).await?;
     sessions::end_all(&txn, &user_id, "a new password was set", now).await?;
@@ -118,15 +110,7 @@ pub async fn enrol(
     lifetimes: Lifetimes,
     origin: Origin<'_>,
 ) -> Result<(Issued, user::Model)> {
-    let txn = begin_write(db).await?;
-    let now = now_us();
-    let user_id = match codes::consume(&txn, code, Purpose::Enrolment, now).await {
-        Ok(user_id) => user_id,
-        Err(e) => {
-            txn.rollback().await?;
-            return refused(db, e, "enrolment code", origin).await;
-        }
-    };
+    let (txn, user_id, now) = redeem(db, code, Purpose::Enrolment, origin).await?;
     let user = users::load(&txn, &user_id).await?;
     let caller = users::caller_of(&user)?;
     let registered = devices::register(&txn, &caller, device, Utc::now()).await?;
@@ -221,15 +205,31 @@ pub async fn issue_code(
     let txn = begin_write(db).await?;
     let now = now_us();
     let issued = codes::issue(&txn, user_id, purpose, issuer.as_deref(), now, ttl).await?;
-    let detail = match purpose {
-        Purpose::Setup => "setup code",
-        Purpose::Enrolment => "enrolment code",
-    };
+    let detail = purpose.describe();
     let entry =
         Entry { kind: Kind::CodeIssued, user_id: issuer.as_deref(), subject: user_id, address: origin.address, detail };
     audit::record(&txn, entry, now).await?;
     txn.commit().await?;
     Ok(issued)
+}
+
+/// Uses a one-time code in a new transaction: the transaction, the code's user, and the time.
+/// A refused code is recorded (after the rollback, so the record stays).
+async fn redeem(
+    db: &DatabaseConnection,
+    code: &str,
+    purpose: Purpose,
+    origin: Origin<'_>,
+) -> Result<(DatabaseTransaction, String, i64)> {
+    let txn = begin_write(db).await?;
+    let now = now_us();
+    match codes::consume(&txn, code, purpose, now).await {
+        Ok(user_id) => Ok((txn, user_id, now)),
+        Err(e) => {
+            txn.rollback().await?;
+            refused(db, e, purpose.describe(), origin).await
+        }
+    }
 }
 
 /// Records a failed password sign-in and answers BAD_CREDENTIALS.
