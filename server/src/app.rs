@@ -41,6 +41,9 @@ pub struct Config {
     pub sign_in_limit: Option<crate::throttle::SignInLimit>,
     /// How long access and refresh tokens live.
     pub token_lifetimes: crate::auth::sessions::Lifetimes,
+    /// How long a verified caller is kept: the longest a revocation made on another replica
+    /// takes to reach this one. Zero looks every token up.
+    pub caller_cache_ttl: Duration,
 }
 
 /// The server's TLS identity, in PEM.
@@ -80,6 +83,7 @@ impl Config {
             rate_limit: Some(crate::throttle::RateLimit::DEFAULT),
             sign_in_limit: Some(crate::throttle::SignInLimit::DEFAULT),
             token_lifetimes: crate::auth::sessions::Lifetimes::DEFAULT,
+            caller_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct App {
     pub throttle: crate::throttle::Throttle,
     pub sign_in_throttle: crate::throttle::SignInThrottle,
     pub hasher: crate::auth::password::Hasher,
+    pub callers: crate::auth::cache::Callers,
 }
 
 impl App {
@@ -107,7 +112,19 @@ impl App {
         let sign_in_throttle = crate::throttle::SignInThrottle::new(config.sign_in_limit);
         // Two hashes at once: each takes a core for tens of milliseconds and 19 MiB.
         let hasher = crate::auth::password::Hasher::new(2);
-        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher })
+        let callers = crate::auth::cache::Callers::new(config.caller_cache_ttl);
+        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher, callers })
+    }
+
+    /// What the sign-in flows work with, for an attempt from `address`.
+    pub fn sign_in_context<'a>(&'a self, address: &'a str) -> crate::auth::sign_in::Context<'a> {
+        crate::auth::sign_in::Context {
+            db: &self.db,
+            hasher: &self.hasher,
+            callers: &self.callers,
+            lifetimes: self.config.token_lifetimes,
+            address,
+        }
     }
 
     /// Brings this replica's dispatch index and board up to date after a commit, so a caller
@@ -149,7 +166,7 @@ impl Shared {
     /// hands in its records, which are refused op by op and kept flagged.
     pub async fn enter_handing_in<T>(&self, request: &Request<T>) -> Result<(&Arc<App>, Caller)> {
         let app = self.app()?;
-        let caller = auth::authenticate(&app.db, request.metadata(), crate::store::now_us()).await?;
+        let caller = auth::authenticate(&app.db, &app.callers, request.metadata(), crate::store::now_us()).await?;
         app.throttle.admit(caller.user_id)?;
         crate::audit::seen(&app.db, &caller, request);
         Ok((app, caller))

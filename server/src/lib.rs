@@ -70,11 +70,14 @@ pub async fn run(
     let decode_limit = config.max_push_bytes.saturating_mul(2).max(4 * 1024 * 1024);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::NotServing).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(onsite_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(onsite_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    // Older tools (grpcio's Python client among them) speak only v1alpha.
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -101,7 +104,8 @@ pub async fn run(
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(
             pb::admin_service_server::AdminServiceServer::new(api::admin::Admin { shared: shared.clone() })
                 .accept_compressed(CompressionEncoding::Gzip),
@@ -185,14 +189,15 @@ async fn start(config: Config) -> Result<(Arc<app::App>, Ready)> {
     let db = store::connect(&config.database_url).await?;
     let applied = store::migrations::migrate(&db).await?;
     tracing::info!(applied, "database migrated");
-    let admin_setup_code = match auth::users::first_admin(&db).await? {
+    let first_admin = auth::users::first_admin(&db).await?;
+    let app = Arc::new(app::App::open(db, config).await?);
+    let admin_setup_code = match first_admin {
         Some(admin) => {
-            let origin = auth::sign_in::Origin { address: "server start" };
-            Some(auth::sign_in::issue_code(&db, &admin, auth::codes::Purpose::Setup, None, origin).await?.0)
+            let cx = app.sign_in_context("server start");
+            Some(auth::sign_in::issue_code(&cx, &admin, auth::codes::Purpose::Setup, None).await?.0)
         }
         None => None,
     };
-    let app = Arc::new(app::App::open(db, config).await?);
     let demo = if app.config.demo { demo::seed(&app).await? } else { None };
     Ok((app, Ready { admin_setup_code, demo }))
 }

@@ -37,27 +37,36 @@ async fn health_and_reflection_answer(backend: Backend) {
     let server = TestServer::start(backend).await;
     assert_eq!(health_status(server.channel.clone()).await, ServingStatus::Serving as i32);
 
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut reflection = ServerReflectionClient::new(server.channel.clone());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap_or_else(|e| panic!("reflection: {e}"))
-        .into_inner();
-    let response = stream.next().await.and_then(Result::ok).and_then(|r| r.message_response);
-    let Some(MessageResponse::ListServicesResponse(list)) = response else { panic!("no service list: {response:?}") };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in
-        ["onsite.v1.TicketService", "onsite.v1.SlipService", "onsite.v1.SyncService", "grpc.health.v1.Health"]
-    {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    // Both versions of the reflection protocol list the services: v1, and v1alpha for older tools.
+    macro_rules! listed_services {
+        ($version:ident) => {{
+            use tonic_reflection::pb::$version::{
+                ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+                server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            };
+            let mut reflection = ServerReflectionClient::new(server.channel.clone());
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = reflection
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .unwrap_or_else(|e| panic!("reflection: {e}"))
+                .into_inner();
+            let response = stream.next().await.and_then(Result::ok).and_then(|r| r.message_response);
+            let Some(MessageResponse::ListServicesResponse(list)) = response else {
+                panic!("no service list: {response:?}")
+            };
+            list.service.into_iter().map(|s| s.name).collect::<Vec<String>>()
+        }};
+    }
+    for names in [listed_services!(v1), listed_services!(v1alpha)] {
+        for expected in
+            ["onsite.v1.TicketService", "onsite.v1.AuthService", "onsite.v1.SyncService", "grpc.health.v1.Health"]
+        {
+            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        }
     }
 }
 

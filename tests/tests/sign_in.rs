@@ -18,6 +18,7 @@ onsite_tests::conformance!(
     an_expired_access_token_says_so,
     a_phone_enrols_with_a_one_time_code_and_a_revoked_one_only_hands_in,
     denied_calls_and_revocations_are_in_the_audit_log,
+    a_revocation_reaches_the_other_replica_within_a_second,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -386,4 +387,29 @@ async fn assert_no_secret_stored(server: &TestServer, secrets: &[&str]) {
             }
         }
     }
+}
+
+/// Verified callers are cached for a second: a token revoked on one replica stops working on
+/// another that has it cached, once the entry runs out, and at once on the replica that revoked.
+async fn a_revocation_reaches_the_other_replica_within_a_second(backend: Backend) {
+    let first = TestServer::start(backend).await;
+    let url = first.database_url.clone();
+    let second = TestServer::start_with(onsite_server::Config::new(url), None).await;
+    manager(&first, "desk").await;
+    let session = sign_in(&first, "desk", PASSWORD).await.unwrap_or_else(|e| panic!("{e}"));
+    // Both replicas know the token now.
+    assert!(who_am_i(&first, &session.access_token).await.is_ok());
+    assert!(who_am_i(&second, &session.access_token).await.is_ok());
+
+    first.auth().sign_out(authed(&session.access_token, pb::SignOutRequest {})).await.unwrap_or_else(|e| panic!("{e}"));
+    let revoked_at = std::time::Instant::now();
+    assert!(who_am_i(&first, &session.access_token).await.is_err(), "at once where it was revoked");
+    // The other replica's entry runs out within its second (the bound is generous for a
+    // loaded machine; what is checked is that it ends, not how fast).
+    while who_am_i(&second, &session.access_token).await.is_ok() {
+        assert!(revoked_at.elapsed() < std::time::Duration::from_secs(10), "the other replica still takes the token");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    second.stop().await;
+    first.stop().await;
 }

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::{handle, required};
 use crate::app::Shared;
 use crate::auth::codes::Purpose;
-use crate::auth::sign_in::{self, Origin};
+use crate::auth::sign_in;
 use crate::auth::{tokens, users};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -121,7 +121,7 @@ impl AdminService for Admin {
             let req = request.get_ref();
             convert::id::<uuid::Uuid>(&req.token_id, "token_id")?;
             let address = crate::audit::address(&request);
-            idempotency::run(app, &caller, "RevokeToken", &req.request_id, req, |txn| async {
+            let revoked = idempotency::run(app, &caller, "RevokeToken", &req.request_id, req, |txn| async {
                 let owner = tokens::revoke(&txn, &req.token_id, now_us()).await?;
                 let detail = format!("a token of user {owner}");
                 let me = caller.user_id.to_string();
@@ -135,7 +135,9 @@ impl AdminService for Admin {
                 audit::record(&txn, entry, now_us()).await?;
                 Ok((txn, pb::RevokeTokenResponse {}))
             })
-            .await
+            .await?;
+            app.callers.forget_all();
+            Ok(revoked)
         })
         .await
     }
@@ -153,8 +155,9 @@ impl AdminService for Admin {
             if user.login.is_none() {
                 return Err(Error::precondition("NO_LOGIN", "give the user a login before a password"));
             }
-            let origin = Origin { address: &crate::audit::address(&request) };
-            let (code, expires) = sign_in::issue_code(&app.db, &user.id, Purpose::Setup, Some(&caller), origin).await?;
+            let address = crate::audit::address(&request);
+            let cx = app.sign_in_context(&address);
+            let (code, expires) = sign_in::issue_code(&cx, &user.id, Purpose::Setup, Some(&caller)).await?;
             Ok(views::one_time_code(code, expires))
         })
         .await

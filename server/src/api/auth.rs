@@ -7,7 +7,7 @@ use super::handle;
 use super::sync::new_device;
 use crate::app::{App, Shared};
 use crate::audit::address;
-use crate::auth::sign_in::{self, Origin};
+use crate::auth::sign_in;
 use crate::error::{Error, Result};
 use crate::views;
 
@@ -45,17 +45,8 @@ impl AuthService for Auth {
                 id => Some(onsite_proto::convert::id::<uuid::Uuid>(id, "device_id")?.to_string()),
             };
             let (app, address) = self.admit(&request, Some(&req.login))?;
-            let origin = Origin { address: &address };
-            let (issued, user) = sign_in::with_password(
-                &app.db,
-                &app.hasher,
-                &req.login,
-                &req.password,
-                device_id.as_deref(),
-                app.config.token_lifetimes,
-                origin,
-            )
-            .await?;
+            let cx = app.sign_in_context(&address);
+            let (issued, user) = sign_in::with_password(&cx, &req.login, &req.password, device_id.as_deref()).await?;
             Ok(views::session(issued, &user))
         })
         .await
@@ -69,11 +60,8 @@ impl AuthService for Auth {
             let req = request.get_ref();
             present(&req.setup_code)?;
             let (app, address) = self.admit(&request, None)?;
-            let origin = Origin { address: &address };
-            let lifetimes = app.config.token_lifetimes;
-            let (issued, user) =
-                sign_in::complete_setup(&app.db, &app.hasher, &req.setup_code, &req.new_password, lifetimes, origin)
-                    .await?;
+            let cx = app.sign_in_context(&address);
+            let (issued, user) = sign_in::complete_setup(&cx, &req.setup_code, &req.new_password).await?;
             Ok(views::session(issued, &user))
         })
         .await
@@ -85,9 +73,7 @@ impl AuthService for Auth {
             present(&req.enrolment_code)?;
             let device = new_device(&req.device_id, &req.public_key, &req.label)?;
             let (app, address) = self.admit(&request, None)?;
-            let origin = Origin { address: &address };
-            let (issued, user) =
-                sign_in::enrol(&app.db, &req.enrolment_code, device, app.config.token_lifetimes, origin).await?;
+            let (issued, user) = sign_in::enrol(&app.sign_in_context(&address), &req.enrolment_code, device).await?;
             Ok(pb::EnrolResponse { session: Some(views::session(issued, &user)) })
         })
         .await
@@ -98,9 +84,7 @@ impl AuthService for Auth {
             let req = request.get_ref();
             present(&req.refresh_token)?;
             let (app, address) = self.admit(&request, None)?;
-            let origin = Origin { address: &address };
-            let (issued, user) =
-                sign_in::refresh(&app.db, &req.refresh_token, app.config.token_lifetimes, origin).await?;
+            let (issued, user) = sign_in::refresh(&app.sign_in_context(&address), &req.refresh_token).await?;
             Ok(views::session(issued, &user))
         })
         .await
@@ -110,7 +94,7 @@ impl AuthService for Auth {
         handle(async {
             // A revoked phone may still sign out.
             let (app, caller) = self.shared.enter_handing_in(&request).await?;
-            sign_in::sign_out(&app.db, &caller, Origin { address: &address(&request) }).await?;
+            sign_in::sign_out(&app.sign_in_context(&address(&request)), &caller).await?;
             Ok(pb::SignOutResponse {})
         })
         .await

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::{handle, required};
 use crate::app::Shared;
 use crate::auth::codes::Purpose;
-use crate::auth::sign_in::{self, Origin};
+use crate::auth::sign_in;
 use crate::auth::users;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -202,7 +202,7 @@ impl EngineerService for Engineers {
             v.check()?;
             let now = Utc::now();
             let address = crate::audit::address(&request);
-            idempotency::run(app, &caller, "RevokeDevice", &req.request_id, req, |txn| async {
+            let revoked = idempotency::run(app, &caller, "RevokeDevice", &req.request_id, req, |txn| async {
                 let device = crate::repo::devices::revoke(&txn, &req.device_id, req.reason.trim(), now).await?;
                 let user_id = caller.user_id.to_string();
                 let entry = audit::Entry {
@@ -215,7 +215,9 @@ impl EngineerService for Engineers {
                 audit::record(&txn, entry, crate::store::to_us(now)).await?;
                 Ok((txn, views::device(&device)))
             })
-            .await
+            .await?;
+            app.callers.forget_all();
+            Ok(revoked)
         })
         .await
     }
@@ -231,9 +233,9 @@ impl EngineerService for Engineers {
             let user = users::of_engineer(&app.db, &engineer.id).await?.ok_or_else(|| {
                 Error::precondition("NO_USER", "this engineer has no user yet; an admin creates one first")
             })?;
-            let origin = Origin { address: &crate::audit::address(&request) };
-            let (code, expires) =
-                sign_in::issue_code(&app.db, &user.id, Purpose::Enrolment, Some(&caller), origin).await?;
+            let address = crate::audit::address(&request);
+            let cx = app.sign_in_context(&address);
+            let (code, expires) = sign_in::issue_code(&cx, &user.id, Purpose::Enrolment, Some(&caller)).await?;
             Ok(views::one_time_code(code, expires))
         })
         .await

@@ -2,12 +2,14 @@
 //! sign-in, one-time setup and enrolment codes, rotating refresh tokens.
 //!
 //! - `tokens.rs`: API and access tokens, stored as SHA-256 only.
+//! - `cache.rs`: callers verified in the last second, so most calls skip the lookup.
 //! - `password.rs`: Argon2id hashing, bounded and off the async threads.
 //! - `codes.rs`: one-time setup and enrolment codes.
 //! - `sessions.rs`: sessions and refresh-token rotation with reuse detection.
 //! - `users.rs`: users, logins, the first-start administrator.
 //! - `sign_in.rs`: the flows the `AuthService` calls, each with its audit entry.
 
+pub mod cache;
 pub mod codes;
 pub mod password;
 pub mod sessions;
@@ -24,11 +26,26 @@ use crate::error::{Error, Result};
 /// Resolves the `authorization: Bearer <token>` header to a caller. An expired access token is
 /// TOKEN_EXPIRED, so the client knows to refresh; a revoked phone's token still resolves, with
 /// its revocation, for the one call that hands in its records.
-pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap, now_us: i64) -> Result<Caller> {
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    callers: &cache::Callers,
+    metadata: &MetadataMap,
+    now_us: i64,
+) -> Result<Caller> {
     let header = metadata.get("authorization").and_then(|v| v.to_str().ok()).ok_or(Error::Unauthenticated)?;
     let token =
         header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(Error::Unauthenticated)?.trim();
-    // One query on every request.
+    let hash = tokens::hash_token(token);
+    if let Some(known) = callers.get(&hash, now_us) {
+        return known;
+    }
+    let (caller, expires_at_us) = look_up(db, &hash, now_us).await?;
+    callers.put(hash, caller.clone(), expires_at_us);
+    Ok(caller)
+}
+
+/// The caller of a token hash, and when the token expires: one query.
+async fn look_up(db: &impl ConnectionTrait, hash: &str, now_us: i64) -> Result<(Caller, Option<i64>)> {
     let row = crate::repo::query_one(
         db,
         "SELECT u.id AS user_id, u.role AS role, u.engineer_id AS engineer_id, t.session_id AS session_id,
@@ -36,7 +53,7 @@ pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap, now
             d.revoked_at_us AS device_revoked_at_us, d.revoke_reason AS revoke_reason
          FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN devices d ON d.id = t.device_id
          WHERE t.token_hash = $1 AND t.revoked_at_us IS NULL",
-        vec![Value::from(tokens::hash_token(token))],
+        vec![Value::from(hash)],
     )
     .await?
     .ok_or(Error::Unauthenticated)?;
@@ -53,7 +70,7 @@ pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap, now
         row.try_get("", "device_revoked_at_us").map_err(|_| column("device_revoked_at_us"))?;
     let revoke_reason: Option<String> = row.try_get("", "revoke_reason").map_err(|_| column("revoke_reason"))?;
     let bad = |what: &str| Error::Internal(format!("user {user_id} has a bad {what}"));
-    Ok(Caller {
+    let caller = Caller {
         user_id: user_id.parse().map_err(|_| bad("id"))?,
         role: role.parse().map_err(|()| bad("role"))?,
         engineer_id: engineer_id.as_deref().map(str::parse).transpose().map_err(|_| bad("engineer id"))?,
@@ -62,5 +79,6 @@ pub async fn authenticate(db: &impl ConnectionTrait, metadata: &MetadataMap, now
             id,
             revoked: revoked_at.map(|_| revoke_reason.unwrap_or_else(|| "no reason given".to_owned())),
         }),
-    })
+    };
+    Ok((caller, expires_at_us))
 }

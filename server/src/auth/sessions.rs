@@ -64,8 +64,8 @@ pub async fn open(
 /// What a refresh did.
 #[derive(Debug)]
 pub enum Refreshed {
-    /// The next pair.
-    Swapped(Issued),
+    /// The next pair; `voided` when a retry voided the pair of a lost answer.
+    Swapped { issued: Issued, voided: bool },
     /// The token was used before: the session has been ended.
     Reused { session_id: String, user_id: String },
 }
@@ -81,6 +81,7 @@ pub async fn refresh(db: &impl ConnectionTrait, refresh: &str, lifetimes: Lifeti
     if session.revoked_at_us.is_some() || token.expires_at_us <= now_us {
         return Err(Error::BadCredentials);
     }
+    let voided = token.used_at_us.is_some();
     match token.used_at_us {
         None => {
             // Claimed atomically: of two concurrent swaps of one token, the second is a reuse.
@@ -112,7 +113,7 @@ pub async fn refresh(db: &impl ConnectionTrait, refresh: &str, lifetimes: Lifeti
         .filter(refresh_token::Column::Id.eq(token.id))
         .exec(db)
         .await?;
-    Ok(Refreshed::Swapped(issued))
+    Ok(Refreshed::Swapped { issued, voided })
 }
 
 /// Ends a session: its refresh token and every access token it gave stop working. Ending an
