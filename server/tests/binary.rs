@@ -1,5 +1,5 @@
-//! The `onsite-server` binary as an operator runs it: prints where it listens, gets ready,
-//! and stops cleanly on SIGTERM.
+//! The `onsite-server` binary as an operator runs it: prints where it listens and the first
+//! start's setup code, gets ready, and stops cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -19,14 +19,19 @@ fn starts_prints_its_address_and_stops_on_sigterm() {
     let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
     let first = lines.next().unwrap_or_default();
     assert!(first.starts_with("Onsite listening on 127.0.0.1:"), "{first}");
-    let mut saw_admin_token = false;
+    // The first start prints the administrator's one-time setup code, in groups of four.
+    let is_code = |word: &str| {
+        let groups: Vec<&str> = word.split('-').collect();
+        groups.len() == 4 && groups.iter().all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_alphanumeric()))
+    };
+    let mut saw_setup_code = false;
     for line in lines.by_ref() {
-        saw_admin_token |= line.trim_start().starts_with("onst_");
+        saw_setup_code |= is_code(line.trim());
         if line.starts_with("Ready:") {
             break;
         }
     }
-    assert!(saw_admin_token, "the first start prints the administrator token");
+    assert!(saw_setup_code, "the first start prints the administrator's setup code");
     assert!(dir.join("onsite.db").exists(), "the embedded database lives in the data dir");
 
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();

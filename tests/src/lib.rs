@@ -137,9 +137,20 @@ impl TestServer {
     /// A server in its own process (`exe`, the `onsite-test-server` binary) on `database_url`,
     /// so a test can kill it with SIGKILL; `dir` is kept alive as long as the server.
     pub async fn spawn(exe: &std::path::Path, database_url: String, dir: Option<tempfile::TempDir>) -> Self {
+        Self::spawn_with(exe, database_url, dir, &[]).await
+    }
+
+    /// Like [`TestServer::spawn`] with `env` set for the server's process.
+    pub async fn spawn_with(
+        exe: &std::path::Path,
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let mut process = std::process::Command::new(exe)
             .arg(&database_url)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
@@ -153,19 +164,21 @@ impl TestServer {
             .unwrap_or_else(|_| panic!("server process not ready within 60 s"))
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|e| panic!("server output: {e}"));
-        let addr: std::net::SocketAddr = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("server process said {line:?}"));
+        let mut words = line.split_whitespace().skip_while(|w| *w != "ready").skip(1);
+        let addr: std::net::SocketAddr =
+            words.next().and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("server process said {line:?}"));
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap_or_else(|e| panic!("uri: {e}"))
             .connect()
             .await
             .unwrap_or_else(|e| panic!("connect: {e}"));
+        let admin_token = match words.next() {
+            Some(code) => admin_api_token(&channel, code).await,
+            None => String::new(),
+        };
         Self {
             addr,
-            admin_token: String::new(),
+            admin_token,
             database_url,
             channel,
             tls: false,
@@ -174,6 +187,11 @@ impl TestServer {
             process: Some(process),
             _dir: dir,
         }
+    }
+
+    /// The id of the server's own process, when it runs as one.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(std::process::Child::id)
     }
 
     /// Kills the server's process with SIGKILL, mid-whatever it was doing, and hands back its

@@ -1,0 +1,99 @@
+//! What the load runs on: a server process seeded through the API, and the raw insert baseline.
+
+use std::path::Path;
+
+use onsite_proto::v1 as pb;
+use onsite_tests::{Backend, Fixture, TestServer, authed, request_id};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+
+/// Slips the lookups pick from.
+const SLIPS: usize = 50;
+/// Rows of the raw insert baseline.
+const RAW_ROWS: usize = 5_000;
+
+/// A seeded server: the fixture holds the server process.
+pub struct World {
+    pub f: Fixture,
+    /// Dispatched slips of the fixture's engineer.
+    pub slips: Vec<String>,
+    /// A verified slip to suggest engineers for.
+    pub open_slip: String,
+}
+
+impl World {
+    /// Starts the server process with `env` on a fresh database and seeds it with the fixture,
+    /// `SLIPS` dispatched slips and `engineers` more engineers around Shanghai.
+    pub async fn start(exe: &Path, backend: Backend, env: &[(&str, &str)], engineers: usize) -> Self {
+        let (url, dir) = fresh_database(backend).await;
+        let server = TestServer::spawn_with(exe, url, dir, env).await;
+        let f = Fixture::on(server).await;
+        let mut slips = Vec::with_capacity(SLIPS);
+        for _ in 0..SLIPS {
+            slips.push(f.dispatched_slip(&f.engineer_id).await.id);
+        }
+        let ticket = f.ticket(pb::Severity::Urgent).await;
+        let open = f.slip(&ticket).await;
+        let verify = pb::SlipActionRequest { request_id: request_id(), slip_id: open.id.clone(), etag: String::new() };
+        f.server.slips().verify_slip(authed(&f.manager, verify)).await.unwrap_or_else(|e| panic!("verify: {e}"));
+        add_engineers(&f, engineers).await;
+        Self { f, slips, open_slip: open.id }
+    }
+}
+
+/// `count` engineers spread over about 50 km around Shanghai, with skills and shifts.
+async fn add_engineers(f: &Fixture, count: usize) {
+    let mut client = f.server.engineers();
+    for i in 0..count {
+        let spread = |n: usize, m: usize| ((n * 7919 + m) % 1000) as f64 / 1000.0 - 0.5;
+        let engineer = pb::Engineer {
+            employee_number: format!("B{i:06}"),
+            name: format!("Engineer {i}"),
+            tier: pb::Tier::Field as i32,
+            skills: vec!["payroll".into(), "database".into()],
+            home_base: Some(pb::GeoPoint { latitude: 31.23 + spread(i, 1) * 0.9, longitude: 121.47 + spread(i, 2) }),
+            shift: "Mon-Sun 00:00-24:00".into(),
+            ..Default::default()
+        };
+        let request = pb::CreateEngineerRequest { request_id: request_id(), engineer: Some(engineer) };
+        client.create_engineer(authed(&f.manager, request)).await.unwrap_or_else(|e| panic!("engineer {i}: {e}"));
+    }
+}
+
+async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+            onsite_server::store::private_data_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            (onsite_server::store::sqlite_url(dir.path()), Some(dir))
+        }
+        Backend::Postgres => {
+            let cluster = onsite_tests::pg::cluster().unwrap_or_else(|e| panic!("PostgreSQL cluster: {e}"));
+            (cluster.create_database().await, None)
+        }
+    }
+}
+
+/// Rows per second a plain sea-orm loop inserts in one transaction, with no checks: what the
+/// database itself does on this machine now.
+pub async fn raw_insert_rate(backend: Backend) -> f64 {
+    use onsite_server::store::entities::audit_event;
+    let (url, _dir) = fresh_database(backend).await;
+    let db = onsite_server::store::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    onsite_server::store::migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..RAW_ROWS {
+        let row = audit_event::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            at_us: Set(i as i64),
+            kind: Set("bench".into()),
+            user_id: Set(None),
+            subject: Set(format!("row {i}")),
+            address: Set(String::new()),
+            detail: Set(String::new()),
+        };
+        row.insert(&txn).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    RAW_ROWS as f64 / started.elapsed().as_secs_f64()
+}
