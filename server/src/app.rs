@@ -44,6 +44,8 @@ pub struct Config {
     /// How long a verified caller is kept: the longest a revocation made on another replica
     /// takes to reach this one. Zero looks every token up.
     pub caller_cache_ttl: Duration,
+    /// Serve Prometheus metrics on this address; `None` (the default) serves none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The server's TLS identity, in PEM.
@@ -84,6 +86,7 @@ impl Config {
             sign_in_limit: Some(crate::throttle::SignInLimit::DEFAULT),
             token_lifetimes: crate::auth::sessions::Lifetimes::DEFAULT,
             caller_cache_ttl: Duration::from_secs(1),
+            metrics_listen: None,
         }
     }
 }
@@ -180,6 +183,8 @@ pub async fn follow_board(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<
         if let Err(e) = app.dispatch.catch_up(&app.db, &app.config.calendar).await {
             tracing::warn!(error = %e, "dispatch feed catch-up failed; retrying next round");
         }
+        let (in_use, idle) = crate::store::pool_use(&app.db);
+        crate::metrics::pool(in_use, idle);
         let now = chrono::Utc::now();
         if last_prune.is_none_or(|at| now - at > chrono::Duration::hours(1)) {
             last_prune = Some(now);

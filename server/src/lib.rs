@@ -24,6 +24,7 @@ pub mod error;
 pub mod feed;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod metrics;
 pub mod pagination;
 pub mod repo;
 pub mod sla_watch;
@@ -79,6 +80,9 @@ pub async fn run(
     // Older tools (grpcio's Python client among them) speak only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
+    if let Some(addr) = config.metrics_listen {
+        metrics::install(addr).map_err(Error::Internal)?;
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -97,6 +101,7 @@ pub async fn run(
     let router = builder
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
         .layer(tower::util::MapRequestLayer::new(audit::note_path))
+        .layer(tower::util::option_layer(config.metrics_listen.map(|_| metrics::RpcTimer)))
         // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.
         .max_concurrent_streams(Some(256))
         .timeout(std::time::Duration::from_secs(60))

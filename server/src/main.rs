@@ -47,6 +47,9 @@ struct Args {
     /// Calls per second each user may make (twice as many in a burst); 0 for no limit.
     #[arg(long, env = "ONSITE_RATE_LIMIT", default_value_t = onsite_server::throttle::RateLimit::DEFAULT.per_second)]
     rate_limit: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless set).
+    #[arg(long, env = "ONSITE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Log format: text for people, json for log collectors.
     #[arg(long, env = "ONSITE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -97,6 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         per_second: args.rate_limit,
         burst: args.rate_limit.saturating_mul(2),
     });
+    config.metrics_listen = args.metrics_listen;
     let tls = config.tls.is_some();
 
     let listener = TcpListener::bind(args.listen).await?;

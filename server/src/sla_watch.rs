@@ -52,5 +52,6 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<usize> {
         }
         txn.commit().await?;
     }
+    crate::metrics::sla_breaches(escalated as u64);
     Ok(escalated)
 }

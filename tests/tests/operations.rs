@@ -284,3 +284,35 @@ async fn a_caller_over_their_rate_is_told_when_to_retry(backend: Backend) {
     tokio::time::sleep(wait).await;
     who(&f.manager).await.unwrap_or_else(|e| panic!("after the wait the call passes: {e}"));
 }
+
+/// With `--metrics-listen` the server exports Prometheus metrics: each call's time by method
+/// and status code, the dispatch index, the database pool.
+#[test]
+fn the_server_exports_prometheus_metrics_when_asked() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let rt = rt.unwrap_or_else(|e| panic!("{e}"));
+    let metrics = onsite_tests::free_loopback_addr().to_string();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = store::sqlite_url(dir.path());
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_onsite-test-server"));
+    let server = rt.block_on(TestServer::spawn_with(exe, url, Some(dir), &[("ONSITE_METRICS_LISTEN", &metrics)]));
+    rt.block_on(async {
+        for _ in 0..3 {
+            health_status(server.channel.clone()).await;
+        }
+        let refused = server.admin().who_am_i(pb::WhoAmIRequest {}).await;
+        assert_eq!(refused.err().map(|s| s.code()), Some(tonic::Code::Unauthenticated));
+    });
+    let scraped = onsite_tests::http_get(metrics.parse().unwrap_or_else(|e| panic!("{e}")), "/metrics");
+    let health = "onsite_rpc_duration_seconds_count{method=\"grpc.health.v1.Health/Check\",code=\"Ok\"} 3";
+    assert!(scraped.contains(health), "{scraped}");
+    let refused =
+        "onsite_rpc_duration_seconds_count{method=\"onsite.v1.AdminService/WhoAmI\",code=\"Unauthenticated\"} 1";
+    assert!(scraped.contains(refused), "{scraped}");
+    let bucket = "onsite_rpc_duration_seconds_bucket{method=\"grpc.health.v1.Health/Check\",code=\"Ok\",le=\"0.0005\"}";
+    assert!(scraped.contains(bucket), "{scraped}");
+    assert!(scraped.contains("onsite_dispatch_index_engineers 0"), "{scraped}");
+    // The admin setup done by the harness counted too.
+    assert!(scraped.contains("method=\"onsite.v1.AuthService/CompleteSetup\",code=\"Ok\"} 1"), "{scraped}");
+    drop(server);
+}

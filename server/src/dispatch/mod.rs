@@ -59,6 +59,7 @@ impl Dispatch {
         let (engineers, slips) = engineers::dispatch_rows(db, None).await?;
         let index = EngineerIndex::build(calendar.time_zone(), profiles(&engineers, &slips, calendar));
         tracing::info!(engineers = index.len(), "dispatch index built");
+        crate::metrics::index_size(index.len());
         Ok(Self {
             index: RwLock::new(index),
             applied: Mutex::new(head),
@@ -114,6 +115,7 @@ impl Dispatch {
                 for profile in profiles(&rows, &slips, calendar) {
                     index.upsert(profile);
                 }
+                crate::metrics::index_size(index.len());
             }
             *applied = last;
             for event in events {

@@ -119,7 +119,31 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     }
     txn.commit().await?;
     app.committed().await;
+    record(&req.ops, &results, skew, now);
     Ok(pb::PushResponse { results, last_applied_seq: last })
+}
+
+/// The push's outcomes and how long its oldest op waited on the phone, for the metrics.
+fn record(ops: &[pb::Op], results: &[pb::OpResult], skew: Duration, now: chrono::DateTime<Utc>) {
+    for outcome in [pb::OpOutcome::Applied, pb::OpOutcome::Duplicate, pb::OpOutcome::Conflict, pb::OpOutcome::Rejected]
+    {
+        let count = results.iter().filter(|r| r.outcome() == outcome).count() as u64;
+        if count > 0 {
+            let name = match outcome {
+                pb::OpOutcome::Applied => "applied",
+                pb::OpOutcome::Duplicate => "duplicate",
+                pb::OpOutcome::Conflict => "conflict",
+                _ => "rejected",
+            };
+            crate::metrics::ops_settled(name, count);
+        }
+    }
+    let oldest =
+        ops.iter().filter_map(|op| op.device_time.as_ref()).filter_map(|t| convert::datetime(t, "").ok()).min();
+    if let Some(recorded) = oldest {
+        // Device times and the skew are bounded by validation, so this cannot overflow.
+        crate::metrics::oldest_op_waited((now - (recorded + skew)).to_std().unwrap_or_default());
+    }
 }
 
 /// Puts the slip's state after the batch on the last refused result of each slip the engineer

@@ -3,7 +3,8 @@
 //! `ready <addr> [<setup code>]` once the database is migrated (the code on a first start).
 //!
 //! `ONSITE_RATE_LIMIT=0` turns the per-user limit off; `ONSITE_CALLER_CACHE_MS` sets how long
-//! verified callers are kept (0: every token is looked up).
+//! verified callers are kept (0: every token is looked up); `ONSITE_METRICS_LISTEN` serves
+//! Prometheus metrics.
 
 use std::io::Write;
 
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ms) = std::env::var("ONSITE_CALLER_CACHE_MS").ok().and_then(|v| v.parse().ok()) {
         config.caller_cache_ttl = std::time::Duration::from_millis(ms);
     }
+    config.metrics_listen = std::env::var("ONSITE_METRICS_LISTEN").ok().and_then(|a| a.parse().ok());
     let serving = tokio::spawn(onsite_server::run(config, listener, std::future::pending(), Some(ready)));
     let ready = started.await?;
     let mut out = std::io::stdout();

@@ -68,7 +68,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     progress.inc(1);
 
     progress.set_message("starting servers and seeding");
-    let cached = rt.block_on(seed::World::start(&server_exe, backend, &[("ONSITE_RATE_LIMIT", "0")], args.engineers));
+    let metrics = onsite_tests::free_loopback_addr();
+    let metrics_env = metrics.to_string();
+    let cached = rt.block_on(seed::World::start(
+        &server_exe,
+        backend,
+        &[("ONSITE_RATE_LIMIT", "0"), ("ONSITE_METRICS_LISTEN", &metrics_env)],
+        args.engineers,
+    ));
     let uncached = rt.block_on(seed::World::start(
         &server_exe,
         backend,
@@ -93,6 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         results.add_rpc(name, &latencies, window);
         progress.inc(1);
     }
+    // The server's own count of the lookups it answered, against the tool's.
+    let scraped = onsite_tests::http_get(metrics, "/metrics");
+    results.server_counted_get_slip = report::counted(&scraped, "onsite.v1.SlipService/GetSlip", "Ok");
     results.server_cpu_share = report::cpu_seconds(cached.f.server.pid())
         .zip(cpu_before)
         .map(|(after, before)| (after - before) / started.elapsed().as_secs_f64());

@@ -33,6 +33,8 @@ pub struct Results {
     /// Server CPU seconds per second of driving (2.0 is both cores).
     pub server_cpu_share: Option<f64>,
     pub server_peak_rss_mb: Option<f64>,
+    /// GetSlip calls the cached server answered OK, as its own metrics count them.
+    pub server_counted_get_slip: Option<u64>,
 }
 
 impl Results {
@@ -45,6 +47,7 @@ impl Results {
             day: None,
             server_cpu_share: None,
             server_peak_rss_mb: None,
+            server_counted_get_slip: None,
         }
     }
 
@@ -115,6 +118,12 @@ impl Results {
                 day.duplicated
             );
         }
+        if let (Some(counted), Some(driven)) = (self.server_counted_get_slip, self.rpcs.get(1)) {
+            println!(
+                "the server's metrics counted {counted} GetSlip calls answered OK; the tool counted {}",
+                driven.calls
+            );
+        }
         if let Some(cpu) = self.server_cpu_share {
             println!("server CPU while driving: {:.2} cores", cpu);
         }
@@ -146,7 +155,10 @@ impl Results {
             "backend": self.backend, "concurrency": self.concurrency,
             "baseline": { "health_per_s": self.health_rate(), "raw_inserts_per_s": self.baseline_inserts_per_s },
             "rpcs": rpcs, "day": day,
-            "server": { "cpu_cores": self.server_cpu_share, "peak_rss_mb": self.server_peak_rss_mb },
+            "server": {
+                "cpu_cores": self.server_cpu_share, "peak_rss_mb": self.server_peak_rss_mb,
+                "metrics_get_slip_ok": self.server_counted_get_slip,
+            },
         }))
     }
 
@@ -242,4 +254,10 @@ pub fn peak_rss_mb(pid: Option<u32>) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The count of `method` answered with `code` in a Prometheus scrape.
+pub fn counted(scrape: &str, method: &str, code: &str) -> Option<u64> {
+    let series = format!("onsite_rpc_duration_seconds_count{{method=\"{method}\",code=\"{code}\"}} ");
+    scrape.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|n| n.trim().parse().ok())
 }
