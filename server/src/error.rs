@@ -130,9 +130,17 @@ impl Error {
             Self::StaleEtag { .. } => (Code::Aborted, "STALE_ETAG"),
             Self::RequestIdReused => (Code::InvalidArgument, "REQUEST_ID_REUSED"),
             Self::Unavailable => (Code::Unavailable, "STARTING_UP"),
+            Self::Database(e) if is_busy(e) => (Code::Unavailable, "DATABASE_BUSY"),
             Self::Database(_) | Self::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }
+}
+
+/// Whether the database refused for another writer holding it too long (SQLite's
+/// SQLITE_BUSY, PostgreSQL's lock timeout): nothing is wrong with the request.
+fn is_busy(e: &sea_orm::DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)") || text.contains("lock timeout")
 }
 
 impl From<Error> for Status {
@@ -162,6 +170,10 @@ impl From<Error> for Status {
             }
             Error::RequestIdReused => violations
                 .push(onsite_core::FieldViolation::new("request_id", "was already used for a different request")),
+            Error::Database(e) if is_busy(&e) => {
+                tracing::warn!(error = %e, "the database stayed busy; the caller retries");
+                return Status::unavailable("the database is busy; try again");
+            }
             Error::Database(e) => {
                 // Logged with context here, sent with none.
                 tracing::error!(error = %e, "database error");
@@ -193,5 +205,20 @@ impl From<Error> for Status {
             details.set_retry_info(Some(wait));
         }
         Status::with_error_details(code, message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_unavailable_and_anything_else_internal() {
+        let busy = Error::Database(sea_orm::DbErr::Custom("(code: 5) database is locked".into()));
+        assert_eq!(busy.classify(), (Code::Unavailable, "DATABASE_BUSY"));
+        assert_eq!(Status::from(busy).code(), Code::Unavailable);
+        let broken = Error::Database(sea_orm::DbErr::Custom("no such table: slips".into()));
+        assert_eq!(broken.classify(), (Code::Internal, "INTERNAL"));
+        assert_eq!(Status::from(broken).message(), "internal error", "no detail leaves the server");
     }
 }

@@ -7,6 +7,8 @@
 //!   (SQLite and PostgreSQL), a Python client built only from the .proto files walking a
 //!   ticket from intake to a written-off slip against a real server, the mobile bindings on
 //!   the JVM (Kotlin) and in Python, and the generated Swift API.
+//! - `cargo xtask bench [ARGS]`: builds the load tool and the server in release and runs
+//!   `onsite-bench` with ARGS (`--help` lists them; `--backend postgres` sets up PostgreSQL).
 //! - `cargo xtask bindings [--release]`: Kotlin, Swift and Python bindings into
 //!   `target/bindings`.
 //! - `cargo xtask android` / `cargo xtask ios`: the Android library module (needs an NDK and
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci(),
         "setup" => setup(),
+        "bench" => bench(),
         "python-client" => python_client(),
         "bindings" => mobile::bindings(std::env::args().any(|a| a == "--release")).map(drop),
         "kotlin-test" => mobile::kotlin_test(),
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
         "android" => mobile::android(),
         "ios" => mobile::ios(),
         _ => Err(
-            "usage: cargo xtask <ci|setup|python-client|bindings|kotlin-test|python-bindings|swift-check|android|ios>"
+            "usage: cargo xtask <ci|setup|bench|python-client|bindings|kotlin-test|python-bindings|swift-check|android|ios>"
                 .to_owned(),
         ),
     };
@@ -45,6 +48,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Builds the load tool and the server it starts in release, and runs it with the arguments
+/// after `bench`.
+fn bench() -> Result {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    if args.iter().any(|a| a == "postgres" || a == "--backend=postgres") {
+        setup()?;
+    }
+    step("build the load tool (release)");
+    run(
+        "cargo",
+        &["build", "--release", "-p", "onsite-tests", "--bin", "onsite-bench", "--bin", "onsite-test-server"],
+    )?;
+    step("onsite-bench");
+    let tool = root().join("target/release/onsite-bench");
+    let status =
+        Command::new(&tool).args(&args).current_dir(root()).status().map_err(|e| format!("{}: {e}", tool.display()))?;
+    if status.success() { Ok(()) } else { Err(format!("onsite-bench failed: {status}")) }
 }
 
 pub(crate) fn root() -> PathBuf {

@@ -20,7 +20,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // WAL lets readers run beside the one writer; writers queue on BEGIN IMMEDIATE.
         // Savepoints (one per pushed op) keep their statement journals in memory, not in
         // temporary files.
-        options.max_connections(4).min_connections(1).map_sqlx_sqlite_opts(|o| o.pragma("temp_store", "memory"));
+        // SQLite's busy handler is not fair: under a queue of writers a waiter can keep losing
+        // the lock to newcomers. A long timeout lets it win in the end; past it the caller
+        // gets UNAVAILABLE (DATABASE_BUSY) and retries, never a lost write.
+        options
+            .max_connections(4)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| o.pragma("temp_store", "memory").busy_timeout(Duration::from_secs(60)));
     } else {
         options.max_connections(16);
     }

@@ -13,6 +13,11 @@ use tokio::sync::oneshot;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Warnings and errors go to stderr (stdout is the test's): what went wrong shows in its output.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ONSITE_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
     let database_url = std::env::args().nth(1).ok_or("usage: onsite-test-server DATABASE_URL")?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

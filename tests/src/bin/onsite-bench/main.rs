@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let window = Duration::from_secs_f64(args.seconds.max(0.5));
     let mut results = report::Results::new(&args.backend, args.concurrency);
 
-    let progress = report::progress(8);
+    let progress = report::progress(10);
     progress.set_message("raw insert baseline");
     results.baseline_inserts_per_s = rt.block_on(seed::raw_insert_rate(backend));
     progress.inc(1);
@@ -84,13 +84,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     progress.inc(1);
 
-    let calls: [(&str, &seed::World, drive::Call); 6] = [
+    let calls: [(&str, &seed::World, drive::Call); 7] = [
         ("grpc.health.v1.Health/Check", &cached, drive::Call::Health),
         ("SlipService/GetSlip", &cached, drive::Call::GetSlip),
         ("SlipService/GetSlip (no caller cache)", &uncached, drive::Call::GetSlip),
         ("SlipService/ListSlips (50)", &cached, drive::Call::ListSlips),
         ("DispatchService/SuggestEngineers", &cached, drive::Call::Suggest),
         ("AdminService/WhoAmI", &cached, drive::Call::WhoAmI),
+        ("AdminService/WhoAmI (no caller cache)", &uncached, drive::Call::WhoAmI),
     ];
     let cpu_before = report::cpu_seconds(cached.f.server.pid());
     let started = Instant::now();
