@@ -51,10 +51,7 @@ impl AdminService for Admin {
                 v.take(convert::opt_id::<onsite_core::id::EngineerId>(&u.engineer_id, "user.engineer_id"));
             let login = match u.login.trim() {
                 "" => None,
-                login => v.take(users::normal_login(login, "user.login").map_err(|e| match e {
-                    Error::Domain(onsite_core::DomainError::Invalid(mut vs)) if !vs.is_empty() => vs.remove(0),
-                    _ => onsite_core::FieldViolation::new("user.login", "is not a valid login"),
-                })),
+                login => v.take(users::normal_login(login, "user.login")),
             };
             v.check()?;
             let (Some(role), Some(engineer_id)) = (role, engineer_id) else {

@@ -1,5 +1,6 @@
 //! Users: who can sign in, with which role and login, and their passwords.
 
+use onsite_core::FieldViolation;
 use onsite_core::id::{EngineerId, UserId};
 use onsite_core::slip::Role;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -13,14 +14,14 @@ use crate::store::now_us;
 pub const FIRST_ADMIN_LOGIN: &str = "admin";
 
 /// A login as stored: trimmed and lower case, 3-64 characters of a-z, 0-9, `.`, `_`, `-`, `@`.
-pub fn normal_login(login: &str, field: &str) -> Result<String> {
+pub fn normal_login(login: &str, field: &str) -> std::result::Result<String, FieldViolation> {
     let login = login.trim().to_lowercase();
     let length = login.chars().count();
     if !(3..=64).contains(&length) {
-        return Err(Error::invalid(field, "must have 3 to 64 characters"));
+        return Err(FieldViolation::new(field, "must have 3 to 64 characters"));
     }
     if !login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')) {
-        return Err(Error::invalid(field, "may hold only a-z, 0-9, '.', '_', '-' and '@'"));
+        return Err(FieldViolation::new(field, "may hold only a-z, 0-9, '.', '_', '-' and '@'"));
     }
     Ok(login)
 }
