@@ -101,15 +101,23 @@ impl Session {
     /// Signs out and deletes every local record. Refuses while changes are unsynced unless
     /// `force`, which discards them: the app must warn the engineer first.
     pub fn sign_out(&self, force: bool) -> Result<()> {
+        // Not held while the server is told: that takes up to a few seconds.
+        drop(self.refuse_unsynced(force)?);
+        self.runtime.block_on(credentials::sign_out(&self.engine));
+        // Checked again under the lock that wipes: an action recorded meanwhile is not lost.
+        let mut store = self.refuse_unsynced(force)?;
+        store.write(|txn| store::wipe(txn))
+    }
+
+    /// The store, unless it holds unsynced work and `force` is off.
+    fn refuse_unsynced(&self, force: bool) -> Result<std::sync::MutexGuard<'_, store::Store>> {
         let store = self.engine.lock()?;
         let (ops, _) = store::pending(store.read())?;
         let (attachments, _) = store::pending_attachments(store.read())?;
         if (ops > 0 || attachments > 0) && !force {
             return Err(SdkError::UnsyncedChanges { ops, attachments });
         }
-        drop(store);
-        self.runtime.block_on(credentials::sign_out(&self.engine));
-        self.engine.lock()?.write(|txn| store::wipe(txn))
+        Ok(store)
     }
 
     /// The signed-in engineer, if any.
