@@ -53,9 +53,8 @@ pub async fn watch(ctx: &Ctx, cursor: String, json: bool) -> Result {
         all_engineers(ctx).await?.into_iter().map(|e| (e.id, e.employee_number)).collect();
     let mut client = DispatchServiceClient::new(ctx.channel.clone());
     let mut stream = client.watch_board(ctx.req(pb::WatchBoardRequest { cursor })?).await?.into_inner();
-    if !json {
-        println!("watching the board (Ctrl-C to stop)");
-    }
+    // On stderr, so JSON on stdout stays clean: from here on no event is missed.
+    eprintln!("watching the board (Ctrl-C to stop)");
     while let Some(event) = stream.next().await {
         let event = event?;
         let at = time(event.time.as_ref());

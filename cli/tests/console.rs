@@ -157,9 +157,18 @@ async fn the_dispatcher_works_from_the_console() {
         .args(["--server", &format!("http://{}", f.server.addr), "--json", "board", "--watch"])
         .env("ONSITE_TOKEN", &f.manager)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let stdout = watcher.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    // The watcher says when it is subscribed; events from then on reach it.
+    let stderr = watcher.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let subscribed = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr).lines().map_while(|l| l.ok()).any(|l| l.starts_with("watching the board"))
+    });
+    let subscribed = tokio::time::timeout(std::time::Duration::from_secs(30), subscribed).await;
+    assert!(subscribed.is_ok_and(|s| s.is_ok_and(|yes| yes)), "the watcher never subscribed");
     let second = verified_slip(&f).await;
     let (ok, out, err) = onsitectl(&f, &f.manager, &["auto-assign", &second.id]).await;
     assert!(ok && out.contains("state: dispatched"), "{out}{err}");
