@@ -717,3 +717,11 @@ pub fn free_loopback_addr() -> std::net::SocketAddr {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     probe.local_addr().unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Waits until `time` (an access token's expiry) has passed. A black-box client gets an
+/// expired token only by waiting it out: the condition waited on is the clock itself.
+pub async fn wait_past(time: Option<&prost_types::Timestamp>) {
+    let at = time.map_or(0, |t| t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000));
+    let left = at.saturating_sub(chrono::Utc::now().timestamp_millis()).max(0) + 50;
+    tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap_or(0))).await;
+}

@@ -142,10 +142,7 @@ impl World {
             expired: String::new(),
         };
         let expired = world.sign_in("matrix.assigned").await;
-        let at = expired.access_expire_time.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000));
-        let left = at.saturating_sub(chrono::Utc::now().timestamp_millis()).max(0) + 50;
-        // A black-box client gets an expired token only by waiting it out.
-        tokio::time::sleep(std::time::Duration::from_millis(left as u64)).await;
+        onsite_tests::wait_past(expired.access_expire_time.as_ref()).await;
         world.expired = expired.access_token;
         world
     }

@@ -226,8 +226,7 @@ async fn an_expired_access_token_says_so(backend: Backend) {
     let server = TestServer::start_configured(backend, |c| c.token_lifetimes.access_us = 1_000_000).await;
     manager(&server, "desk").await;
     let session = sign_in(&server, "desk", PASSWORD).await.unwrap_or_else(|e| panic!("{e}"));
-    // A black-box client gets an expired token only by waiting its second out.
-    wait_until(session.access_expire_time).await;
+    onsite_tests::wait_past(session.access_expire_time.as_ref()).await;
     let status = expect_code(
         server.admin().who_am_i(authed(&session.access_token, pb::WhoAmIRequest {})).await,
         Code::Unauthenticated,
@@ -354,13 +353,6 @@ async fn denied_calls_and_revocations_are_in_the_audit_log(backend: Backend) {
     // Only an admin reads the log.
     let read = pb::ListAuditEventsRequest::default();
     expect_code(server.admin().list_audit_events(authed(&f.manager, read)).await, Code::PermissionDenied);
-}
-
-/// Sleeps until `time` has passed.
-async fn wait_until(time: Option<prost_types::Timestamp>) {
-    let at = time.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000));
-    let left = at.saturating_sub(chrono::Utc::now().timestamp_millis()).max(0) + 50;
-    tokio::time::sleep(std::time::Duration::from_millis(left as u64)).await;
 }
 
 /// None of `secrets` is anywhere in the database (SQLite: the files; PostgreSQL: every text
