@@ -16,6 +16,7 @@ onsite_tests::conformance!(
     extreme_device_times_are_invalid_arguments,
     the_push_limit_is_advertised_and_enforced,
     another_engineers_slip_is_neither_read_nor_written_through_push,
+    a_push_decides_each_op_on_what_the_ops_before_it_left,
 );
 
 /// A registered device of the fixture's engineer.
@@ -511,6 +512,74 @@ async fn another_engineers_slip_is_neither_read_nor_written_through_push(backend
         .into_inner();
     assert!(slip.flagged_records.is_empty() && !slip.needs_manager_review, "nothing was left on their slip");
     assert_eq!(slip.etag, theirs.etag);
+}
+
+/// One push decides each op on the slip as the ops before it left it, with the ops checked
+/// against the database (a booking, a completion) in between. A refused op leaves nothing
+/// half-written, and a record id used before is refused, whether it was stored by an earlier
+/// push or earlier in the same one; its record is kept flagged.
+async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend) {
+    use pb::op::Payload as P;
+    let f = Fixture::new(backend).await;
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let device_id = device(&f, &f.engineer).await;
+    let push = |ops: Vec<pb::Op>| pb::PushRequest { device_id: device_id.clone(), ops, device_time: None };
+    let parts = |id: &str| {
+        P::AddPartsCost(pb::PartsCostOp {
+            lines: vec![pb::CostLine {
+                id: id.to_owned(),
+                kind: pb::CostKind::Part as i32,
+                description: "SSD".into(),
+                quantity: 1,
+                unit_price: Some(pb::Money { minor_units: 89_900, currency_code: "CNY".into() }),
+                ..Default::default()
+            }],
+        })
+    };
+    let [x, y, z] = [(); 3].map(|()| uuid::Uuid::now_v7().to_string());
+    let payloads = vec![
+        P::Confirm(pb::ConfirmSlipOp {}),
+        P::BookAppointment(pb::BookAppointmentOp { window: Some(onsite_tests::window(5)), contact_name: "Ms. Zhou".into() }),
+        P::StartTravel(pb::StartTravelOp {}),
+        P::CheckIn(pb::CheckInOp { position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }) }),
+        parts(&x),
+        parts(&x),
+        P::Complete(pb::CompleteSlipOp {}),
+        parts(&y),
+    ];
+    let ops = payloads.into_iter().zip(1..).map(|(payload, seq)| op(&device_id, seq, &slip.id, payload)).collect();
+    let first = f.server.sync().push(authed(&f.engineer, push(ops))).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let outcomes = |r: &pb::PushResponse| -> Vec<(pb::OpOutcome, String)> {
+        r.results.iter().map(|r| (r.outcome(), r.error.as_ref().map(|e| e.reason.clone()).unwrap_or_default())).collect()
+    };
+    let applied = (pb::OpOutcome::Applied, String::new());
+    let duplicate = (pb::OpOutcome::Rejected, "DUPLICATE_RECORD".to_owned());
+    let too_early = (pb::OpOutcome::Rejected, "BACKUP_REQUIRED".to_owned());
+    let expected = [&applied, &applied, &applied, &applied, &applied, &duplicate, &too_early, &applied].map(Clone::clone);
+    assert_eq!(outcomes(&first), expected);
+    assert_eq!(first.last_applied_seq, 8);
+
+    let again = vec![op(&device_id, 9, &slip.id, parts(&y)), op(&device_id, 10, &slip.id, parts(&z))];
+    let second = f.server.sync().push(authed(&f.engineer, push(again))).await;
+    let second = second.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(outcomes(&second), [duplicate, applied]);
+
+    let get = pb::GetSlipRequest { id: slip.id.clone() };
+    let now = f.server.slips().get_slip(authed(&f.manager, get)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(now.state(), pb::SlipState::OnSite);
+    let lines: Vec<&str> = now.cost_lines.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(lines, [x.as_str(), y.as_str(), z.as_str()], "each line once, in the order recorded");
+    assert_eq!(now.flagged_records.len(), 2, "both refused lines are kept for the manager");
+    let version = |etag: &str| etag.trim_matches('"').parse::<i64>().unwrap_or_else(|e| panic!("{etag}: {e}"));
+    assert_eq!(version(&now.etag), version(&slip.etag) + 7, "one version per applied op");
+    let events = pb::ListSlipEventsRequest { id: slip.id.clone() };
+    let events = f.server.slips().list_slip_events(authed(&f.manager, events)).await;
+    let events = events.unwrap_or_else(|e| panic!("{e}")).into_inner().events;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).skip_while(|a| *a != "confirm").collect();
+    let applied_actions = ["confirm", "book_appointment", "start_travel", "check_in"];
+    assert_eq!(actions[..4], applied_actions);
+    assert_eq!(actions[4..], ["add_parts_cost"; 3]);
 }
 
 fn earliest_plausible() -> prost_types::Timestamp {

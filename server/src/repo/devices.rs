@@ -142,13 +142,26 @@ pub async fn store_results(
     Ok(())
 }
 
-/// The stored result of the op at `seq`.
-pub async fn stored_result(db: &impl ConnectionTrait, device_id: &str, seq: i64) -> Result<pb::OpResult> {
-    let row = device_op::Entity::find_by_id((device_id.to_owned(), seq))
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("device {device_id} has no stored result for seq {seq}")))?;
-    pb::OpResult::decode(row.result.as_slice()).map_err(|e| Error::Internal(format!("stored op result: {e}")))
+/// The stored results of the ops from `first` to `last` (inclusive), by seq; one query.
+pub async fn stored_results(
+    db: &impl ConnectionTrait,
+    device_id: &str,
+    first: i64,
+    last: i64,
+) -> Result<std::collections::HashMap<i64, pb::OpResult>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let rows = device_op::Entity::find()
+        .filter(device_op::Column::DeviceId.eq(device_id))
+        .filter(device_op::Column::DeviceSeq.between(first, last))
+        .all(db)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let result = pb::OpResult::decode(row.result.as_slice())
+                .map_err(|e| Error::Internal(format!("stored op result: {e}")))?;
+            Ok((row.device_seq, result))
+        })
+        .collect()
 }
 
 /// Moves the device's checkpoint to `seq`.

@@ -16,6 +16,10 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::error::{Error, Result};
 
+/// Bound parameters one multi-row statement may carry: under SQLite's limit (32,766) and
+/// PostgreSQL's (65,535), with room to spare.
+pub const PARAMETERS_PER_STATEMENT: usize = 16_000;
+
 /// The etag of a row version (AIP-154).
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
@@ -34,6 +38,17 @@ pub async fn query_one(
 ) -> Result<Option<sea_orm::QueryResult>> {
     let backend = db.get_database_backend();
     Ok(db.query_one_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values)).await?)
+}
+
+/// All rows of SQL written with `$1, $2…` placeholders, on either backend.
+pub async fn query_all(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Vec<sea_orm::QueryResult>> {
+    let backend = db.get_database_backend();
+    Ok(db.query_all_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values)).await?)
+}
+
+/// `$first, $first+1, …` for `count` values, for an `IN (…)` list.
+pub fn parameter_list(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Executes SQL written with `$1, $2…` placeholders on either backend.

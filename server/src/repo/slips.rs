@@ -175,18 +175,36 @@ pub struct Origin {
     pub device_time_us: i64,
 }
 
-/// Decides `act` with the state machine and, when legal, stores the new state, the fields set
-/// by `extra` (which sees the slip as it was) and the audit event, in the caller's
-/// transaction. `lifecycle::act` adds the board event.
-pub async fn act(
-    db: &impl ConnectionTrait,
-    slip_id: &str,
+/// A transition decided in memory: the row as it will be written and what goes with it.
+#[derive(Debug)]
+pub struct Planned {
+    pub saved: slip::Model,
+    pub transition: Transition,
+    /// The audit event of the transition.
+    pub event: slip_event::Model,
+    /// Set when the transition hands the slip to an engineer it has not had before.
+    pub assignment: Option<Assignment>,
+}
+
+/// A slip handed to an engineer, remembered so a displaced engineer still knows the slip.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub slip_id: String,
+    pub engineer_id: String,
+    pub at_us: i64,
+}
+
+/// Decides `act` on the slip as it is (`current`) with the state machine. When legal, the
+/// result is the row with the new state and the fields set by `extra` (which sees the slip as
+/// it was), one version on, with its audit event. Nothing is written: see [`act`] and the
+/// push's batch applier (`sync::batch`).
+pub fn plan(
+    current: &slip::Model,
     act: Act<'_>,
     extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel),
-) -> Result<Acted> {
-    let current = load(db, slip_id).await?;
+) -> Result<Planned> {
     check_etag(act.etag, current.version, "slip")?;
-    let mut slip = domain(&current)?;
+    let mut slip = domain(current)?;
     let transition = slip.apply(&act.caller.actor(), &act.action)?;
     let mut changes = slip::ActiveModel {
         state: Set(slip.state.as_str().to_owned()),
@@ -200,8 +218,8 @@ pub async fn act(
         updated_at_us: Set(to_us(act.now)),
         ..Default::default()
     };
-    extra(&current, &mut changes);
-    // The row as written: the loaded one with the changes laid over it (no second read).
+    extra(current, &mut changes);
+    // The loaded row with the changes laid over it.
     let mut written = slip::ActiveModel::from(current.clone());
     for column in slip::Column::iter() {
         if let sea_orm::ActiveValue::Set(value) = changes.get(column) {
@@ -209,15 +227,6 @@ pub async fn act(
         }
     }
     let saved = written.try_into_model()?;
-    let result = slip::Entity::update_many()
-        .set(changes)
-        .filter(slip::Column::Id.eq(current.id.as_str()))
-        .filter(slip::Column::Version.eq(current.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::StaleEtag { resource: "slip" });
-    }
     let audit = Audit {
         action: act.action.name(),
         from: Some(transition.from),
@@ -225,17 +234,62 @@ pub async fn act(
         detail: act.detail,
         origin: act.origin,
     };
-    append_audit(db, &saved, act.caller, audit, act.now, act.request_id).await?;
-    if let Some(engineer) = saved.engineer_id.as_deref().filter(|e| current.engineer_id.as_deref() != Some(*e)) {
+    let event = audit_event(&saved, act.caller, audit, act.now, act.request_id);
+    let assignment = saved
+        .engineer_id
+        .as_deref()
+        .filter(|e| current.engineer_id.as_deref() != Some(*e))
+        .map(|engineer| Assignment { slip_id: saved.id.clone(), engineer_id: engineer.to_owned(), at_us: to_us(act.now) });
+    Ok(Planned { saved, transition, event, assignment })
+}
+
+/// Decides `act` with the state machine and, when legal, stores the new state, the fields set
+/// by `extra` (which sees the slip as it was) and the audit event, in the caller's
+/// transaction. `lifecycle::act` adds the board event.
+pub async fn act(
+    db: &impl ConnectionTrait,
+    slip_id: &str,
+    act: Act<'_>,
+    extra: impl FnOnce(&slip::Model, &mut slip::ActiveModel),
+) -> Result<Acted> {
+    let current = load(db, slip_id).await?;
+    let planned = plan(&current, act, extra)?;
+    if !write_row(db, &planned.saved, current.version).await? {
+        return Err(Error::StaleEtag { resource: "slip" });
+    }
+    slip_event::Entity::insert(slip_event::ActiveModel::from(planned.event)).exec(db).await?;
+    if let Some(assignment) = planned.assignment {
+        remember_assignments(db, &[assignment]).await?;
+    }
+    Ok(Acted { saved: planned.saved, transition: planned.transition, engineer_before: current.engineer_id })
+}
+
+/// Writes a slip's row as decided, if it is still at `version`; false when it moved on.
+pub async fn write_row(db: &impl ConnectionTrait, saved: &slip::Model, version: i64) -> Result<bool> {
+    // Every column set, but the key.
+    let mut changes = slip::ActiveModel::from(saved.clone()).reset_all();
+    changes.not_set(slip::Column::Id);
+    let result = slip::Entity::update_many()
+        .set(changes)
+        .filter(slip::Column::Id.eq(saved.id.as_str()))
+        .filter(slip::Column::Version.eq(version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Remembers who had which slip (see [`ever_assigned`]).
+pub async fn remember_assignments(db: &impl ConnectionTrait, assignments: &[Assignment]) -> Result<()> {
+    for a in assignments {
         super::execute(
             db,
             "INSERT INTO slip_assignments (slip_id, engineer_id, assigned_at_us) VALUES ($1, $2, $3)
              ON CONFLICT (slip_id, engineer_id) DO NOTHING",
-            vec![saved.id.clone().into(), engineer.to_owned().into(), to_us(act.now).into()],
+            vec![a.slip_id.clone().into(), a.engineer_id.clone().into(), a.at_us.into()],
         )
         .await?;
     }
-    Ok(Acted { saved, transition, engineer_before: current.engineer_id })
+    Ok(())
 }
 
 /// Whether the slip was ever assigned to `engineer`, now or before a reassignment.
@@ -247,6 +301,93 @@ pub async fn ever_assigned(db: &impl ConnectionTrait, slip_id: &str, engineer: E
     )
     .await?;
     Ok(row.is_some())
+}
+
+/// Which of `slip_ids` `engineer` has or had, in one query.
+pub async fn known_to(
+    db: &impl ConnectionTrait,
+    engineer: EngineerId,
+    slip_ids: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    if slip_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT slip_id FROM slip_assignments WHERE engineer_id = $1 AND slip_id IN ({})",
+        super::parameter_list(2, slip_ids.len())
+    );
+    let mut values = vec![engineer.to_string().into()];
+    values.extend(slip_ids.iter().map(|id| id.clone().into()));
+    let rows = super::query_all(db, &sql, values).await?;
+    Ok(rows.iter().map(|row| row.try_get::<String>("", "slip_id")).collect::<Result<_, _>>()?)
+}
+
+/// The slips with these ids, locked for the transaction on PostgreSQL (in id order, so two
+/// transactions locking several never wait on each other in a circle).
+pub async fn load_many_for_update(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<slip::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = slip::Entity::find().filter(slip::Column::Id.is_in(ids.iter().cloned())).order_by_asc(slip::Column::Id);
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Ids of records already stored, by kind, among those given.
+#[derive(Debug, Default)]
+pub struct RecordIds {
+    pub backups: std::collections::HashSet<String>,
+    pub fixes: std::collections::HashSet<String>,
+    pub cost_lines: std::collections::HashSet<String>,
+}
+
+impl RecordIds {
+    /// Which of these ids are taken, one query per kind that has any.
+    pub async fn taken(db: &impl ConnectionTrait, given: &RecordIds) -> Result<RecordIds> {
+        Ok(RecordIds {
+            backups: taken::<backup::Entity, _>(db, backup::Column::Id, &given.backups).await?,
+            fixes: taken::<fix::Entity, _>(db, fix::Column::Id, &given.fixes).await?,
+            cost_lines: taken::<cost_line::Entity, _>(db, cost_line::Column::Id, &given.cost_lines).await?,
+        })
+    }
+
+    /// Claims the ids of `record`: false, claiming none, when one is in the set already or
+    /// repeats within the record.
+    pub fn claim(&mut self, record: &NewRecord) -> bool {
+        let (set, ids): (_, Vec<&String>) = match record {
+            NewRecord::Backup(b) => (&mut self.backups, vec![&b.id]),
+            NewRecord::Fix(f) => (&mut self.fixes, vec![&f.id]),
+            NewRecord::Costs(lines) => (&mut self.cost_lines, lines.iter().map(|c| &c.id).collect()),
+            NewRecord::None | NewRecord::SignOff(_) => return true,
+        };
+        let mut seen = std::collections::HashSet::new();
+        if ids.iter().any(|id| set.contains(*id) || !seen.insert(*id)) {
+            return false;
+        }
+        set.extend(ids.into_iter().cloned());
+        true
+    }
+}
+
+async fn taken<E: EntityTrait, C: ColumnTrait>(
+    db: &impl ConnectionTrait,
+    column: C,
+    ids: &std::collections::HashSet<String>,
+) -> Result<std::collections::HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(E::find()
+        .select_only()
+        .column(column)
+        .filter(column.is_in(ids.iter().cloned()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// What goes into the audit log.
@@ -267,24 +408,34 @@ async fn append_audit(
     now: DateTime<Utc>,
     request_id: &str,
 ) -> Result<()> {
-    slip_event::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        slip_id: Set(slip.id.clone()),
-        ticket_id: Set(slip.ticket_id.clone()),
-        action: Set(audit.action.to_owned()),
-        from_state: Set(audit.from.map(|s| s.as_str()).unwrap_or("").to_owned()),
-        to_state: Set(audit.to.as_str().to_owned()),
-        actor_user_id: Set(caller.user_id.to_string()),
-        actor_role: Set(caller.role.as_str().to_owned()),
-        device_id: Set(audit.origin.as_ref().map(|o| o.device_id.clone())),
-        server_time_us: Set(to_us(now)),
-        device_time_us: Set(audit.origin.map(|o| o.device_time_us)),
-        request_id: Set(request_id.to_owned()),
-        detail: Set(audit.detail),
-    }
-    .insert(db)
-    .await?;
+    let event = audit_event(slip, caller, audit, now, request_id);
+    slip_event::Entity::insert(slip_event::ActiveModel::from(event)).exec(db).await?;
     Ok(())
+}
+
+/// The audit event of an action on `slip`, as it will be stored.
+fn audit_event(
+    slip: &slip::Model,
+    caller: &Caller,
+    audit: Audit,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> slip_event::Model {
+    slip_event::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        slip_id: slip.id.clone(),
+        ticket_id: slip.ticket_id.clone(),
+        action: audit.action.to_owned(),
+        from_state: audit.from.map(|s| s.as_str()).unwrap_or("").to_owned(),
+        to_state: audit.to.as_str().to_owned(),
+        actor_user_id: caller.user_id.to_string(),
+        actor_role: caller.role.as_str().to_owned(),
+        device_id: audit.origin.as_ref().map(|o| o.device_id.clone()),
+        server_time_us: to_us(now),
+        device_time_us: audit.origin.map(|o| o.device_time_us),
+        request_id: request_id.to_owned(),
+        detail: audit.detail,
+    }
 }
 
 /// The audit history of a slip, oldest first.
@@ -414,6 +565,30 @@ pub enum NewRecord {
     SignOff(sign_off::Model),
 }
 
+impl NewRecord {
+    /// The record as stored: on `slip`, by the caller, cost lines stamped with `now`.
+    pub fn on(self, slip: &slip::Model, caller: &Caller, now: DateTime<Utc>) -> Self {
+        let by = caller.user_id.to_string();
+        match self {
+            Self::None => Self::None,
+            Self::Backup(b) => Self::Backup(backup::Model { slip_id: slip.id.clone(), recorded_by: by, ..b }),
+            Self::Fix(f) => Self::Fix(fix::Model { slip_id: slip.id.clone(), recorded_by: by, ..f }),
+            Self::Costs(lines) => Self::Costs(
+                lines
+                    .into_iter()
+                    .map(|c| cost_line::Model {
+                        slip_id: slip.id.clone(),
+                        recorded_by: by.clone(),
+                        recorded_at_us: to_us(now),
+                        ..c
+                    })
+                    .collect(),
+            ),
+            Self::SignOff(s) => Self::SignOff(sign_off::Model { slip_id: slip.id.clone(), recorded_by: by, ..s }),
+        }
+    }
+}
+
 /// Stores a record of the visit, filling in the slip and who recorded it.
 pub async fn insert_record(
     db: &impl ConnectionTrait,
@@ -422,28 +597,54 @@ pub async fn insert_record(
     caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let by = caller.user_id.to_string();
-    match record {
-        NewRecord::None => {}
-        NewRecord::Backup(mut b) => {
-            (b.slip_id, b.recorded_by) = (slip.id.clone(), by);
-            backup::Entity::insert(backup::ActiveModel::from(b)).exec(db).await?;
+    let mut records = Stored::default();
+    records.add(record.on(slip, caller, now));
+    records.insert(db).await
+}
+
+/// Records of many actions, stored in a few multi-row statements.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub backups: Vec<backup::Model>,
+    pub fixes: Vec<fix::Model>,
+    pub cost_lines: Vec<cost_line::Model>,
+    pub sign_offs: Vec<sign_off::Model>,
+    pub events: Vec<slip_event::Model>,
+}
+
+impl Stored {
+    /// Queues a record made by [`NewRecord::on`].
+    pub fn add(&mut self, record: NewRecord) {
+        match record {
+            NewRecord::None => {}
+            NewRecord::Backup(b) => self.backups.push(b),
+            NewRecord::Fix(f) => self.fixes.push(f),
+            NewRecord::Costs(lines) => self.cost_lines.extend(lines),
+            NewRecord::SignOff(s) => self.sign_offs.push(s),
         }
-        NewRecord::Fix(mut f) => {
-            (f.slip_id, f.recorded_by) = (slip.id.clone(), by);
-            fix::Entity::insert(fix::ActiveModel::from(f)).exec(db).await?;
-        }
-        NewRecord::Costs(lines) => {
-            let rows = lines.into_iter().map(|mut c| {
-                (c.slip_id, c.recorded_by, c.recorded_at_us) = (slip.id.clone(), by.clone(), to_us(now));
-                cost_line::ActiveModel::from(c)
-            });
-            cost_line::Entity::insert_many(rows).exec(db).await?;
-        }
-        NewRecord::SignOff(mut s) => {
-            (s.slip_id, s.recorded_by) = (slip.id.clone(), by);
-            sign_off::Entity::insert(sign_off::ActiveModel::from(s)).exec(db).await?;
-        }
+    }
+
+    /// Writes and forgets what is queued.
+    pub async fn insert(&mut self, db: &impl ConnectionTrait) -> Result<()> {
+        insert_rows::<slip_event::ActiveModel>(db, std::mem::take(&mut self.events)).await?;
+        insert_rows::<backup::ActiveModel>(db, std::mem::take(&mut self.backups)).await?;
+        insert_rows::<fix::ActiveModel>(db, std::mem::take(&mut self.fixes)).await?;
+        insert_rows::<cost_line::ActiveModel>(db, std::mem::take(&mut self.cost_lines)).await?;
+        insert_rows::<sign_off::ActiveModel>(db, std::mem::take(&mut self.sign_offs)).await
+    }
+}
+
+/// Inserts rows in statements of at most [`super::PARAMETERS_PER_STATEMENT`] parameters.
+async fn insert_rows<A>(db: &impl ConnectionTrait, rows: Vec<<A::Entity as EntityTrait>::Model>) -> Result<()>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + From<<A::Entity as EntityTrait>::Model>,
+{
+    let columns = <A::Entity as EntityTrait>::Column::iter().count().max(1);
+    let per_statement = (super::PARAMETERS_PER_STATEMENT / columns).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(per_statement).map(A::from).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec(db).await?;
     }
     Ok(())
 }

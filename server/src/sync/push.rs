@@ -1,7 +1,7 @@
 //! Exactly-once application of a device's ops.
 //!
-//! A batch runs in one write transaction and each op in a savepoint inside it. The device's
-//! row holds the last applied seq: an op at or below it gets its stored result back
+//! A batch runs in one write transaction, through the batch applier ([`super::batch`]). The
+//! device's row holds the last applied seq: an op at or below it gets its stored result back
 //! (`DUPLICATE`), the next one is applied, anything further is `SEQUENCE_GAP`. A refused op
 //! still stores its result and advances the seq, so a queue never wedges; records that only
 //! add facts (backup, fix, parts, sign-off) are kept on the slip for the manager even then.
@@ -14,7 +14,7 @@ use onsite_core::op::{self, DeviceAction, PositionReport};
 use onsite_core::slip::SlipState;
 use onsite_proto::convert;
 use onsite_proto::v1::{self as pb, op::Payload};
-use sea_orm::{DatabaseTransaction, SqlErr, TransactionTrait};
+use sea_orm::{DatabaseTransaction, SqlErr};
 use tonic::Code;
 
 use crate::app::App;
@@ -27,6 +27,7 @@ use crate::store::entities::device;
 use crate::store::{begin_write, to_us};
 use crate::visit::intents::{self, Context, DeviceClock};
 use crate::visit::{self, SIGNATURE_IMAGE_MISSING};
+use super::batch::Batch;
 
 /// Most ops one push may carry.
 pub const MAX_OPS: usize = 500;
@@ -58,13 +59,20 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     {
         return Err(Error::SequenceGap { expected: last + 1 });
     }
+    let mut replays = match req.ops.first() {
+        Some(first) if first.device_seq <= last => {
+            devices::stored_results(&txn, &device.id, first.device_seq, last).await?
+        }
+        _ => Default::default(),
+    };
+    let mut batch = Batch::load(&txn, caller, &req.ops).await?;
     let mut results = Vec::with_capacity(req.ops.len());
-    // Slips the batch changed, with their engineer before it, for one board event each.
-    let mut touched: Vec<(String, Option<String>)> = Vec::new();
     let mut stored = Vec::with_capacity(req.ops.len());
     for (i, op) in req.ops.iter().enumerate() {
         if op.device_seq <= last {
-            let mut replay = devices::stored_result(&txn, &device.id, op.device_seq).await?;
+            let Some(mut replay) = replays.remove(&op.device_seq) else {
+                return Err(Error::Internal(format!("device {} has no result for seq {}", device.id, op.device_seq)));
+            };
             if replay.op_id != op.op_id {
                 return Err(Error::invalid(
                     format!("ops[{i}].op_id"),
@@ -79,12 +87,7 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
             results.push(replay);
             continue;
         }
-        if !touched.iter().any(|(id, _)| *id == op.slip_id)
-            && let Some(before) = slips::find(&txn, &op.slip_id).await?
-        {
-            touched.push((before.id, before.engineer_id));
-        }
-        let Some(result) = apply(&txn, caller, &device, op, now, skew).await? else {
+        let Some(result) = apply(&txn, &mut batch, caller, &device, op, now, skew).await? else {
             // Waits for its signature image: the device pushes it again after the upload.
             break;
         };
@@ -98,16 +101,15 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
         last = op.device_seq;
         results.push(result);
     }
-    // SQLite limits bound parameters per statement; 7 columns x 100 rows stays under it.
-    for chunk in stored.chunks(100) {
-        devices::store_results(&txn, &device.id, chunk, now).await?;
-    }
+    batch.write().await?;
+    devices::store_results(&txn, &device.id, &stored, now).await?;
     attach_slips(&txn, caller, &req.ops, &mut results).await?;
     devices::advance(&txn, &device, last, now).await?;
-    // Last: appending to the board feed is the last lock a transaction takes (ADR 4).
-    for (slip_id, engineer_before) in &touched {
-        let current = slips::load(&txn, slip_id).await?;
-        feed::slip_changed(&txn, engineer_before.as_deref(), &current, to_us(now)).await?;
+    // Last: appending to the board feed is the last lock a transaction takes (ADR 4). One
+    // event per slip the batch's new ops named.
+    let fresh = req.ops.iter().zip(&results).filter(|(_, r)| r.outcome() != pb::OpOutcome::Duplicate).map(|(op, _)| op);
+    for (engineer_before, current) in batch.slips_named(fresh) {
+        feed::slip_changed(&txn, engineer_before, current, to_us(now)).await?;
     }
     let moved =
         req.ops.iter().zip(&results).any(|(op, r)| {
@@ -172,17 +174,6 @@ async fn attach_slips(
     Ok(())
 }
 
-/// The slip of an op, if the pushing engineer has or had it.
-async fn known_slip(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    slip_id: &str,
-) -> Result<Option<crate::store::entities::slip::Model>> {
-    let Some(engineer) = caller.engineer_id else { return Ok(None) };
-    let Some(model) = slips::find(txn, slip_id).await? else { return Ok(None) };
-    Ok(slips::ever_assigned(txn, &model.id, engineer).await?.then_some(model))
-}
-
 fn validate(req: &pb::PushRequest) -> Result<()> {
     let mut v = Violations::new();
     if uuid::Uuid::parse_str(&req.device_id).is_err() {
@@ -218,9 +209,10 @@ fn validate(req: &pb::PushRequest) -> Result<()> {
     Ok(())
 }
 
-/// Applies one op in a savepoint. `None` when it must wait for an attachment.
+/// Applies one op through the batch. `None` when it must wait for an attachment.
 async fn apply(
     txn: &DatabaseTransaction,
+    batch: &mut Batch<'_>,
     caller: &Caller,
     device: &device::Model,
     op: &pb::Op,
@@ -233,12 +225,12 @@ async fn apply(
     };
     let op_time = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok()).unwrap_or(now);
     let action = DeviceAction::try_from(payload);
-    let savepoint = txn.begin().await?;
     // A revoked phone's ops are refused; the records they carry are kept below.
     let applied = match devices::refuse_revoked(device).map(|()| action) {
         Err(e) => Err(e),
         Ok(Err(e)) => Err(e.into()),
-        Ok(Ok(DeviceAction::Positions(report))) => report_location(&savepoint, caller, &report, now, skew).await,
+        // Validated before it writes, so it needs no savepoint.
+        Ok(Ok(DeviceAction::Positions(report))) => report_location(txn, caller, &report, now, skew).await,
         Ok(Ok(DeviceAction::Withdrawn(withdrawal))) => withdrawn(&withdrawal),
         Ok(Ok(DeviceAction::Visit(visit_op))) => {
             let ctx = Context {
@@ -249,30 +241,24 @@ async fn apply(
                 device: Some(DeviceClock { device_id: device.id.clone(), op_time, skew }),
             };
             match intents::step(&visit_op, None, &ctx) {
-                // The slip's view is built once per batch, in `attach_slips`.
-                Ok(step) => visit::apply(&savepoint, caller, step, now).await.map(drop),
+                Ok(step) => batch.apply(step, now).await,
                 Err(e) => Err(e),
             }
         }
     };
     match applied {
         Ok(()) => {
-            savepoint.commit().await?;
             result.outcome = pb::OpOutcome::Applied.into();
             Ok(Some(result))
         }
-        Err(Error::Domain(DomainError::Precondition { reason: SIGNATURE_IMAGE_MISSING, .. })) => {
-            savepoint.rollback().await?;
-            Ok(None)
-        }
+        Err(Error::Domain(DomainError::Precondition { reason: SIGNATURE_IMAGE_MISSING, .. })) => Ok(None),
         Err(e) => {
-            savepoint.rollback().await?;
             // A slip the engineer never had is refused as one that does not exist
             // (`visit::apply`), and nothing is kept on it.
-            let current = known_slip(txn, caller, &op.slip_id).await?;
+            let current = batch.known_slip(&op.slip_id);
             let refusal = Refusal::of(e)?;
-            let reason = refusal.reason_on(current.as_ref(), caller);
-            if let (Some(model), Some(record)) = (&current, fact_record(payload)) {
+            let reason = refusal.reason_on(current, caller);
+            if let (Some(model), Some(record)) = (current, fact_record(payload)) {
                 let flagged = pb::FlaggedRecord {
                     op_id: op.op_id.clone(),
                     device_id: device.id.clone(),

@@ -89,9 +89,6 @@ pub(crate) async fn perform<R: Message>(
     .await
 }
 
-/// Applies one step in `txn` and returns the saved slip: a dispatched engineer must not be off, a booked window must not
-/// overlap another appointment of the engineer, a sign-off must verify against the device's
-/// key and the records it names, and completion needs the signature image.
 /// An engineer acts only on slips they have or had; any other answers as no slip at all, so
 /// its existence does not leak. (A displaced engineer learns the slip moved on.)
 async fn ensure_known(txn: &DatabaseTransaction, caller: &Caller, slip_id: &str) -> Result<()> {
@@ -106,6 +103,23 @@ async fn ensure_known(txn: &DatabaseTransaction, caller: &Caller, slip_id: &str)
     if known { Ok(()) } else { Err(Error::not_found("slip", id)) }
 }
 
+/// Whether [`apply`] checks `action` against more than its slip: these are the actions a
+/// push's batch applier runs through [`apply`] rather than deciding them in memory.
+pub(crate) fn checks_database(action: &SlipAction) -> bool {
+    matches!(
+        action,
+        SlipAction::Dispatch { .. }
+            | SlipAction::BookAppointment { .. }
+            | SlipAction::Reschedule { .. }
+            | SlipAction::CaptureSignOff
+            | SlipAction::Complete
+    )
+}
+
+/// Applies one step in `txn` and returns the saved slip: a dispatched engineer must not be
+/// off, a booked window must not overlap another appointment of the engineer, a sign-off must
+/// verify against the device's key and the records it names, and completion needs the
+/// signature image (see [`checks_database`]).
 pub(crate) async fn apply(
     txn: &DatabaseTransaction,
     caller: &Caller,
