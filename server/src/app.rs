@@ -46,6 +46,8 @@ pub struct Config {
     pub caller_cache_ttl: Duration,
     /// Serve Prometheus metrics on this address; `None` (the default) serves none.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Encoded bytes of slip views kept for lookups (`slip_views`); 0 keeps none.
+    pub slip_view_cache_bytes: u64,
 }
 
 /// The server's TLS identity, in PEM.
@@ -87,6 +89,7 @@ impl Config {
             token_lifetimes: crate::auth::sessions::Lifetimes::DEFAULT,
             caller_cache_ttl: Duration::from_secs(1),
             metrics_listen: None,
+            slip_view_cache_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -105,6 +108,7 @@ pub struct App {
     pub sign_in_throttle: crate::throttle::SignInThrottle,
     pub hasher: crate::auth::password::Hasher,
     pub callers: crate::auth::cache::Callers,
+    pub slip_views: crate::slip_views::SlipViews,
 }
 
 impl App {
@@ -116,7 +120,8 @@ impl App {
         // Two hashes at once: each takes a core for tens of milliseconds and 19 MiB.
         let hasher = crate::auth::password::Hasher::new(2);
         let callers = crate::auth::cache::Callers::new(config.caller_cache_ttl);
-        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher, callers })
+        let slip_views = crate::slip_views::SlipViews::new(config.slip_view_cache_bytes);
+        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher, callers, slip_views })
     }
 
     /// What the sign-in flows work with, for an attempt from `address`.
@@ -134,9 +139,19 @@ impl App {
     /// reads its own writes. The commit stands either way; a failure here is retried by the
     /// follower's next round.
     pub async fn committed(&self) {
-        if let Err(e) = self.dispatch.catch_up(&self.db, &self.config.calendar).await {
+        if let Err(e) = self.catch_up().await {
             tracing::warn!(error = %e, "dispatch index catch-up failed; the follower retries");
         }
+    }
+
+    /// Applies the feed's new events: the dispatch index, the live boards, and the slip views
+    /// kept for lookups.
+    async fn catch_up(&self) -> Result<()> {
+        let forget = |events: &[crate::store::entities::board_event::Model]| {
+            let slips = events.iter().filter(|e| e.kind == crate::repo::board::SLIP);
+            self.slip_views.forget(slips.map(|e| e.subject_id.as_str()));
+        };
+        self.dispatch.catch_up(&self.db, &self.config.calendar, forget).await
     }
 }
 
@@ -180,7 +195,7 @@ impl Shared {
 pub async fn follow_board(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut last_prune = None;
     loop {
-        if let Err(e) = app.dispatch.catch_up(&app.db, &app.config.calendar).await {
+        if let Err(e) = app.catch_up().await {
             tracing::warn!(error = %e, "dispatch feed catch-up failed; retrying next round");
         }
         let (in_use, idle) = crate::store::pool_use(&app.db);

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod repo;
 pub mod sla_watch;
+pub mod slip_views;
 pub mod store;
 pub mod sync;
 pub mod throttle;

@@ -19,7 +19,7 @@ use crate::lifecycle::{self, WriteOff};
 use crate::pagination::Page;
 use crate::repo::slips::{self as repo, NewSlip};
 use crate::visit::intents::{self, Context};
-use crate::visit::{Step, full_view, perform};
+use crate::visit::{Step, full_view, perform, visible_view};
 use crate::{idempotency, views};
 
 /// The slip service.
@@ -178,8 +178,7 @@ impl SlipService for Slips {
     async fn get_slip(&self, request: Request<pb::GetSlipRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(async {
             let (app, caller) = self.shared.enter(&request).await?;
-            let model = repo::load_visible(&app.db, &caller, &request.get_ref().id).await?;
-            full_view(&app.db, &model).await
+            visible_view(app, &caller, &request.get_ref().id).await
         })
         .await
     }

@@ -95,7 +95,13 @@ impl Dispatch {
 
     /// Applies every feed event committed since the last call: reloads the profiles of the
     /// engineers they touch, then broadcasts them.
-    pub async fn catch_up(&self, db: &DatabaseConnection, calendar: &BusinessCalendar) -> Result<()> {
+    /// `applied_events` hears of each page of events once it is applied, before it is broadcast.
+    pub async fn catch_up(
+        &self,
+        db: &DatabaseConnection,
+        calendar: &BusinessCalendar,
+        applied_events: impl Fn(&[board_event::Model]),
+    ) -> Result<()> {
         let mut applied = self.applied.lock().await;
         loop {
             let events = board::after(db, *applied, PAGE).await?;
@@ -118,6 +124,7 @@ impl Dispatch {
                 crate::metrics::index_size(index.len());
             }
             *applied = last;
+            applied_events(&events);
             for event in events {
                 // No watcher listening is fine.
                 let _ = self.events.send(Arc::new(event));

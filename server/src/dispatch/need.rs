@@ -15,7 +15,8 @@ use super::Dispatch;
 use super::index::{Need, Ranking};
 use super::travel::Estimate;
 use crate::error::{Error, Result};
-use crate::repo::{customers, engineers, slips, split_lines, tickets};
+use crate::repo::{engineers, slips, split_lines, tickets};
+use crate::slip_views::SlipViews;
 use crate::store::entities::engineer;
 use crate::store::from_us;
 
@@ -41,18 +42,23 @@ pub struct Resolved {
 }
 
 /// Resolves `ask` into what the index searches for.
-pub async fn resolve(db: &impl ConnectionTrait, max_load: u32, ask: Ask, now: DateTime<Utc>) -> Result<Resolved> {
+/// The slip comes from the views kept for lookups when it has not changed since.
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    views: &SlipViews,
+    max_load: u32,
+    ask: Ask,
+    now: DateTime<Utc>,
+) -> Result<Resolved> {
     let (position, mut skills, booked, min_tier, urgent) = match ask.slip {
         None => {
             let position = ask.position.ok_or_else(|| Error::invalid("position", "is required without slip_id"))?;
             (position, ask.skills, None, onsite_core::ticket::Tier::Field, false)
         }
         Some(slip_id) => {
-            let slip = slips::load(db, &slip_id.to_string()).await?;
-            let site = match slip.site_id.as_deref() {
-                Some(id) => customers::site(db, id).await?,
-                None => None,
-            };
+            let kept = views.read(db, &slip_id.to_string()).await?;
+            let slip = &kept.model;
+            let site = kept.view.site_position.as_ref();
             let site = site.ok_or_else(|| Error::precondition("SLIP_WITHOUT_SITE", "the slip has no site to go to"))?;
             let position = GeoPoint::new(site.latitude, site.longitude, "site")?;
             let ticket = tickets::load(db, &slip.ticket_id).await?;
@@ -61,7 +67,7 @@ pub async fn resolve(db: &impl ConnectionTrait, max_load: u32, ask: Ask, now: Da
             let urgent = dispatch::is_urgent(severity, from_us(ticket.resolve_by_us), resolved, now);
             let mut skills = ask.skills;
             skills.extend(split_lines(&slip.required_skills));
-            let booked = slips::domain(&slip)?.appointment;
+            let booked = slips::domain(slip)?.appointment;
             (position, skills, booked, dispatch::min_tier(tickets::tier_of(&ticket)?), urgent)
         }
     };

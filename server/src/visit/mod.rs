@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::repo::slips::{self as repo, Act, NewRecord, Origin};
 use crate::repo::{appointments, engineers};
 use crate::store::entities::{attachment, slip};
-use crate::{idempotency, views};
+use crate::idempotency;
+pub(crate) use crate::slip_views::full_view;
 
 /// Extra fields a transition sets, given the slip as it was.
 pub(crate) type Extra = Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send>;
@@ -165,10 +166,16 @@ pub(crate) async fn apply(
     Ok(saved)
 }
 
-/// The slip with all its records.
-pub(crate) async fn full_view(db: &impl ConnectionTrait, model: &slip::Model) -> Result<pb::Slip> {
-    let records = repo::records(db, model).await?;
-    Ok(views::slip(model, &records))
+/// The full view of a slip the caller may see (as `repo::slips::load_visible`), from the
+/// views kept since the slip last changed when there is one (see `slip_views`).
+pub(crate) async fn visible_view(app: &App, caller: &Caller, id: &str) -> Result<pb::Slip> {
+    let id: onsite_core::id::SlipId = onsite_proto::convert::id(id, "slip_id")?;
+    let kept = app.slip_views.read(&app.db, &id.to_string()).await?;
+    if caller.actor().is_manager() || repo::assigned_to(&kept.model, caller.engineer_id) {
+        Ok(kept.view.clone())
+    } else {
+        Err(Error::not_found("slip", id))
+    }
 }
 
 async fn ensure_signature_image(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<()> {
