@@ -546,8 +546,8 @@ async fn the_board_streams_and_resumes(backend: Backend) {
     expect_code(engineer, Code::PermissionDenied);
 }
 
-/// Two replicas on one PostgreSQL: what one replica commits, the other's index and board
-/// follow within a few seconds.
+/// Two replicas on one PostgreSQL: what one replica commits, the other's index, board and
+/// slip views follow within a few seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_follow_each_other() {
     let f = Fixture::new(Backend::Postgres).await;
@@ -587,6 +587,20 @@ async fn replicas_follow_each_other() {
         answer.suggestions.iter().any(|s| s.engineer.as_ref().is_some_and(|e| e.id == expert.id)),
         "the other replica answers from the new position"
     );
+
+    // A slip the other replica has looked up is read again there once it changed here.
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let get = |server: &TestServer| {
+        let mut slips = server.slips();
+        let request = authed(&f.manager, pb::GetSlipRequest { id: slip.id.clone() });
+        async move { slips.get_slip(request).await.unwrap_or_else(|e| panic!("{e}")).into_inner() }
+    };
+    assert_eq!(get(&other).await.state(), pb::SlipState::Dispatched);
+    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+    f.server.slips().confirm_slip(authed(&f.engineer, action)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get(&f.server).await.state(), pb::SlipState::Confirmed, "the replica that changed it reads its write");
+    while slip_state(&next_event(&mut board).await) != Some(pb::SlipState::Confirmed as i32) {}
+    assert_eq!(get(&other).await.state(), pb::SlipState::Confirmed, "the other forgot its view with the event");
     other.stop().await;
 }
 
