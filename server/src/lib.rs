@@ -41,7 +41,6 @@ use std::sync::Arc;
 use onsite_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic_health::ServingStatus;
 
@@ -167,7 +166,10 @@ pub async fn run(
         .add_service(pb::quote_service_server::QuoteServiceServer::new(api::pending::Pending {
             shared: shared.clone(),
         }));
-    let serving = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+    // Without TCP_NODELAY an answer written in two segments waits for the client's delayed
+    // ACK (40 ms on Linux): every call larger than a few hundred bytes would take that long.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serving = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
     }));
 
