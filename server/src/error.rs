@@ -131,6 +131,7 @@ impl Error {
             Self::RequestIdReused => (Code::InvalidArgument, "REQUEST_ID_REUSED"),
             Self::Unavailable => (Code::Unavailable, "STARTING_UP"),
             Self::Database(e) if is_busy(e) => (Code::Unavailable, "DATABASE_BUSY"),
+            Self::Database(e) if is_unreachable(e) => (Code::Unavailable, "DATABASE_UNAVAILABLE"),
             Self::Database(_) | Self::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }
@@ -138,6 +139,23 @@ impl Error {
 
 /// Whether the database refused for another writer holding it too long (SQLite's
 /// SQLITE_BUSY, PostgreSQL's lock timeout): nothing is wrong with the request.
+/// The database cannot be reached now: connections dropped (a restart, a failover) or none to
+/// be had. The pool reconnects by itself; the caller retries.
+fn is_unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, SqlxError};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(s)) | DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08) and "shutting down / starting up" (57P0x).
+        SqlxError::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 fn is_busy(e: &sea_orm::DbErr) -> bool {
     let text = e.to_string();
     text.contains("database is locked") || text.contains("(code: 5)") || text.contains("lock timeout")
@@ -173,6 +191,10 @@ impl From<Error> for Status {
             Error::Database(e) if is_busy(&e) => {
                 tracing::warn!(error = %e, "the database stayed busy; the caller retries");
                 return Status::unavailable("the database is busy; try again");
+            }
+            Error::Database(e) if is_unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is unreachable; the caller retries");
+                return Status::unavailable("the database cannot be reached; try again");
             }
             Error::Database(e) => {
                 // Logged with context here, sent with none.

@@ -16,6 +16,9 @@ use sea_orm::ConnectionTrait;
 #[derive(Debug)]
 pub struct PgCluster {
     port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    options: String,
 }
 
 static CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
@@ -68,7 +71,16 @@ impl PgCluster {
         let log = base.join("server.log");
         run(as_root, &bin.join("pg_ctl"), &["-D", path(&data)?, "-l", path(&log)?, "-o", &options, "-w", "start"])?;
         spawn_watchdog(as_root, &bin, &base, &data)?;
-        Ok(Self { port })
+        Ok(Self { port, data, log, options })
+    }
+
+    /// Restarts the cluster, dropping every open connection (`pg_ctl restart -m fast`), and
+    /// returns once it accepts connections again. Every test of this process shares the
+    /// cluster: a suite that restarts it runs alone in its own test binary.
+    pub fn restart(&self) -> Result<(), String> {
+        let bin = bin_dir()?;
+        let args = ["-D", path(&self.data)?, "-l", path(&self.log)?, "-o", &self.options, "-m", "fast", "-w", "restart"];
+        run(is_root(), &bin.join("pg_ctl"), &args)
     }
 
     /// The URL of database `name`.
