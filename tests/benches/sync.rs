@@ -1,7 +1,8 @@
-//! Sync throughput and device latency, on SQLite files, in one run:
+//! Sync throughput and device latency, in one run:
 //! - `push`: 10,000 queued ops from one device pushed over gRPC on loopback (batches of 200,
 //!   as the SDK sends them) and applied by the server, against a raw sea-orm loop inserting
-//!   the same 10,000 cost-line rows in one transaction, without any checks;
+//!   the same 10,000 cost-line rows in one transaction, without any checks; on a SQLite file
+//!   and on the harness's PostgreSQL;
 //! - `enqueue`: one local action on the device (state-machine check, optimistic apply and
 //!   outbox append in one SQLite transaction), with p50/p99 printed over 2,000 calls.
 //!
@@ -15,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use onsite_proto::v1 as pb;
 use onsite_sdk::{Code, Config, CostKind, CostLine, Price, Session};
 use onsite_tests::{Backend, Fixture, authed, request_id, window};
-use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 const OPS: usize = 10_000;
 const SLIPS: usize = 20;
@@ -103,12 +104,13 @@ async fn raw_inserts(url: &str, slips: &[String]) -> Duration {
     let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
     for i in 0..OPS {
         let l = line(i);
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
+        onsite_server::repo::execute(
+            &txn,
             "INSERT INTO slip_cost_lines (id, slip_id, kind, description, part_number, quantity, unit_price_minor,
-             currency, billable, recorded_by, recorded_at_us) VALUES (?, ?, 'part', ?, 'P-1', 1, 1000, 'CNY', false, 'bench', 0)",
-            [l.id.into(), slips[i % slips.len()].clone().into(), l.description.into()],
-        ))
+             currency, billable, recorded_by, recorded_at_us)
+             VALUES ($1, $2, 'part', $3, 'P-1', 1, 1000, 'CNY', false, 'bench', 0)",
+            vec![l.id.into(), slips[i % slips.len()].clone().into(), l.description.into()],
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -116,36 +118,38 @@ async fn raw_inserts(url: &str, slips: &[String]) -> Duration {
     started.elapsed()
 }
 
-/// A server on a SQLite file with `SLIPS` slips checked in by the fixture's engineer.
-fn setup() -> (tokio::runtime::Runtime, Fixture, Vec<String>) {
+/// A server on `backend` with `SLIPS` slips checked in by the fixture's engineer.
+fn setup(backend: Backend) -> (tokio::runtime::Runtime, Fixture, Vec<String>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let f = rt.block_on(Fixture::new(Backend::Sqlite));
+    let f = rt.block_on(Fixture::new(backend));
     let slips = checked_in(&rt, &f);
     (rt, f, slips)
 }
 
 fn push(c: &mut Criterion) {
-    let (rt, f, slips) = setup();
-    let mut group = c.benchmark_group("push_10k_ops");
-    group.sample_size(10).measurement_time(Duration::from_secs(30));
-    // Fresh slips for each round, so slips do not grow to thousands of lines (untimed).
-    group.bench_function("sync_push", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(push_all(&f, &checked_in(&rt, &f)))).sum())
-    });
-    group.bench_function("raw_sea_orm_inserts", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(raw_inserts(&f.server.database_url, &slips))).sum())
-    });
-    group.finish();
+    for (name, backend) in [("sqlite", Backend::Sqlite), ("postgres", Backend::Postgres)] {
+        let (rt, f, slips) = setup(backend);
+        let mut group = c.benchmark_group(format!("push_10k_ops_{name}"));
+        group.sample_size(10).measurement_time(Duration::from_secs(20));
+        // Fresh slips for each round, so slips do not grow to thousands of lines (untimed).
+        group.bench_function("sync_push", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(push_all(&f, &checked_in(&rt, &f)))).sum())
+        });
+        group.bench_function("raw_sea_orm_inserts", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(raw_inserts(&f.server.database_url, &slips))).sum())
+        });
+        group.finish();
+    }
 }
 
 /// Recording an action on the phone, with a plain store and an encrypted one (SQLCipher) in
 /// the same run.
 fn enqueue(c: &mut Criterion) {
-    let (_server_runtime, f, slips) = setup();
+    let (_server_runtime, f, slips) = setup(Backend::Sqlite);
     for (name, key) in [("enqueue_add_parts", None), ("enqueue_add_parts_encrypted", Some(vec![42u8; 32]))] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let config = Config { sync_interval: None, sync_after_write: false, store_key: key, ..Config::new(dir.path()) };

@@ -48,6 +48,10 @@ struct Args {
     /// Where `bench.json` and `latency.svg` go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Drive only the RPCs whose name contains this (the health check always runs, as the
+    /// baseline), and skip the phones; for profiling one call.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -82,6 +86,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &[("ONSITE_RATE_LIMIT", "0"), ("ONSITE_CALLER_CACHE_MS", "0")],
         0,
     ));
+    results.start = Some((args.engineers, cached.start_to_serving));
+    results.server_rss_at_start_mb = report::rss_mb(cached.f.server.pid());
     progress.inc(1);
 
     let calls: [(&str, &seed::World, drive::Call); 7] = [
@@ -95,7 +101,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let cpu_before = report::cpu_seconds(cached.f.server.pid());
     let started = Instant::now();
-    for (name, world, call) in calls {
+    let chosen = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only) || name.contains("Health"));
+    for (name, world, call) in calls.into_iter().filter(|(name, _, _)| chosen(name)) {
         progress.set_message(name.to_owned());
         let latencies = rt.block_on(drive::drive(world, call, args.concurrency, window));
         results.add_rpc(name, &latencies, window);
@@ -108,9 +115,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .zip(cpu_before)
         .map(|(after, before)| (after - before) / started.elapsed().as_secs_f64());
 
-    progress.set_message(format!("end of day: {} phones x {} ops", args.devices, args.ops));
-    let day = drive::end_of_day(&rt, &cached, args.devices, args.ops)?;
-    results.add_day(day);
+    if args.only.is_none() {
+        progress.set_message(format!("end of day: {} phones x {} ops", args.devices, args.ops));
+        let day = drive::end_of_day(&rt, &cached, args.devices, args.ops)?;
+        results.add_day(day);
+    }
     progress.inc(1);
     results.server_peak_rss_mb = report::peak_rss_mb(cached.f.server.pid());
     progress.finish_and_clear();

@@ -33,6 +33,10 @@ pub struct Results {
     /// Server CPU seconds per second of driving (2.0 is both cores).
     pub server_cpu_share: Option<f64>,
     pub server_peak_rss_mb: Option<f64>,
+    /// Engineers in the database when the server started, and how long it took to serve.
+    pub start: Option<(usize, Duration)>,
+    /// The server's resident memory once it served, before any load.
+    pub server_rss_at_start_mb: Option<f64>,
     /// GetSlip calls the cached server answered OK, as its own metrics count them.
     pub server_counted_get_slip: Option<u64>,
 }
@@ -47,6 +51,8 @@ impl Results {
             day: None,
             server_cpu_share: None,
             server_peak_rss_mb: None,
+            start: None,
+            server_rss_at_start_mb: None,
             server_counted_get_slip: None,
         }
     }
@@ -84,6 +90,13 @@ impl Results {
 
     pub fn print(&self) {
         println!("onsite-bench on {} with {} calls in flight", self.backend, self.concurrency);
+        if let Some((engineers, took)) = self.start {
+            println!(
+                "start to SERVING with {engineers} engineers in the database: {:.0} ms; RSS then {:.0} MB",
+                took.as_secs_f64() * 1000.0,
+                self.server_rss_at_start_mb.unwrap_or(0.0)
+            );
+        }
         println!();
         println!(
             "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
@@ -155,6 +168,10 @@ impl Results {
             "backend": self.backend, "concurrency": self.concurrency,
             "baseline": { "health_per_s": self.health_rate(), "raw_inserts_per_s": self.baseline_inserts_per_s },
             "rpcs": rpcs, "day": day,
+            "start": self.start.map(|(engineers, took)| json!({
+                "engineers": engineers, "to_serving_ms": took.as_secs_f64() * 1000.0,
+                "rss_mb": self.server_rss_at_start_mb,
+            })),
             "server": {
                 "cpu_cores": self.server_cpu_share, "peak_rss_mb": self.server_peak_rss_mb,
                 "metrics_get_slip_ok": self.server_counted_get_slip,
@@ -250,8 +267,17 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 
 /// The process's peak resident memory in MB, from `/proc/<pid>/status` (VmHWM).
 pub fn peak_rss_mb(pid: Option<u32>) -> Option<f64> {
+    status_mb(pid, "VmHWM:")
+}
+
+/// The process's resident memory now, in MB.
+pub fn rss_mb(pid: Option<u32>) -> Option<f64> {
+    status_mb(pid, "VmRSS:")
+}
+
+fn status_mb(pid: Option<u32>, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

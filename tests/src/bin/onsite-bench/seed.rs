@@ -18,14 +18,22 @@ pub struct World {
     pub slips: Vec<String>,
     /// A verified slip to suggest engineers for.
     pub open_slip: String,
+    /// From starting the server's process on the seeded database to its health check
+    /// answering SERVING.
+    pub start_to_serving: std::time::Duration,
 }
 
 impl World {
-    /// Starts the server process with `env` on a fresh database and seeds it with the fixture,
-    /// `SLIPS` dispatched slips and `engineers` more engineers around Shanghai.
+    /// Seeds a fresh database with `engineers` engineers around Shanghai (written straight
+    /// into it, as a team's existing data would be), starts the server process on it with
+    /// `env`, and adds the fixture, `SLIPS` dispatched slips and a verified slip through the
+    /// API.
     pub async fn start(exe: &Path, backend: Backend, env: &[(&str, &str)], engineers: usize) -> Self {
         let (url, dir) = fresh_database(backend).await;
+        insert_engineers(&url, engineers).await;
+        let started = std::time::Instant::now();
         let server = TestServer::spawn_with(exe, url, dir, env).await;
+        let start_to_serving = started.elapsed();
         let f = Fixture::on(server).await;
         let mut slips = Vec::with_capacity(SLIPS);
         for _ in 0..SLIPS {
@@ -35,28 +43,42 @@ impl World {
         let open = f.slip(&ticket).await;
         let verify = pb::SlipActionRequest { request_id: request_id(), slip_id: open.id.clone(), etag: String::new() };
         f.server.slips().verify_slip(authed(&f.manager, verify)).await.unwrap_or_else(|e| panic!("verify: {e}"));
-        add_engineers(&f, engineers).await;
-        Self { f, slips, open_slip: open.id }
+        Self { f, slips, open_slip: open.id, start_to_serving }
     }
 }
 
-/// `count` engineers spread over about 50 km around Shanghai, with skills and shifts.
-async fn add_engineers(f: &Fixture, count: usize) {
-    let mut client = f.server.engineers();
-    for i in 0..count {
-        let spread = |n: usize, m: usize| ((n * 7919 + m) % 1000) as f64 / 1000.0 - 0.5;
-        let engineer = pb::Engineer {
+/// Writes `count` engineers spread over about 50 km around Shanghai, with skills and
+/// round-the-clock shifts, into the migrated database at `url`.
+async fn insert_engineers(url: &str, count: usize) {
+    use onsite_core::geo::GeoPoint;
+    use onsite_server::repo::engineers::{self, NewEngineer};
+    use onsite_server::store::entities::engineer;
+    use sea_orm::EntityTrait;
+    let db = onsite_server::store::connect(url).await.unwrap_or_else(|e| panic!("{e}"));
+    onsite_server::store::migrations::migrate(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let spread = |n: usize, m: usize| ((n * 7919 + m) % 1000) as f64 / 1000.0 - 0.5;
+    let calendar = onsite_core::calendar::BusinessCalendar::default();
+    let rows = (0..count).map(|i| {
+        let new = NewEngineer {
             employee_number: format!("B{i:06}"),
             name: format!("Engineer {i}"),
-            tier: pb::Tier::Field as i32,
+            phone: String::new(),
+            tier: None,
             skills: vec!["payroll".into(), "database".into()],
-            home_base: Some(pb::GeoPoint { latitude: 31.23 + spread(i, 1) * 0.9, longitude: 121.47 + spread(i, 2) }),
+            home_base: GeoPoint::new(31.23 + spread(i, 1) * 0.9, 121.47 + spread(i, 2), "home_base"),
+            status: "available",
             shift: "Mon-Sun 00:00-24:00".into(),
-            ..Default::default()
+            days_off: Vec::new(),
         };
-        let request = pb::CreateEngineerRequest { request_id: request_id(), engineer: Some(engineer) };
-        client.create_engineer(authed(&f.manager, request)).await.unwrap_or_else(|e| panic!("engineer {i}: {e}"));
+        let model = engineers::validate(new, &calendar, 0).unwrap_or_else(|e| panic!("engineer {i}: {e}"));
+        engineer::ActiveModel::from(model)
+    });
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(1_000) {
+        engineer::Entity::insert_many(chunk.to_vec()).exec(&txn).await.unwrap_or_else(|e| panic!("{e}"));
     }
+    txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
