@@ -40,6 +40,8 @@ use travel::{StraightLine, TravelTime};
 const BROADCAST_CAPACITY: usize = 1024;
 /// Feed rows read per query.
 const PAGE: u64 = 500;
+/// Engineer rows read per query while building the index.
+const LOAD_PAGE: u64 = 2_000;
 
 /// The dispatch state of one replica.
 #[derive(Debug)]
@@ -56,8 +58,20 @@ impl Dispatch {
     pub async fn load(db: &DatabaseConnection, calendar: &BusinessCalendar) -> Result<Self> {
         // Read the head first: changes committed while loading are applied again, harmlessly.
         let head = board::head(db).await?;
-        let (engineers, slips) = engineers::dispatch_rows(db, None).await?;
-        let index = EngineerIndex::build(calendar.time_zone(), profiles(&engineers, &slips, calendar));
+        let slips = engineers::open_slips(db, None).await?;
+        let mut held = held(&slips);
+        // Page by page, so a large team's rows are never all in memory at once.
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = engineers::page(db, after.as_deref(), LOAD_PAGE).await?;
+            all.extend(profiles_held(&page, &mut held, calendar));
+            match page.last() {
+                Some(last) if page.len() as u64 == LOAD_PAGE => after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        let index = EngineerIndex::build(calendar.time_zone(), all);
         tracing::info!(engineers = index.len(), "dispatch index built");
         crate::metrics::index_size(index.len());
         Ok(Self {
@@ -140,7 +154,14 @@ impl Dispatch {
 /// and logged: a bad row must not stop dispatch for everyone else.
 /// Engineers without a shift of their own work the team's hours (`calendar`).
 pub fn profiles(engineers: &[engineer::Model], slips: &[slip::Model], calendar: &BusinessCalendar) -> Vec<Profile> {
-    let mut per_engineer: HashMap<&str, (u32, Vec<Booking>)> = HashMap::new();
+    profiles_held(engineers, &mut held(slips), calendar)
+}
+
+/// What each engineer holds: the number of open slips and their appointments.
+type Held<'a> = HashMap<&'a str, (u32, Vec<Booking>)>;
+
+fn held(slips: &[slip::Model]) -> Held<'_> {
+    let mut per_engineer: Held<'_> = HashMap::new();
     for s in slips {
         let Some(engineer) = s.engineer_id.as_deref() else { continue };
         let entry = per_engineer.entry(engineer).or_default();
@@ -151,10 +172,14 @@ pub fn profiles(engineers: &[engineer::Model], slips: &[slip::Model], calendar: 
             entry.1.push(Booking { slip, window: Window { start: from_us(start), end: from_us(end) } });
         }
     }
+    per_engineer
+}
+
+fn profiles_held(engineers: &[engineer::Model], held: &mut Held<'_>, calendar: &BusinessCalendar) -> Vec<Profile> {
     engineers
         .iter()
         .filter_map(|e| {
-            let profile = profile(e, per_engineer.remove(e.id.as_str()).unwrap_or_default(), calendar);
+            let profile = profile(e, held.remove(e.id.as_str()).unwrap_or_default(), calendar);
             if profile.is_none() {
                 tracing::warn!(engineer = %e.id, "engineer row does not parse; left out of dispatch");
             }

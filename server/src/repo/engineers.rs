@@ -273,19 +273,35 @@ pub async fn positions(
         .await?)
 }
 
-/// Engineers (all, or those in `ids`) with their open assigned slips: what the dispatch index
-/// is built from.
+/// Engineer rows and the open slips they hold, for dispatch profiles: all of them, or those
+/// of `ids`.
 pub async fn dispatch_rows(
     db: &impl ConnectionTrait,
     ids: Option<&[String]>,
 ) -> Result<(Vec<engineer::Model>, Vec<slip::Model>)> {
     let mut engineers = engineer::Entity::find();
+    if let Some(ids) = ids {
+        engineers = engineers.filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str)));
+    }
+    Ok((engineers.all(db).await?, open_slips(db, ids).await?))
+}
+
+/// The open slips held by engineers: all of them, or those of `ids`.
+pub async fn open_slips(db: &impl ConnectionTrait, ids: Option<&[String]>) -> Result<Vec<slip::Model>> {
     let open = SlipState::ALL.iter().filter(|s| s.is_open() && **s != SlipState::Declined).map(|s| s.as_str());
     let mut slips =
         slip::Entity::find().filter(slip::Column::EngineerId.is_not_null()).filter(slip::Column::State.is_in(open));
     if let Some(ids) = ids {
-        engineers = engineers.filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str)));
         slips = slips.filter(slip::Column::EngineerId.is_in(ids.iter().map(String::as_str)));
     }
-    Ok((engineers.all(db).await?, slips.all(db).await?))
+    Ok(slips.all(db).await?)
+}
+
+/// Up to `limit` engineers in id order, after `after`.
+pub async fn page(db: &impl ConnectionTrait, after: Option<&str>, limit: u64) -> Result<Vec<engineer::Model>> {
+    let mut query = engineer::Entity::find().order_by_asc(engineer::Column::Id).limit(limit);
+    if let Some(after) = after {
+        query = query.filter(engineer::Column::Id.gt(after));
+    }
+    Ok(query.all(db).await?)
 }

@@ -47,8 +47,18 @@ impl World {
     }
 }
 
-/// Writes `count` engineers spread over about 50 km around Shanghai, with skills and
-/// round-the-clock shifts, into the migrated database at `url`.
+/// Cities a national team covers: Shanghai (where the slips are) and 299 others over about
+/// 25 by 25 degrees of eastern China, as (latitude, longitude).
+fn city(k: usize) -> (f64, f64) {
+    if k == 0 {
+        return (31.23, 121.47);
+    }
+    let unit = |n: usize| ((n * 2_654_435_761) % 10_007) as f64 / 10_007.0;
+    (20.0 + 25.0 * unit(2 * k + 1), 100.0 + 25.0 * unit(2 * k + 2))
+}
+
+/// Writes `count` engineers of a national team (300 cities, each engineer within about 30 km
+/// of theirs), with skills and round-the-clock shifts, into the migrated database at `url`.
 async fn insert_engineers(url: &str, count: usize) {
     use onsite_core::geo::GeoPoint;
     use onsite_server::repo::engineers::{self, NewEngineer};
@@ -66,7 +76,10 @@ async fn insert_engineers(url: &str, count: usize) {
             phone: String::new(),
             tier: None,
             skills: vec!["payroll".into(), "database".into()],
-            home_base: GeoPoint::new(31.23 + spread(i, 1) * 0.9, 121.47 + spread(i, 2), "home_base"),
+            home_base: {
+                let (lat, lon) = city(i % 300);
+                GeoPoint::new(lat + spread(i, 1) * 0.5, lon + spread(i, 2) * 0.5, "home_base")
+            },
             status: "available",
             shift: "Mon-Sun 00:00-24:00".into(),
             days_off: Vec::new(),
