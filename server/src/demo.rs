@@ -15,7 +15,8 @@ use crate::auth::{tokens, users};
 use crate::caller::Caller;
 use crate::error::Result;
 use crate::lifecycle;
-use crate::repo::slips::{Act, NewRecord, NewSlip};
+use crate::repo::records::{self, NewRecord};
+use crate::repo::slips::{Act, NewSlip};
 use crate::repo::{customers, engineers, parts, slips, tickets};
 use crate::store::entities::{backup, customer, fix, sign_off};
 use crate::store::{begin_write, now_us, to_us};
@@ -354,7 +355,7 @@ async fn drive(
         let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
         let saved =
             lifecycle::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?.saved;
-        slips::insert_record(txn, &saved, record, caller, now).await?;
+        records::insert_record(txn, &saved, record, caller, now).await?;
     }
     Ok(())
 }

@@ -145,7 +145,9 @@ fn is_unreachable(e: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr, SqlxError};
     let sqlx = match e {
         DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(s)) | DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
         _ => return false,
     };
     match sqlx.as_ref() {

@@ -79,7 +79,8 @@ impl PgCluster {
     /// cluster: a suite that restarts it runs alone in its own test binary.
     pub fn restart(&self) -> Result<(), String> {
         let bin = bin_dir()?;
-        let args = ["-D", path(&self.data)?, "-l", path(&self.log)?, "-o", &self.options, "-m", "fast", "-w", "restart"];
+        let args =
+            ["-D", path(&self.data)?, "-l", path(&self.log)?, "-o", &self.options, "-m", "fast", "-w", "restart"];
         run(is_root(), &bin.join("pg_ctl"), &args)
     }
 

@@ -539,7 +539,10 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
     let [x, y, z] = [(); 3].map(|()| uuid::Uuid::now_v7().to_string());
     let payloads = vec![
         P::Confirm(pb::ConfirmSlipOp {}),
-        P::BookAppointment(pb::BookAppointmentOp { window: Some(onsite_tests::window(5)), contact_name: "Ms. Zhou".into() }),
+        P::BookAppointment(pb::BookAppointmentOp {
+            window: Some(onsite_tests::window(5)),
+            contact_name: "Ms. Zhou".into(),
+        }),
         P::StartTravel(pb::StartTravelOp {}),
         P::CheckIn(pb::CheckInOp { position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }) }),
         parts(&x),
@@ -551,12 +554,16 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
     let first = f.server.sync().push(authed(&f.engineer, push(ops))).await;
     let first = first.unwrap_or_else(|e| panic!("{e}")).into_inner();
     let outcomes = |r: &pb::PushResponse| -> Vec<(pb::OpOutcome, String)> {
-        r.results.iter().map(|r| (r.outcome(), r.error.as_ref().map(|e| e.reason.clone()).unwrap_or_default())).collect()
+        r.results
+            .iter()
+            .map(|r| (r.outcome(), r.error.as_ref().map(|e| e.reason.clone()).unwrap_or_default()))
+            .collect()
     };
     let applied = (pb::OpOutcome::Applied, String::new());
     let duplicate = (pb::OpOutcome::Rejected, "DUPLICATE_RECORD".to_owned());
     let too_early = (pb::OpOutcome::Rejected, "BACKUP_REQUIRED".to_owned());
-    let expected = [&applied, &applied, &applied, &applied, &applied, &duplicate, &too_early, &applied].map(Clone::clone);
+    let expected =
+        [&applied, &applied, &applied, &applied, &applied, &duplicate, &too_early, &applied].map(Clone::clone);
     assert_eq!(outcomes(&first), expected);
     assert_eq!(first.last_applied_seq, 8);
 

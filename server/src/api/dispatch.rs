@@ -87,7 +87,8 @@ impl DispatchService for Dispatch {
             let req = request.get_ref();
             let now = Utc::now();
             let wanted = pb::SuggestEngineersRequest { slip_id: req.slip_id.clone(), limit: 1, ..Default::default() };
-            let resolved = need::resolve(&app.db, &app.slip_views, app.config.max_open_slips, ask(&wanted)?, now).await?;
+            let resolved =
+                need::resolve(&app.db, &app.slip_views, app.config.max_open_slips, ask(&wanted)?, now).await?;
             let ranking = app.dispatch.rank(&resolved.need);
             let Some(best) = ranking.suggestions.first() else {
                 let reasons: Vec<&str> = ranking.exclusions.iter().map(|e| e.reason.as_str()).collect();

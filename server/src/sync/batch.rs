@@ -18,7 +18,8 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::repo::slips::{self, Act, Assignment, RecordIds, Stored};
+use crate::repo::records::{RecordIds, Stored};
+use crate::repo::slips::{self, Act, Assignment};
 use crate::store::entities::slip;
 use crate::visit::{self, Step};
 
@@ -61,24 +62,13 @@ impl<'a> Batch<'a> {
         let slips = loaded
             .into_iter()
             .map(|current| {
-                let slot = Slot {
-                    stored_version: current.version,
-                    engineer_before: current.engineer_id.clone(),
-                    current,
-                };
+                let slot =
+                    Slot { stored_version: current.version, engineer_before: current.engineer_id.clone(), current };
                 (slot.current.id.clone(), slot)
             })
             .collect();
         let record_ids = RecordIds::taken(txn, &record_ids(ops)).await?;
-        Ok(Self {
-            txn,
-            caller,
-            slips,
-            known,
-            record_ids,
-            queued: Stored::default(),
-            assignments: Vec::new(),
-        })
+        Ok(Self { txn, caller, slips, known, record_ids, queued: Stored::default(), assignments: Vec::new() })
     }
 
     /// The slip an op names as it stands now, if it exists and the engineer has or had it.

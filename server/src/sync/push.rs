@@ -17,6 +17,7 @@ use onsite_proto::v1::{self as pb, op::Payload};
 use sea_orm::{DatabaseTransaction, SqlErr};
 use tonic::Code;
 
+use super::batch::Batch;
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{Error, Result};
@@ -27,7 +28,6 @@ use crate::store::entities::device;
 use crate::store::{begin_write, to_us};
 use crate::visit::intents::{self, Context, DeviceClock};
 use crate::visit::{self, SIGNATURE_IMAGE_MISSING};
-use super::batch::Batch;
 
 /// Most ops one push may carry.
 pub const MAX_OPS: usize = 500;
@@ -106,8 +106,8 @@ pub async fn push(app: &App, caller: &Caller, req: &pb::PushRequest) -> Result<p
     attach_slips(&txn, caller, &req.ops, &mut results).await?;
     devices::advance(&txn, &device, last, now).await?;
     // Last: appending to the board feed is the last lock a transaction takes (ADR 4). One
-    // event per slip the batch's new ops named.
-    let fresh = req.ops.iter().zip(&results).filter(|(_, r)| r.outcome() != pb::OpOutcome::Duplicate).map(|(op, _)| op);
+    // event per slip the batch's new ops named (not its replays).
+    let fresh = req.ops.iter().take(results.len()).filter(|op| op.device_seq > device.last_applied_seq);
     for (engineer_before, current) in batch.slips_named(fresh) {
         feed::slip_changed(&txn, engineer_before, current, to_us(now)).await?;
     }

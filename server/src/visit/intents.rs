@@ -15,7 +15,8 @@ use super::Step;
 use crate::error::Result;
 use crate::repo::engineers::Fix;
 use crate::repo::join_lines;
-use crate::repo::slips::{NewRecord, Origin};
+use crate::repo::records::NewRecord;
+use crate::repo::slips::Origin;
 use crate::store::entities::{backup, cost_line, fix, sign_off};
 use crate::store::to_us;
 

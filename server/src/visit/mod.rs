@@ -15,11 +15,12 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::repo::slips::{self as repo, Act, NewRecord, Origin};
-use crate::repo::{appointments, engineers};
-use crate::store::entities::{attachment, slip};
 use crate::idempotency;
+use crate::repo::records::{self, NewRecord};
+use crate::repo::slips::{self as repo, Act, Origin};
+use crate::repo::{appointments, engineers};
 pub(crate) use crate::slip_views::full_view;
+use crate::store::entities::{attachment, slip};
 
 /// Extra fields a transition sets, given the slip as it was.
 pub(crate) type Extra = Box<dyn FnOnce(&slip::Model, &mut slip::ActiveModel) + Send>;
@@ -162,7 +163,7 @@ pub(crate) async fn apply(
     }
     let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
     let saved = crate::lifecycle::act(txn, &slip_id, act, extra).await?.saved;
-    repo::insert_record(txn, &saved, record, caller, now).await?;
+    records::insert_record(txn, &saved, record, caller, now).await?;
     Ok(saved)
 }
 
