@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use onsite_core::calendar::BusinessCalendar;
+use onsite_core::sla::SlaPolicy;
 use onsite_server::{Config, store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -35,6 +36,10 @@ struct Args {
     /// Holidays of the business calendar, comma-separated YYYY-MM-DD.
     #[arg(long, env = "ONSITE_HOLIDAYS", default_value = "")]
     holidays: String,
+    /// Severities whose service levels count round the clock (comma-separated; the others
+    /// count in working hours). Tickets keep the due times they were given.
+    #[arg(long, env = "ONSITE_ROUND_THE_CLOCK", default_value = "urgent")]
+    round_the_clock: String,
     /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "ONSITE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -85,8 +90,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         "PostgreSQL".to_owned()
     };
+    let round_the_clock = SlaPolicy::parse_severities(&args.round_the_clock, "--round-the-clock")?;
     let mut config = Config::new(database_url);
     config.calendar = calendar;
+    config.sla_policy = SlaPolicy::default().counting_round_the_clock(&round_the_clock);
     config.demo = args.demo;
     config.tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(onsite_server::app::Tls {

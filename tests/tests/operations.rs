@@ -170,6 +170,48 @@ async fn sqlite_restart_keeps_the_data() {
     assert!(next.number.ends_with("-0002"), "serials continue after a restart: {}", next.number);
 }
 
+/// Urgent faults count round the clock by default, whatever the day and hour. A server told to
+/// count them in working time gives new tickets working-time due times, and the tickets it
+/// holds keep the due times they were given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_clocks_count_per_severity_and_tickets_keep_their_due_times() {
+    use onsite_core::sla::SlaPolicy;
+    use onsite_core::ticket::Severity;
+    let f = Fixture::new(Backend::Sqlite).await;
+    let time = |t: Option<&prost_types::Timestamp>| {
+        onsite_proto::convert::datetime(t.unwrap_or_else(|| panic!("a time is missing")), "t")
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let due = |t: &pb::Ticket| {
+        let sla = t.sla.as_ref().unwrap_or_else(|| panic!("no SLA"));
+        (time(sla.respond_by.as_ref()), time(sla.resolve_by.as_ref()))
+    };
+    let first = f.ticket(pb::Severity::Urgent).await;
+    let submitted = time(first.submitted_at.as_ref());
+    assert_eq!(due(&first), (submitted + Duration::hours(2), submitted + Duration::hours(4)));
+
+    // One working hour a day: two working hours never pass within two elapsed hours.
+    let calendar = onsite_core::calendar::BusinessCalendar::new("UTC", "Mon-Sun 00:00-01:00", [])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (url, manager, intake) = (f.server.database_url.clone(), f.manager.clone(), f.intake(pb::Severity::Urgent));
+    let dir = f.server.stop().await;
+    let mut config = Config::new(url);
+    config.calendar = calendar.clone();
+    config.sla_policy = SlaPolicy::default().counting_round_the_clock(&[]);
+    let again = TestServer::start_with(config, dir).await;
+    let get = pb::GetTicketRequest { id: first.id.clone() };
+    let kept = again.tickets().get_ticket(authed(&manager, get)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(due(&kept.into_inner()), due(&first), "a ticket keeps the due times it was given");
+    let create = pb::CreateTicketRequest { request_id: onsite_tests::request_id(), ticket: Some(intake) };
+    let next = again.tickets().create_ticket(authed(&manager, create)).await.unwrap_or_else(|e| panic!("{e}"));
+    let next = next.into_inner();
+    let submitted = time(next.submitted_at.as_ref());
+    let (respond_by, _) = due(&next);
+    assert!(respond_by - submitted > Duration::hours(2), "counted in working time: {respond_by}");
+    let expected = SlaPolicy::default().counting_round_the_clock(&[]).due_times(&calendar, Severity::Urgent, submitted);
+    assert_eq!(due(&next), (expected.respond_by, expected.resolve_by));
+}
+
 /// The demo seed builds a working system through the real operations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_seed_gives_a_working_system() {
