@@ -287,35 +287,6 @@ pub fn customer(
     }
 }
 
-/// A suggested engineer, with the distance, estimate and load that ranked them.
-pub fn suggestion(s: &crate::dispatch::need::Suggested) -> pb::Suggestion {
-    use crate::dispatch::travel::Method;
-    pb::Suggestion {
-        engineer: Some(engineer(&s.engineer)),
-        distance_km: s.distance_km,
-        travel_estimate: Some(prost_types::Duration {
-            seconds: i64::try_from(s.estimate.duration.as_secs()).unwrap_or(i64::MAX),
-            nanos: 0,
-        }),
-        travel_estimate_method: match s.estimate.method {
-            Method::StraightLine => pb::TravelEstimateMethod::StraightLine,
-            Method::Road => pb::TravelEstimateMethod::Road,
-        } as i32,
-        current_load: i32::try_from(s.load).unwrap_or(i32::MAX),
-    }
-}
-
-/// A close engineer left out, and why.
-pub fn exclusion(e: &crate::dispatch::need::LeftOut) -> pb::Exclusion {
-    pb::Exclusion {
-        engineer_id: e.engineer_id.to_string(),
-        distance_km: e.distance_km,
-        reason: e.reason.to_owned(),
-        employee_number: e.engineer.as_ref().map(|r| r.employee_number.clone()).unwrap_or_default(),
-        name: e.engineer.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
-    }
-}
-
 /// An engineer.
 pub fn engineer(e: &engineer::Model) -> pb::Engineer {
     let status = match e.status.as_str() {

@@ -55,11 +55,40 @@ fn ask(req: &pb::SuggestEngineersRequest) -> Result<Ask> {
 /// The explained ranking on the wire.
 fn answer(resolved: &need::Resolved, explained: need::Explained) -> pb::SuggestEngineersResponse {
     pb::SuggestEngineersResponse {
-        suggestions: explained.suggestions.iter().map(views::suggestion).collect(),
-        exclusions: explained.exclusions.iter().map(views::exclusion).collect(),
+        suggestions: explained.suggestions.iter().map(suggestion).collect(),
+        exclusions: explained.exclusions.iter().map(exclusion).collect(),
         search_radius_km: resolved.need.max_distance_km,
         urgent: resolved.urgent,
         window: Some(convert::wire_window(resolved.need.window)),
+    }
+}
+
+/// A suggested engineer, with the distance, estimate and load that ranked them.
+fn suggestion(s: &need::Suggested) -> pb::Suggestion {
+    use crate::dispatch::travel::Method;
+    pb::Suggestion {
+        engineer: Some(views::engineer(&s.engineer)),
+        distance_km: s.distance_km,
+        travel_estimate: Some(prost_types::Duration {
+            seconds: i64::try_from(s.estimate.duration.as_secs()).unwrap_or(i64::MAX),
+            nanos: 0,
+        }),
+        travel_estimate_method: match s.estimate.method {
+            Method::StraightLine => pb::TravelEstimateMethod::StraightLine,
+            Method::Road => pb::TravelEstimateMethod::Road,
+        } as i32,
+        current_load: i32::try_from(s.load).unwrap_or(i32::MAX),
+    }
+}
+
+/// A close engineer left out, and why.
+fn exclusion(e: &need::LeftOut) -> pb::Exclusion {
+    pb::Exclusion {
+        engineer_id: e.engineer_id.to_string(),
+        distance_km: e.distance_km,
+        reason: e.reason.to_owned(),
+        employee_number: e.engineer.as_ref().map(|r| r.employee_number.clone()).unwrap_or_default(),
+        name: e.engineer.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
     }
 }
 
