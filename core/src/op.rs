@@ -442,7 +442,8 @@ impl SignOff {
         let mut v = Violations::new();
         v.required_text("sign_off.signer_name", &self.signer_name, MAX_SHORT);
         v.optional_text("sign_off.customer_opinion", &self.customer_opinion, MAX_TEXT);
-        v.take(self.satisfaction.optional("sign_off.satisfaction"));
+        // The handbooks' sign-off always records how satisfied the customer is.
+        v.take(self.satisfaction.required("sign_off.satisfaction"));
         for (name, rating) in [
             ("service_quality_rating", self.service_quality_rating),
             ("product_rating", self.product_rating),
@@ -608,6 +609,29 @@ mod tests {
             data_removal_authorised: false,
             attachments: Vec::new(),
             recorded_at: None,
+        }
+    }
+
+    #[test]
+    fn a_sign_off_records_how_satisfied_the_customer_is() {
+        let sign_off = SignOff {
+            signer_name: "Ms. Zhou".into(),
+            satisfaction: Code::Known(Satisfaction::Satisfied),
+            service_quality_rating: 5,
+            product_rating: 0,
+            support_rating: 4,
+            customer_opinion: String::new(),
+            signature_png_sha256: "a".repeat(64),
+            report_content_sha256: "b".repeat(64),
+            report_content: b"{}".to_vec(),
+            device_signature: vec![1; 64],
+            device_id: uuid::Uuid::nil().to_string(),
+            signed_at: None,
+        };
+        assert!(sign_off.validate().is_ok());
+        for missing in [Code::Unset, Code::Unknown(9)] {
+            let unsaid = SignOff { satisfaction: missing, ..sign_off.clone() };
+            assert_eq!(fields(unsaid.validate()), ["sign_off.satisfaction"]);
         }
     }
 

@@ -324,7 +324,7 @@ mod tests {
         ]];
         let signer = SignerInput {
             signer_name: "Ms. Zhou".into(),
-            satisfaction: Code::Unset,
+            satisfaction: Code::Known(Satisfaction::Satisfied),
             ratings: [0; 3],
             customer_opinion: String::new(),
         };

@@ -213,7 +213,11 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                 outcome(r, |x| slip_state(&x.into_inner()))
             }
             (11, Some(id)) => {
-                let sign_off = pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() };
+                let sign_off = pb::SignOff {
+                    signer_name: "Ms. Zhou".into(),
+                    satisfaction: pb::Satisfaction::Satisfied as i32,
+                    ..Default::default()
+                };
                 let request = signed_sign_off(&f.server, engineer.1, &id, sign_off, &png).await;
                 let r = s.capture_sign_off(authed(engineer.1, request)).await;
                 outcome(r, |x| slip_state(&x.into_inner()))

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use onsite_proto::v1 as pb;
 use onsite_sdk::{
-    BackupKind, Code, Config, CostKind, CostLine, SdkError, Session, SlipState, SyncObserver, SyncStatus,
+    BackupKind, Code, Config, CostKind, CostLine, SdkError, Session, SignerInput, SlipState, SyncObserver, SyncStatus,
 };
 use onsite_tests::proxy::Proxy;
 use onsite_tests::visit::{fix, line, parts, span, visit_steps};
@@ -205,7 +205,19 @@ fn engineer_day(backend: Backend) {
 
     // Offline for the whole visit.
     desk.proxy.set_online(false);
-    for step in visit_steps(&slip.id) {
+    let steps = visit_steps(&slip.id);
+    let (before_sign_off, rest) = steps.split_at(steps.len() - 2);
+    for step in before_sign_off {
+        step(&session).unwrap_or_else(|e| panic!("local action: {e}"));
+    }
+    // A sign-off that does not say how satisfied the customer is, is refused on the phone.
+    let unsaid = SignerInput { satisfaction: Code::Unset, ..onsite_tests::visit::signer() };
+    let refused = session.capture_sign_off(&slip.id, &unsaid, &onsite_tests::visit::stroke(), 320, 120);
+    assert!(
+        matches!(refused, Err(SdkError::Invalid { ref field, .. }) if field == "sign_off.satisfaction"),
+        "{refused:?}"
+    );
+    for step in rest {
         step(&session).unwrap_or_else(|e| panic!("local action: {e}"));
     }
     assert!(matches!(session.sync(), Err(SdkError::Network(_))), "offline sync fails softly");

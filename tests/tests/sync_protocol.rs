@@ -270,7 +270,11 @@ async fn altered_sign_offs_are_refused(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let png = onsite_tests::signature_png(1);
-    let signer = pb::SignOff { signer_name: "Ms. Zhou".into(), ..Default::default() };
+    let signer = pb::SignOff {
+        signer_name: "Ms. Zhou".into(),
+        satisfaction: pb::Satisfaction::Satisfied as i32,
+        ..Default::default()
+    };
     let good = signed_sign_off(&f.server, e, &slip.id, signer, &png).await;
 
     let refused = |status: tonic::Status| reason(&status);
