@@ -216,6 +216,12 @@ impl TestServer {
         self._dir.take()
     }
 
+    /// The live board as `token` watches it, from `cursor` (empty: from now on).
+    pub async fn board(&self, token: &str, cursor: &str) -> tonic::Streaming<pb::BoardEvent> {
+        let request = authed(token, pb::WatchBoardRequest { cursor: cursor.to_owned() });
+        self.dispatch().watch_board(request).await.unwrap_or_else(|e| panic!("watch the board: {e}")).into_inner()
+    }
+
     pub fn tickets(&self) -> pb::ticket_service_client::TicketServiceClient<Channel> {
         pb::ticket_service_client::TicketServiceClient::new(self.channel.clone())
     }

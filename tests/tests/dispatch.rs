@@ -487,13 +487,7 @@ fn slip_state(event: &pb::BoardEvent) -> Option<i32> {
 
 async fn the_board_streams_and_resumes(backend: Backend) {
     let f = Fixture::new(backend).await;
-    let mut live = f
-        .server
-        .dispatch()
-        .watch_board(authed(&f.manager, pb::WatchBoardRequest::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let mut live = f.server.board(&f.manager, "").await;
     let slip = dispatched(&f, &f.engineer_id).await;
     f.server
         .engineers()
@@ -523,13 +517,7 @@ async fn the_board_streams_and_resumes(backend: Backend) {
     }
 
     // A screen that reconnects resumes right after the last event it saw.
-    let mut resumed = f
-        .server
-        .dispatch()
-        .watch_board(authed(&f.manager, pb::WatchBoardRequest { cursor: created.cursor.clone() }))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let mut resumed = f.server.board(&f.manager, &created.cursor).await;
     let replayed = [next_event(&mut resumed).await, next_event(&mut resumed).await, next_event(&mut resumed).await];
     let cursors: Vec<&str> = replayed.iter().map(|e| e.cursor.as_str()).collect();
     assert_eq!(cursors, [verified.cursor.as_str(), sent.cursor.as_str(), moved.cursor.as_str()]);
@@ -554,12 +542,7 @@ async fn replicas_follow_each_other() {
     let mut config = onsite_server::Config::new(f.server.database_url.clone());
     config.dispatch_poll_interval = Duration::from_millis(200);
     let other = TestServer::start_with(config, None).await;
-    let mut board = other
-        .dispatch()
-        .watch_board(authed(&f.manager, pb::WatchBoardRequest::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let mut board = other.board(&f.manager, "").await;
     let expert = engineer(&f, Spec { tier: pb::Tier::Expert, ..Spec::new("R1", (45.0, 10.0)) }).await;
     // The engineer drives from Italy to Shanghai, as far as the index is concerned.
     let token = new_login(&f.server, &f.server.admin_token, "R1", pb::Role::Engineer, &expert.id).await;

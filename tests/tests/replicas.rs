@@ -110,12 +110,7 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
 
     // A marker change made on the first replica: once the second's board shows it, the second
     // has applied everything before it.
-    let mut board = other
-        .dispatch()
-        .watch_board(authed(&f.manager, pb::WatchBoardRequest::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner();
+    let mut board = other.board(&f.manager, "").await;
     let marker = f.dispatched_slip(&f.engineer_id).await;
     loop {
         let event = tokio::time::timeout(Duration::from_secs(20), board.next()).await;
