@@ -110,18 +110,21 @@ pub struct Day {
     /// Ops the server holds more or fewer than were queued (0 and 0: exactly once).
     pub lost: usize,
     pub duplicated: usize,
+    /// Server processes the phones were spread over.
+    pub replicas: usize,
 }
 
 /// `devices` engineers' phones: each signs in (shift start), records `ops` actions offline,
-/// then all sync at once (end of day); the server's records are then counted.
+/// then all sync at once (end of day); the server's records are then counted. Phone `i` talks
+/// to `servers[i % servers.len()]`: replicas on one database, or the world's server alone.
 pub fn end_of_day(
     rt: &tokio::runtime::Runtime,
     world: &World,
+    servers: &[std::net::SocketAddr],
     devices: usize,
     ops: usize,
 ) -> Result<Day, Box<dyn std::error::Error>> {
     let f = &world.f;
-    let url = format!("http://{}", f.server.addr);
     let dir = tempfile::tempdir()?;
     let mut phones = Vec::with_capacity(devices);
     for i in 0..devices {
@@ -139,9 +142,10 @@ pub fn end_of_day(
             request_timeout: Duration::from_secs(120),
             ..Config::new(dir.path().join(format!("phone-{i}")))
         };
-        phones.push((Session::open(config)?, token, slip));
+        let url = format!("http://{}", servers.get(i % servers.len().max(1)).unwrap_or(&f.server.addr));
+        phones.push((Session::open(config)?, (url, token), slip));
     }
-    let shift_start = all_at_once(&phones, |(session, token, _)| session.sign_in(&url, token).map(drop))?;
+    let shift_start = all_at_once(&phones, |(session, (url, token), _)| session.sign_in(url, token).map(drop))?;
     let lines_each = ops.saturating_sub(4);
     for (session, _, slip) in &phones {
         session.confirm(slip)?;
@@ -161,7 +165,7 @@ pub fn end_of_day(
         lost += lines_each.saturating_sub(held);
         duplicated += held.saturating_sub(lines_each);
     }
-    Ok(Day { devices, ops, shift_start, end_of_day, lost, duplicated })
+    Ok(Day { devices, ops, shift_start, end_of_day, lost, duplicated, replicas: servers.len() })
 }
 
 /// Runs `work` for every phone on its own thread, all at once; how long until the last is done.

@@ -48,14 +48,21 @@ struct Args {
     /// Where `bench.json` and `latency.svg` go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Server processes on the one database the phones are spread over at end of day (more
+    /// than one needs --backend postgres).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
     /// Drive only the RPCs whose name contains this (the health check always runs, as the
-    /// baseline), and skip the phones; for profiling one call.
+    /// baseline); "end of day" runs only the phones. For profiling one call.
     #[arg(long)]
     only: Option<String>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if args.replicas > 1 && args.backend != "postgres" {
+        return Err("--replicas above 1 needs --backend postgres: replicas share one PostgreSQL".into());
+    }
     let backend = match args.backend.as_str() {
         "sqlite" => Backend::Sqlite,
         "postgres" => Backend::Postgres,
@@ -115,10 +122,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .zip(cpu_before)
         .map(|(after, before)| (after - before) / started.elapsed().as_secs_f64());
 
-    if args.only.is_none() {
+    if chosen("end of day") {
         progress.set_message(format!("end of day: {} phones x {} ops", args.devices, args.ops));
-        let day = drive::end_of_day(&rt, &cached, args.devices, args.ops)?;
+        let env = [("ONSITE_RATE_LIMIT", "0")];
+        let more: Vec<onsite_tests::TestServer> = (1..args.replicas.max(1))
+            .map(|_| {
+                rt.block_on(onsite_tests::TestServer::spawn_with(
+                    &server_exe,
+                    cached.f.server.database_url.clone(),
+                    None,
+                    &env,
+                ))
+            })
+            .collect();
+        let servers: Vec<_> = std::iter::once(cached.f.server.addr).chain(more.iter().map(|s| s.addr)).collect();
+        let day = drive::end_of_day(&rt, &cached, &servers, args.devices, args.ops)?;
         results.add_day(day);
+        drop(more);
     }
     progress.inc(1);
     results.server_peak_rss_mb = report::peak_rss_mb(cached.f.server.pid());

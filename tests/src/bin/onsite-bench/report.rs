@@ -120,9 +120,10 @@ impl Results {
                 day.shift_start.as_secs_f64()
             );
             println!(
-                "end of day: {} phones x {} ops pushed in {:.2} s: {:.0} ops/s, {:.1}% of the raw insert rate ({:.0} rows/s); lost {}, duplicated {}",
+                "end of day: {} phones x {} ops on {} server(s) pushed in {:.2} s: {:.0} ops/s, {:.1}% of the raw insert rate ({:.0} rows/s); lost {}, duplicated {}",
                 day.devices,
                 day.ops,
+                day.replicas,
                 day.end_of_day.as_secs_f64(),
                 push,
                 100.0 * push / self.baseline_inserts_per_s.max(f64::MIN_POSITIVE),
@@ -159,7 +160,7 @@ impl Results {
             .collect();
         let day = self.day.as_ref().map(|d| {
             json!({
-                "devices": d.devices, "ops_per_device": d.ops,
+                "devices": d.devices, "ops_per_device": d.ops, "replicas": d.replicas,
                 "shift_start_s": d.shift_start.as_secs_f64(), "end_of_day_s": d.end_of_day.as_secs_f64(),
                 "push_ops_per_s": self.push_rate(), "lost": d.lost, "duplicated": d.duplicated,
             })
