@@ -59,7 +59,7 @@ pub async fn insert_record(
     records.insert(db).await
 }
 
-/// Records of many actions, stored in a few multi-row statements.
+/// The audit events and records of many actions, stored in a few multi-row statements.
 #[derive(Debug, Default)]
 pub struct Stored {
     pub backups: Vec<backup::Model>,
