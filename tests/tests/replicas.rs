@@ -6,14 +6,28 @@
 //! The restart takes down the cluster every test of this process shares, so this suite has its
 //! own test binary and its tests take turns.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{Config, Session};
+use onsite_sdk::{Config, Session, SyncObserver, SyncStatus};
 use onsite_tests::visit::{parts, span};
 use onsite_tests::{Backend, Fixture, TestServer, authed, new_engineer};
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
+
+/// Tells, once, when a phone's queue has fallen below its first size: its first push landed.
+struct Landed(std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>, u64);
+
+impl SyncObserver for Landed {
+    fn on_status(&self, status: SyncStatus) {
+        if status.pending_ops < self.1
+            && let Some(tx) = self.0.try_lock().ok().and_then(|mut tx| tx.take())
+        {
+            let _ = tx.send(());
+        }
+    }
+}
 
 /// One test at a time: one of them restarts the shared cluster.
 static TURNS: Mutex<()> = Mutex::const_new(());
@@ -208,29 +222,39 @@ fn postgres_restarting_mid_sync_loses_and_repeats_nothing() {
     let queued = || -> usize { phones.iter().map(|(s, _)| s.pending_changes().map_or(0, |p| p.len())).sum() };
     let total = queued();
     assert_eq!(total, PHONES * (LINES + 4));
+    // The first phone says when its first push has landed.
+    let (landed_tx, landed) = std::sync::mpsc::channel();
+    phones[0].0.set_observer(Arc::new(Landed(std::sync::Mutex::new(Some(landed_tx)), (LINES + 4) as u64)));
+    // Set once PostgreSQL accepts connections again.
+    let restarted = (std::sync::Mutex::new(false), std::sync::Condvar::new());
 
     std::thread::scope(|scope| {
-        // Every phone syncs until its queue is empty, retrying after failures as the app's
-        // triggers would.
+        // Every phone syncs until its queue is empty. A failed round waits for the restart to
+        // be over, then goes again, as the app's next trigger would.
         for (i, (session, _)) in phones.iter().enumerate() {
+            let restarted = &restarted;
             scope.spawn(move || {
                 let mut failures = 0;
                 while !session.pending_changes().unwrap_or_else(|e| panic!("{e}")).is_empty() {
                     if let Err(e) = session.sync() {
                         failures += 1;
-                        assert!(failures < 200, "phone {i} never got through: {e}");
-                        std::thread::sleep(Duration::from_millis(50));
+                        assert!(failures < 20, "phone {i} never got through: {e}");
+                        let (done, changed) = restarted;
+                        let done = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let waited = changed.wait_timeout_while(done, Duration::from_secs(120), |done| !*done);
+                        assert!(waited.is_ok_and(|(_, timeout)| !timeout.timed_out()), "no restart came");
                     }
                 }
             });
         }
-        // Restart once the first pushes have landed and while ops are still queued.
-        while queued() == total {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // Restart once the first push has landed and while ops are still queued.
+        landed.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|e| panic!("no push landed: {e}"));
         assert!(queued() > 0, "the phones finished before the restart; queue more ops");
         let cluster = onsite_tests::pg::cluster().unwrap_or_else(|e| panic!("{e}"));
         cluster.restart().unwrap_or_else(|e| panic!("restart PostgreSQL: {e}"));
+        let (done, changed) = &restarted;
+        *done.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        changed.notify_all();
     });
 
     rt.block_on(async {
