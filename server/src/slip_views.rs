@@ -109,6 +109,11 @@ impl SlipViews {
 
     /// Forgets the views of slips that changed. Called after the change committed.
     pub fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut ids = ids.into_iter().peekable();
+        if ids.peek().is_none() {
+            // Nothing of a slip changed: reads under way may still be kept.
+            return;
+        }
         self.changes.fetch_add(1, Ordering::AcqRel);
         for id in ids {
             self.views.remove(id);

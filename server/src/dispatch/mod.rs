@@ -126,7 +126,7 @@ impl Dispatch {
                 .flat_map(|e| e.engineer_ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned))
                 .collect();
             let ids: Vec<String> = touched.into_iter().collect();
-            let (rows, slips) = engineers::dispatch_rows(db, Some(&ids)).await?;
+            let (rows, slips) = engineers::dispatch_rows(db, &ids).await?;
             {
                 let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
                 for id in ids.iter().filter_map(|id| id.parse::<EngineerId>().ok()) {

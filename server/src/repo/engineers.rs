@@ -273,17 +273,13 @@ pub async fn positions(
         .await?)
 }
 
-/// Engineer rows and the open slips they hold, for dispatch profiles: all of them, or those
-/// of `ids`.
+/// The rows of the engineers `ids` and the open slips they hold, for dispatch profiles.
 pub async fn dispatch_rows(
     db: &impl ConnectionTrait,
-    ids: Option<&[String]>,
+    ids: &[String],
 ) -> Result<(Vec<engineer::Model>, Vec<slip::Model>)> {
-    let mut engineers = engineer::Entity::find();
-    if let Some(ids) = ids {
-        engineers = engineers.filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str)));
-    }
-    Ok((engineers.all(db).await?, open_slips(db, ids).await?))
+    let engineers = engineer::Entity::find().filter(engineer::Column::Id.is_in(ids.iter().map(String::as_str)));
+    Ok((engineers.all(db).await?, open_slips(db, Some(ids)).await?))
 }
 
 /// The open slips held by engineers: all of them, or those of `ids`.

@@ -162,19 +162,17 @@ fn canonical(slip_id: &str) -> Option<String> {
     slip_id.parse::<SlipId>().ok().map(|id| id.to_string())
 }
 
-/// The record ids the ops' payloads carry.
+/// The record ids the ops' payloads carry (an empty one gets a new id on the server).
 fn record_ids(ops: &[pb::Op]) -> RecordIds {
     let mut ids = RecordIds::default();
     for payload in ops.iter().filter_map(|op| op.payload.as_ref()) {
-        match payload {
-            Payload::LogBackup(b) => ids.backups.insert(b.id.clone()),
-            Payload::RecordFix(f) => ids.fixes.insert(f.id.clone()),
-            Payload::AddPartsCost(p) => {
-                ids.cost_lines.extend(p.lines.iter().map(|l| l.id.clone()));
-                continue;
-            }
+        let (set, given): (_, Vec<&String>) = match payload {
+            Payload::LogBackup(b) => (&mut ids.backups, vec![&b.id]),
+            Payload::RecordFix(f) => (&mut ids.fixes, vec![&f.id]),
+            Payload::AddPartsCost(p) => (&mut ids.cost_lines, p.lines.iter().map(|l| &l.id).collect()),
             _ => continue,
         };
+        set.extend(given.into_iter().filter(|id| !id.is_empty()).cloned());
     }
     ids
 }
