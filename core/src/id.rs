@@ -65,6 +65,8 @@ ids! {
     TicketId,
     /// One on-site visit for a ticket.
     SlipId,
+    /// A quote for billable work on a slip.
+    QuoteId,
     /// A customer organisation (the archive record).
     CustomerId,
     /// A customer's site, with its address and position.

@@ -16,6 +16,8 @@
 //! - [`shift`]: an engineer's shift and days off, and whether they work during a window.
 //! - [`sla`]: severity service levels, due times, breach detection, escalation.
 //! - [`money`]: exact money in integer minor units.
+//! - [`warranty`]: who pays: the warranty, the visit day and the root cause decide.
+//! - [`quote`]: a quote's lines and total, and whether an accepted quote covers a billable line.
 //! - [`op`]: the engineer's visit ops, one type per action, each with its one validation; the
 //!   device runs it before queueing an op and the server before applying one.
 
@@ -27,11 +29,13 @@ pub mod id;
 pub mod image;
 pub mod money;
 pub mod op;
+pub mod quote;
 pub mod shift;
 pub mod skill;
 pub mod sla;
 pub mod slip;
 pub mod ticket;
+pub mod warranty;
 mod week;
 
 pub use error::{DomainError, FieldViolation, Result};

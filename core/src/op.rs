@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{FieldViolation, Result, Violations};
 use crate::geo::GeoPoint;
 use crate::money::Currency;
+use crate::quote::Charge;
 use crate::slip::{BackupKind, CostKind, FixOutcome, MAX_REASON, Satisfaction, SlipAction, Window};
 use crate::ticket::{MAX_SHORT, MAX_TEXT, RootCause};
 
@@ -158,10 +159,10 @@ impl VisitOp {
             Self::StartTravel => SlipAction::StartTravel,
             Self::CheckIn(_) => SlipAction::CheckIn,
             Self::LogBackup(b) => SlipAction::LogBackup { kind: b.validate()? },
-            Self::RecordFix(f) => SlipAction::RecordFix { outcome: f.validate()? },
+            Self::RecordFix(f) => SlipAction::RecordFix { outcome: f.validate()?, root_cause: f.root_cause.known() },
             Self::AddPartsCost(p) => {
                 p.validate()?;
-                SlipAction::AddPartsCost
+                SlipAction::AddPartsCost { charges: p.lines.iter().filter_map(|l| Charge::of(&l.stored())).collect() }
             }
             Self::CaptureSignOff(s) => {
                 s.validate()?;

@@ -14,11 +14,13 @@
 //! [`Slip::decide`] is the one place that says whether an action is legal. It is used on the
 //! server (authoritatively) and on the engineer's device (optimistically, offline).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::error::{DomainError, Result, Violations};
 use crate::id::EngineerId;
-use crate::ticket::named_enum;
+use crate::quote::{self, Charge};
+use crate::ticket::{RootCause, named_enum};
+use crate::warranty::{self, Cover};
 
 named_enum! {
     /// Where a slip stands.
@@ -200,8 +202,12 @@ pub enum SlipAction {
     },
     RecordFix {
         outcome: FixOutcome,
+        root_cause: Option<RootCause>,
     },
-    AddPartsCost,
+    /// Parts and costs, as the charges the warranty and the accepted quotes are checked against.
+    AddPartsCost {
+        charges: Vec<Charge>,
+    },
     CaptureSignOff,
     Complete,
     Cancel {
@@ -226,7 +232,7 @@ impl SlipAction {
             Self::CheckIn => "check_in",
             Self::LogBackup { .. } => "log_backup",
             Self::RecordFix { .. } => "record_fix",
-            Self::AddPartsCost => "add_parts_cost",
+            Self::AddPartsCost { .. } => "add_parts_cost",
             Self::CaptureSignOff => "capture_sign_off",
             Self::Complete => "complete",
             Self::Cancel { .. } => "cancel",
@@ -270,6 +276,8 @@ pub struct Transition {
     pub from: SlipState,
     pub to: SlipState,
     pub side_effect: Option<SideEffect>,
+    /// For parts and costs: whether the customer pays for the lines, as the warranty decides.
+    pub billable: Option<bool>,
 }
 
 /// The state-relevant facts of a slip.
@@ -281,6 +289,15 @@ pub struct Slip {
     pub backup: Option<BackupKind>,
     pub fix: Option<FixOutcome>,
     pub signed_off: bool,
+    /// The last day of the product's warranty (or else the customer's free service); `None`:
+    /// no warranty on record. Copied from the customer's records to the slip.
+    pub warranty_end: Option<NaiveDate>,
+    /// The check-in: the day of the visit the warranty is judged on.
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// The root cause of the recorded fix.
+    pub root_cause: Option<RootCause>,
+    /// The charges of the quotes the customer accepted.
+    pub quoted: Vec<Charge>,
 }
 
 // `named_enum!` fixes the derives, so the default is written out.
@@ -308,7 +325,7 @@ impl Slip {
         use SlipState as S;
         let from = self.state;
         let illegal = || DomainError::InvalidTransition { action: action.name(), from: from.as_str() };
-        let to = |to| Ok(Transition { from, to, side_effect: None });
+        let to = |to| Ok(Transition { from, to, side_effect: None, billable: None });
         match (action, from) {
             (A::Verify, S::Draft) => to(S::Verified),
             (A::Dispatch { .. }, S::Verified | S::Dispatched | S::Declined | S::Confirmed | S::Scheduled) => {
@@ -337,7 +354,17 @@ impl Slip {
             (A::Reschedule { .. }, S::Scheduled) => to(S::Scheduled),
             (A::StartTravel, S::Scheduled) => to(S::EnRoute),
             (A::CheckIn, S::Scheduled | S::EnRoute) => to(S::OnSite),
-            (A::LogBackup { .. } | A::RecordFix { .. } | A::AddPartsCost, S::OnSite) => to(S::OnSite),
+            (A::LogBackup { .. }, S::OnSite) => to(S::OnSite),
+            // "Before solving any fault, have the customer back up."
+            (A::RecordFix { .. }, S::OnSite) if self.backup.is_none() => Err(precondition(
+                "BACKUP_REQUIRED",
+                "log the customer's backup, or their signed waiver, before the fix",
+            )),
+            (A::RecordFix { .. }, S::OnSite) => to(S::OnSite),
+            (A::AddPartsCost { charges }, S::OnSite) => {
+                let billable = self.check_charges(charges)?;
+                Ok(Transition { from, to: S::OnSite, side_effect: None, billable: Some(billable) })
+            }
             (A::CaptureSignOff, S::OnSite) => {
                 if self.fix.is_none() {
                     return Err(precondition("FIX_REQUIRED", "record the fix before the customer signs off"));
@@ -361,7 +388,7 @@ impl Slip {
                     (WriteOffOutcome::FollowUp, _) => SideEffect::OpenFollowUp,
                     (WriteOffOutcome::Escalate, _) => SideEffect::EscalateTicket,
                 };
-                Ok(Transition { from, to: S::WrittenOff, side_effect: Some(side_effect) })
+                Ok(Transition { from, to: S::WrittenOff, side_effect: Some(side_effect), billable: None })
             }
             _ => Err(illegal()),
         }
@@ -383,7 +410,10 @@ impl Slip {
                 self.appointment = Some(*window);
             }
             SlipAction::LogBackup { kind } => self.backup = Some(*kind),
-            SlipAction::RecordFix { outcome } => self.fix = Some(*outcome),
+            SlipAction::RecordFix { outcome, root_cause } => {
+                self.fix = Some(*outcome);
+                self.root_cause = *root_cause;
+            }
             SlipAction::CaptureSignOff => self.signed_off = true,
             _ => {}
         }
@@ -391,7 +421,39 @@ impl Slip {
         Ok(transition)
     }
 
-    /// Completion needs a backup or a signed waiver, a fix with an outcome, and the sign-off.
+    /// Who pays for the visit's work, as the warranty decides it today (see [`warranty`]).
+    pub fn cover(&self) -> Cover {
+        match (self.warranty_end, self.arrived_at) {
+            (None, _) => warranty::decide(None, DateTime::UNIX_EPOCH, self.root_cause),
+            (Some(_), None) => Cover::Undecided,
+            (Some(last_day), Some(visit)) => warranty::decide(Some(last_day), visit, self.root_cause),
+        }
+    }
+
+    /// Whether the customer pays for `charges`. Billable charges need an accepted quote that
+    /// covers each; in warranty, the fix's root cause must be known to decide.
+    fn check_charges(&self, charges: &[Charge]) -> Result<bool> {
+        let cover = self.cover();
+        let Some(billable) = cover.billable() else {
+            return Err(precondition(
+                "ROOT_CAUSE_REQUIRED",
+                "the product is in warranty: record the fix with its root cause first, it decides who pays",
+            ));
+        };
+        if billable && let Some(i) = charges.iter().position(|c| !quote::covered(&self.quoted, c)) {
+            return Err(DomainError::Precondition {
+                reason: "QUOTE_REQUIRED",
+                message: format!(
+                    "lines[{i}] is billable ({}) and no quote the customer accepted covers it",
+                    cover.as_str()
+                ),
+            });
+        }
+        Ok(billable)
+    }
+
+    /// Completion needs a backup or a signed waiver, a fix with an outcome, and the sign-off;
+    /// billable work needs a quote the customer accepted.
     fn check_completion(&self) -> Result<()> {
         if self.backup.is_none() {
             return Err(precondition("BACKUP_REQUIRED", "log the backup or the customer's waiver first"));
@@ -401,6 +463,12 @@ impl Slip {
         }
         if !self.signed_off {
             return Err(precondition("SIGN_OFF_REQUIRED", "the customer has not signed off"));
+        }
+        if self.cover().billable() == Some(true) && self.quoted.is_empty() {
+            return Err(precondition(
+                "QUOTE_REQUIRED",
+                "the work is billable: the customer must accept a quote before the visit completes",
+            ));
         }
         Ok(())
     }
@@ -442,6 +510,15 @@ impl Slip {
         if self.signed_off && self.fix.is_none() {
             return Err("signed off without a fix");
         }
+        if self.fix.is_some() && self.backup.is_none() {
+            return Err("a fix without a backup or waiver before it");
+        }
+        if matches!(self.state, S::Completed | S::WrittenOff)
+            && self.cover().billable() == Some(true)
+            && self.quoted.is_empty()
+        {
+            return Err("billable work completed without an accepted quote");
+        }
         Ok(())
     }
 }
@@ -475,6 +552,17 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
 
+    /// A charge for `n` fusers at `price` fen each.
+    fn charge(n: i32, price: i64) -> Charge {
+        let currency = crate::money::Currency::parse("CNY", "c").unwrap_or_else(|_| panic!("CNY"));
+        Charge { kind: CostKind::Part, item: "FU-1".into(), quantity: n, unit_price_minor: price, currency }
+    }
+
+    /// A slip for a product in warranty until mid-2027, visited in November 2026.
+    fn in_warranty() -> Slip {
+        Slip { warranty_end: NaiveDate::from_ymd_opt(2027, 6, 30), arrived_at: Some(window().start), ..Slip::new() }
+    }
+
     fn window() -> Window {
         let start = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).single().unwrap_or_default();
         Window { start, end: start + Duration::hours(2) }
@@ -501,8 +589,8 @@ mod tests {
             SlipAction::StartTravel,
             SlipAction::CheckIn,
             SlipAction::LogBackup { kind: BackupKind::Waiver },
-            SlipAction::RecordFix { outcome: FixOutcome::Resolved },
-            SlipAction::AddPartsCost,
+            SlipAction::RecordFix { outcome: FixOutcome::Resolved, root_cause: Some(RootCause::MaterialDefect) },
+            SlipAction::AddPartsCost { charges: vec![charge(2, 45_000)] },
             SlipAction::CaptureSignOff,
             SlipAction::Complete,
         ]
@@ -511,7 +599,7 @@ mod tests {
     #[test]
     fn the_whole_visit() {
         let eng = EngineerId::new();
-        let mut slip = Slip::new();
+        let mut slip = in_warranty();
         walk(&mut slip, eng, &happy_path(eng));
         assert_eq!(slip.state, SlipState::Completed);
         let t = slip.apply(&Actor::manager(), &SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved });
@@ -522,7 +610,7 @@ mod tests {
     #[test]
     fn completion_requires_backup_fix_and_sign_off() {
         let eng = EngineerId::new();
-        let mut slip = Slip::new();
+        let mut slip = in_warranty();
         walk(&mut slip, eng, &happy_path(eng)[..6]);
         let me = Actor::engineer(eng);
         let reason = |r: Result<Transition>| match r {
@@ -531,9 +619,11 @@ mod tests {
         };
         assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "BACKUP_REQUIRED");
         assert_eq!(reason(slip.decide(&me, &SlipAction::CaptureSignOff)), "FIX_REQUIRED");
+        let fix = SlipAction::RecordFix { outcome: FixOutcome::Unresolved, root_cause: None };
+        assert_eq!(reason(slip.decide(&me, &fix)), "BACKUP_REQUIRED", "backup first");
         walk(&mut slip, eng, &[SlipAction::LogBackup { kind: BackupKind::Backup }]);
         assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "FIX_REQUIRED");
-        walk(&mut slip, eng, &[SlipAction::RecordFix { outcome: FixOutcome::Unresolved }]);
+        walk(&mut slip, eng, &[fix]);
         assert_eq!(reason(slip.decide(&me, &SlipAction::Complete)), "SIGN_OFF_REQUIRED");
         walk(&mut slip, eng, &[SlipAction::CaptureSignOff, SlipAction::Complete]);
         let resolved = SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved };
@@ -546,10 +636,46 @@ mod tests {
     }
 
     #[test]
+    fn the_warranty_decides_who_pays_and_billable_work_needs_an_accepted_quote() {
+        let eng = EngineerId::new();
+        let me = Actor::engineer(eng);
+        let reason = |r: Result<Transition>| match r {
+            Err(DomainError::Precondition { reason, .. }) => reason,
+            other => panic!("expected a precondition, got {other:?}"),
+        };
+        let parts = SlipAction::AddPartsCost { charges: vec![charge(2, 45_000)] };
+        let backed_up = |mut slip: Slip| {
+            walk(&mut slip, eng, &happy_path(eng)[..7]);
+            slip
+        };
+        // In warranty the root cause decides; before it is known nothing can be charged.
+        let mut slip = backed_up(in_warranty());
+        assert_eq!(reason(slip.decide(&me, &parts)), "ROOT_CAUSE_REQUIRED");
+        walk(&mut slip, eng, &happy_path(eng)[7..8]);
+        assert_eq!(slip.decide(&me, &parts).ok().and_then(|t| t.billable), Some(false));
+        // A usage error is not covered: billable, and refused without a quote.
+        let usage =
+            SlipAction::RecordFix { outcome: FixOutcome::Resolved, root_cause: Some(RootCause::OperationUsage) };
+        walk(&mut slip, eng, &[usage]);
+        assert_eq!(reason(slip.decide(&me, &parts)), "QUOTE_REQUIRED");
+        // Out of warranty, an accepted quote covers what it lists, and no more.
+        let mut expired = backed_up(Slip { warranty_end: NaiveDate::from_ymd_opt(2026, 1, 31), ..in_warranty() });
+        walk(&mut expired, eng, &happy_path(eng)[7..8]);
+        assert_eq!(reason(expired.decide(&me, &parts)), "QUOTE_REQUIRED");
+        walk(&mut expired, eng, &[SlipAction::CaptureSignOff]);
+        assert_eq!(reason(expired.decide(&me, &SlipAction::Complete)), "QUOTE_REQUIRED");
+        expired.quoted = vec![charge(2, 50_000)];
+        assert_eq!(expired.decide(&me, &parts).ok().and_then(|t| t.billable), Some(true));
+        let more = SlipAction::AddPartsCost { charges: vec![charge(3, 45_000)] };
+        assert_eq!(reason(expired.decide(&me, &more)), "QUOTE_REQUIRED");
+        assert!(expired.decide(&me, &SlipAction::Complete).is_ok());
+    }
+
+    #[test]
     fn roles_and_assignment_are_enforced() {
         let eng = EngineerId::new();
         let other = EngineerId::new();
-        let mut slip = Slip::new();
+        let mut slip = in_warranty();
         walk(&mut slip, eng, &happy_path(eng)[..2]);
         assert_eq!(slip.decide(&Actor::engineer(other), &SlipAction::Confirm), Err(DomainError::NotAssigned));
         assert!(matches!(slip.decide(&Actor::manager(), &SlipAction::Confirm), Err(DomainError::Forbidden { .. })));
@@ -593,7 +719,7 @@ mod tests {
         assert_eq!(slip.backup, Some(BackupKind::Backup), "the first engineer's records stay");
         assert_eq!(slip.decide(&Actor::engineer(eng), &SlipAction::CheckIn), Err(DomainError::NotAssigned));
 
-        let mut signed = Slip::new();
+        let mut signed = in_warranty();
         walk(&mut signed, eng, &happy_path(eng)[..10]);
         let reason = |r: Result<Transition>| match r {
             Err(DomainError::Precondition { reason, .. }) => reason,
@@ -629,8 +755,10 @@ mod tests {
             Just(SlipAction::StartTravel),
             Just(SlipAction::CheckIn),
             prop::sample::select(BackupKind::ALL).prop_map(|kind| SlipAction::LogBackup { kind }),
-            prop::sample::select(FixOutcome::ALL).prop_map(|outcome| SlipAction::RecordFix { outcome }),
-            Just(SlipAction::AddPartsCost),
+            (prop::sample::select(FixOutcome::ALL), prop::option::of(prop::sample::select(RootCause::ALL)))
+                .prop_map(|(outcome, root_cause)| SlipAction::RecordFix { outcome, root_cause }),
+            (1..4i32, 40_000..50_000i64)
+                .prop_map(|(n, price)| SlipAction::AddPartsCost { charges: vec![charge(n, price)] }),
             Just(SlipAction::CaptureSignOff),
             Just(SlipAction::Complete),
             text.prop_map(|reason| SlipAction::Cancel { reason }),
@@ -655,9 +783,14 @@ mod tests {
             steps in {
                 let engineers = [EngineerId::new(), EngineerId::new()];
                 prop::collection::vec((arb_actor(engineers), arb_action(engineers)), 0..60)
-            }
+            },
+            start in prop_oneof![
+                Just(in_warranty()),
+                Just(Slip { quoted: vec![charge(3, 50_000)], ..Slip::new() }),
+                Just(Slip::new()),
+            ],
         ) {
-            let mut slip = Slip::new();
+            let mut slip = start;
             for (actor, action) in &steps {
                 let before = slip.clone();
                 match slip.apply(actor, action) {

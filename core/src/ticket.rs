@@ -143,6 +143,12 @@ named_enum! {
         Network = "network",
         OperationUsage = "operation_usage",
         ThirdPartyPart = "third_party_part",
+        /// A defect of manufacture: covered by the warranty.
+        ManufacturingDefect = "manufacturing_defect",
+        /// A defect of assembly or installation by the supplier: covered by the warranty.
+        AssemblyDefect = "assembly_defect",
+        /// A defect of material: covered by the warranty.
+        MaterialDefect = "material_defect",
     }
 }
 

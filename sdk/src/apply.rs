@@ -2,7 +2,8 @@
 //! `onsite-core` state machine the server runs. The server's answer replaces the result when
 //! it arrives; until then the engineer sees what they did.
 
-use onsite_core::op::{DeviceAction, VisitOp};
+use onsite_core::op::{CostLine, DeviceAction, VisitOp};
+use onsite_core::quote::Charge;
 use onsite_core::slip::{Actor, Role, Slip};
 use onsite_proto::convert::{self, WireEnum};
 use onsite_proto::v1 as pb;
@@ -29,6 +30,22 @@ fn domain(slip: &pb::Slip) -> Result<Slip> {
         },
         fix: slip.fix.as_ref().map(|f| convert::required(f.outcome, "fix.outcome")).transpose()?,
         signed_off: slip.sign_off.is_some(),
+        warranty_end: convert::date(slip.warranty.as_ref().and_then(|w| w.last_day.as_ref()), "warranty.last_day")?,
+        arrived_at: slip
+            .appointment
+            .as_ref()
+            .and_then(|a| a.arrived_at.as_ref())
+            .map(|t| convert::datetime(t, "appointment.arrived_at"))
+            .transpose()?,
+        root_cause: slip.fix.as_ref().and_then(|f| WireEnum::from_wire(f.root_cause)),
+        // What the customer accepted, as the server's quotes say; a draft covers nothing.
+        quoted: slip
+            .quotes
+            .iter()
+            .filter(|q| q.accepted)
+            .flat_map(|q| q.lines.iter())
+            .filter_map(|l| Charge::of(&CostLine::from(l).stored()))
+            .collect(),
     })
 }
 
@@ -42,9 +59,13 @@ pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId
     };
     let action = visit.validate()?;
     let mut state = domain(slip)?;
-    state.apply(&Actor { role: Role::Engineer, engineer_id: Some(engineer) }, &action)?;
+    let transition = state.apply(&Actor { role: Role::Engineer, engineer_id: Some(engineer) }, &action)?;
     let mut next = slip.clone();
     next.state = state.state.to_wire();
+
+    // Who pays is decided by the rules, as the server decides it, never by what was typed.
+    let billable =
+        |line: &CostLine| CostLine { billable: transition.billable.unwrap_or(line.billable), ..line.stored() };
     match &visit {
         VisitOp::Decline(d) => next.decline_reason = d.reason.trim().to_owned(),
         VisitOp::Book(b) => {
@@ -66,9 +87,14 @@ pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId
         }
         VisitOp::LogBackup(b) => next.backups.push((&b.stored()).into()),
         VisitOp::RecordFix(f) => next.fix = Some(f.into()),
-        VisitOp::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().map(|l| (&l.stored()).into())),
+        VisitOp::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().map(|l| (&billable(l)).into())),
         VisitOp::CaptureSignOff(s) => next.sign_off = Some(s.into()),
         VisitOp::Confirm | VisitOp::StartTravel | VisitOp::Complete => {}
+    }
+    // Who pays, as the slip now stands (a check-in dates the visit, a fix names the cause).
+    let cover = domain(&next)?.cover().to_wire();
+    if let Some(warranty) = next.warranty.as_mut() {
+        warranty.cover = cover;
     }
     Ok(next)
 }

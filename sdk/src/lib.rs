@@ -39,7 +39,8 @@ pub use actions::{FixInput, MIN_FIX_GAP, SignerInput};
 pub use engine::{Clock, Config, SyncObserver, SyncStatus};
 pub use error::{Result, SdkError};
 pub use model::{
-    Appointment, Attention, Contact, Customer, InstalledProduct, Part, PendingChange, SignOffRecord, Site, Slip, Ticket,
+    Appointment, Attention, Contact, Customer, InstalledProduct, Part, PendingChange, Quote, SignOffRecord, Site, Slip,
+    Ticket, Warranty,
 };
 /// The core types the SDK's API speaks in.
 pub use onsite_core::{
@@ -47,6 +48,7 @@ pub use onsite_core::{
     op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff},
     slip::{BackupKind, CostKind, FixOutcome, Satisfaction, SlipState, Window},
     ticket::{RootCause, Severity, TicketStatus},
+    warranty::{Billable, Cover},
 };
 pub use session::Session;
 pub use signature::StrokePoint;

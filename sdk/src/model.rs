@@ -8,6 +8,7 @@ use onsite_core::geo::GeoPoint;
 use onsite_core::op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff};
 use onsite_core::slip::{SlipState, Window};
 use onsite_core::ticket::{Severity, TicketStatus};
+use onsite_core::warranty::Cover;
 use onsite_proto::convert::{self, op::code};
 use onsite_proto::v1 as pb;
 
@@ -31,6 +32,10 @@ pub struct Slip {
     pub fix: Option<FixRecord>,
     pub cost_lines: Vec<CostLine>,
     pub sign_off: Option<SignOffRecord>,
+    /// The warranty the visit is judged on and who pays, as the rules decide on this phone too.
+    pub warranty: Warranty,
+    /// The slip's quotes, oldest first.
+    pub quotes: Vec<Quote>,
     pub decline_reason: String,
     pub cancel_reason: String,
     /// Records of this visit were kept for the manager to review.
@@ -46,6 +51,28 @@ impl Slip {
     pub fn is_open(&self) -> bool {
         self.state.known().is_none_or(|s| s.is_open() && s != SlipState::Declined)
     }
+}
+
+/// The warranty a visit is judged on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warranty {
+    /// The last day of the product's warranty, or else the customer's free service.
+    pub last_day: Option<NaiveDate>,
+    /// Who pays: free, billable (and why), or undecided until the fix's root cause is known.
+    pub cover: Code<Cover>,
+}
+
+/// A quote for billable work, and the customer's decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub id: String,
+    pub lines: Vec<CostLine>,
+    pub total: Option<Price>,
+    pub accepted: bool,
+    pub rejected: bool,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who decided at the customer.
+    pub decided_by_name: String,
 }
 
 /// The appointment agreed with the customer, and the arrival.
@@ -245,6 +272,23 @@ impl Slip {
                     SignOff::try_from(&pb::SignOff { signed_at: readable(o.signed_at), ..o.clone() }).ok()?;
                 Some(SignOffRecord { sign_off, verified: o.verified })
             }),
+            warranty: Warranty {
+                last_day: date(s.warranty.as_ref().and_then(|w| w.last_day.as_ref())),
+                cover: code(s.warranty.as_ref().map_or(0, |w| w.cover)),
+            },
+            quotes: s
+                .quotes
+                .iter()
+                .map(|q| Quote {
+                    id: q.id.clone(),
+                    lines: q.lines.iter().map(CostLine::from).collect(),
+                    total: price(q.total.as_ref()),
+                    accepted: q.accepted,
+                    rejected: q.rejected,
+                    decided_at: time(q.decided_at.as_ref()),
+                    decided_by_name: q.decided_by_name.clone(),
+                })
+                .collect(),
             decline_reason: s.decline_reason.clone(),
             cancel_reason: s.cancel_reason.clone(),
             needs_manager_review: s.needs_manager_review,

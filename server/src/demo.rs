@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::CustomerId;
 use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome};
-use onsite_core::ticket::{Category, Channel, Severity, TicketIntake, Tier};
+use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, Tier};
 use onsite_proto::v1 as pb;
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
 
@@ -339,7 +339,10 @@ async fn drive(
             (SlipAction::StartTravel, false),
             (SlipAction::CheckIn, false),
             (SlipAction::LogBackup { kind: BackupKind::Backup }, false),
-            (SlipAction::RecordFix { outcome: FixOutcome::Resolved }, false),
+            (
+                SlipAction::RecordFix { outcome: FixOutcome::Resolved, root_cause: Some(RootCause::SoftwareDefect) },
+                false,
+            ),
             (SlipAction::CaptureSignOff, false),
             (SlipAction::Complete, false),
             (SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved }, true),
@@ -373,11 +376,11 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>) -> NewRecord {
             recorded_by: String::new(),
             recorded_at_us: to_us(now),
         }),
-        SlipAction::RecordFix { outcome } => NewRecord::Fix(fix::Model {
+        SlipAction::RecordFix { outcome, root_cause } => NewRecord::Fix(fix::Model {
             id: id(),
             slip_id: String::new(),
             outcome: outcome.as_str().into(),
-            root_cause: Some("configuration_error".into()),
+            root_cause: root_cause.map(|c| c.as_str().into()),
             cause: "Scheduled job overlapped with the nightly import".into(),
             solution: "Moved the job and added a lock".into(),
             prevention: "Job calendar reviewed with the customer".into(),

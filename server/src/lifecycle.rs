@@ -10,8 +10,8 @@ use crate::caller::Caller;
 use crate::error::Result;
 use crate::feed;
 use crate::repo::slips::{self as repo, Act, Acted, NewSlip};
-use crate::repo::{split_lines, tickets};
-use crate::store::entities::{slip, ticket};
+use crate::repo::{quotes, split_lines, tickets};
+use crate::store::entities::{quote, slip, ticket};
 use crate::store::to_us;
 
 /// Runs one transition (see `repo::slips::act`) and tells the board. Device ops leave the
@@ -109,4 +109,33 @@ pub async fn write_off(
         None => tickets::load(db, &saved.ticket_id).await?,
     };
     Ok(WrittenOff { slip: saved, follow_up, ticket })
+}
+
+/// Drafts a quote for a slip (see `repo::quotes::create`) and tells the board: the slip's
+/// view shows its quotes.
+pub async fn create_quote(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    slip_id: &str,
+    lines: &[onsite_core::op::CostLine],
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<quote::Model> {
+    let (quote, slip) = quotes::create(db, caller, slip_id, lines, now, request_id).await?;
+    feed::slip_changed(db, slip.engineer_id.as_deref(), &slip, to_us(now)).await?;
+    Ok(quote)
+}
+
+/// Records the customer's decision on a quote (see `repo::quotes::decide`) and tells the board:
+/// an accepted quote's charges join the slip's, and the phone checks lines against them.
+pub async fn decide_quote(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    decision: quotes::Decision<'_>,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<quote::Model> {
+    let (quote, slip) = quotes::decide(db, caller, decision, now, request_id).await?;
+    feed::slip_changed(db, slip.engineer_id.as_deref(), &slip, to_us(now)).await?;
+    Ok(quote)
 }

@@ -157,6 +157,9 @@ mod tests {
             created_at_us: 0,
             updated_at_us: 0,
             version: 1,
+            warranty_end: None,
+            root_cause: None,
+            quoted: "[]".into(),
         }
     }
 

@@ -7,11 +7,11 @@ use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketStatus, 
 use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
 
-use crate::repo::slips::{Labels, Records};
-use crate::repo::{engineers, etag, split_lines, tickets};
+use crate::repo::slips::{self, Labels, Records};
+use crate::repo::{engineers, etag, quotes, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, product, sign_off, site, slip,
-    slip_event, ticket, ticket_event, user,
+    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, product, quote, sign_off, site,
+    slip, slip_event, ticket, ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -103,6 +103,7 @@ pub fn slip(s: &slip::Model, records: &Records) -> pb::Slip {
         sign_off: records.sign_off.as_ref().map(sign_off),
         needs_manager_review: s.needs_review || !records.flagged.is_empty(),
         flagged_records: records.flagged.clone(),
+        quotes: records.quotes.iter().map(quote).collect(),
         ..slip_summary(s, &records.labels)
     }
 }
@@ -151,6 +152,49 @@ pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
         update_time: ts(s.updated_at_us),
         etag: etag(s.version),
         site_position: labels.site_position.map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
+        warranty: Some(pb::Warranty {
+            last_day: date(s.warranty_end.as_deref()),
+            cover: slips::domain(s).map_or(0, |d| d.cover().to_wire()),
+        }),
+        quotes: Vec::new(),
+    }
+}
+
+/// A quote as the wire shows it.
+pub fn quote(q: &quote::Model) -> pb::Quote {
+    let lines = quotes::lines(q).unwrap_or_default();
+    pb::Quote {
+        id: q.id.clone(),
+        slip_id: q.slip_id.clone(),
+        lines: lines
+            .iter()
+            .map(|l| pb::CostLine {
+                id: l.id.clone(),
+                kind: named::<CostKind>(&l.kind),
+                description: l.description.clone(),
+                part_number: l.part_number.clone(),
+                quantity: l.quantity,
+                unit_price: Some(pb::Money { minor_units: l.unit_price_minor, currency_code: l.currency.clone() }),
+                billable: true,
+                recorded_by: q.created_by.clone(),
+            })
+            .collect(),
+        total: Some(pb::Money { minor_units: q.total_minor, currency_code: q.currency.clone() }),
+        accepted: q.state == quotes::ACCEPTED,
+        rejected: q.state == quotes::REJECTED,
+        decided_at: opt_ts(q.decided_at_us),
+        etag: etag(q.version),
+        channel: match q.channel.as_deref().and_then(quotes::Channel::parse) {
+            Some(quotes::Channel::Phone) => pb::QuoteChannel::Phone,
+            Some(quotes::Channel::Email) => pb::QuoteChannel::Email,
+            Some(quotes::Channel::OnDevice) => pb::QuoteChannel::OnDevice,
+            None => pb::QuoteChannel::Unspecified,
+        } as i32,
+        decided_by_name: q.decided_by_name.clone(),
+        confirmation: q.confirmation.clone(),
+        recorded_by: q.recorded_by.clone().unwrap_or_default(),
+        created_by: q.created_by.clone(),
+        create_time: ts(q.created_at_us),
     }
 }
 

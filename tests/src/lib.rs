@@ -230,6 +230,10 @@ impl TestServer {
         pb::slip_service_client::SlipServiceClient::new(self.channel.clone())
     }
 
+    pub fn quotes(&self) -> pb::quote_service_client::QuoteServiceClient<Channel> {
+        pb::quote_service_client::QuoteServiceClient::new(self.channel.clone())
+    }
+
     pub fn customers(&self) -> pb::customer_service_client::CustomerServiceClient<Channel> {
         pb::customer_service_client::CustomerServiceClient::new(self.channel.clone())
     }
@@ -463,6 +467,11 @@ impl Fixture {
     pub async fn dispatched_slip(&self, engineer_id: &str) -> pb::Slip {
         let ticket = self.ticket(pb::Severity::General).await;
         let slip = self.slip(&ticket).await;
+        self.verify_and_dispatch(&slip, engineer_id).await
+    }
+
+    /// A new slip verified and dispatched to `engineer_id`.
+    async fn verify_and_dispatch(&self, slip: &pb::Slip, engineer_id: &str) -> pb::Slip {
         let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
         self.server.slips().verify_slip(authed(&self.manager, action)).await.unwrap_or_else(|e| panic!("verify: {e}"));
         let dispatch = pb::DispatchSlipRequest {
@@ -477,6 +486,59 @@ impl Fixture {
             .await
             .unwrap_or_else(|e| panic!("dispatch: {e}"))
             .into_inner()
+    }
+
+    /// A ticket of a second customer, whose free service ended in 2025, for no product on
+    /// record: its visits are billable. Returns the ticket and the customer's site.
+    pub async fn lapsed_ticket(&self) -> (pb::Ticket, String) {
+        let customer = pb::Customer {
+            name: "江南纺织有限公司".into(),
+            warranty_start: Some(pb::Date { year: 2023, month: 1, day: 1 }),
+            warranty_end: Some(pb::Date { year: 2025, month: 12, day: 31 }),
+            sites: vec![pb::Site {
+                name: "无锡工厂".into(),
+                address: "无锡市新吴区长江路 88 号".into(),
+                position: Some(pb::GeoPoint { latitude: 31.49, longitude: 120.31 }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let request = pb::CreateCustomerRequest { request_id: request_id(), customer: Some(customer) };
+        let customer = self
+            .server
+            .customers()
+            .create_customer(authed(&self.manager, request))
+            .await
+            .unwrap_or_else(|e| panic!("create customer: {e}"))
+            .into_inner();
+        let intake = pb::Ticket {
+            customer_id: customer.id.clone(),
+            product_id: String::new(),
+            ..self.intake(pb::Severity::General)
+        };
+        let request = pb::CreateTicketRequest { request_id: request_id(), ticket: Some(intake) };
+        let ticket = self
+            .server
+            .tickets()
+            .create_ticket(authed(&self.manager, request))
+            .await
+            .unwrap_or_else(|e| panic!("create ticket: {e}"))
+            .into_inner();
+        (ticket, customer.sites[0].id.clone())
+    }
+
+    /// A slip of `ticket` at `site_id`, verified and dispatched to `engineer_id`.
+    pub async fn dispatched_slip_at(&self, ticket: &pb::Ticket, site_id: &str, engineer_id: &str) -> pb::Slip {
+        let create = pb::CreateSlipRequest {
+            request_id: request_id(),
+            ticket_id: ticket.id.clone(),
+            site_id: site_id.into(),
+            instructions: "Replace the fuser; back up first".into(),
+            required_skills: Vec::new(),
+        };
+        let slip = self.server.slips().create_slip(authed(&self.manager, create)).await;
+        let slip = slip.unwrap_or_else(|e| panic!("create slip: {e}")).into_inner();
+        self.verify_and_dispatch(&slip, engineer_id).await
     }
 
     /// Opens a slip for `ticket` at the fixture's site.

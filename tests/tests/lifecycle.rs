@@ -130,7 +130,8 @@ async fn visit(f: &Fixture, slip: pb::Slip, outcome: pb::FixOutcome) -> pb::Slip
                 slip_id: slip.id.clone(),
                 fix: Some(pb::FixRecord {
                     outcome: outcome as i32,
-                    root_cause: pb::RootCause::ConfigurationError as i32,
+                    // A defect of the product's software, in warranty: nothing is billable.
+                    root_cause: pb::RootCause::SoftwareDefect as i32,
                     cause: "Two jobs locked the same table".into(),
                     solution: "Re-ordered the jobs".into(),
                     time_spent_minutes: 95,

@@ -215,9 +215,15 @@ async fn seed_version_1(db: &DatabaseConnection) {
         created_at_us: NOW_US,
         updated_at_us: NOW_US,
         version: if done { 9 } else { 3 },
+        warranty_end: None,
+        root_cause: None,
+        quoted: String::new(),
     };
-    insert(db, slip::ActiveModel::from(slip(SLIP, 1, "completed", true))).await;
-    insert(db, slip::ActiveModel::from(slip(DISPATCHED, 2, "dispatched", false))).await;
+    // Version 1 knew nothing of warranties and quotes on the slip.
+    let old =
+        |m: slip::Model| slip::ActiveModel { warranty_end: NotSet, root_cause: NotSet, quoted: NotSet, ..m.into() };
+    insert(db, old(slip(SLIP, 1, "completed", true))).await;
+    insert(db, old(slip(DISPATCHED, 2, "dispatched", false))).await;
     let audit = slip_event::Model {
         id: id(20),
         slip_id: SLIP.into(),
@@ -400,6 +406,11 @@ async fn every_earlier_schema_upgrades_with_its_data(backend: Backend) {
         let sign_off = slip.sign_off.unwrap_or_else(|| panic!("sign-off lost"));
         assert!(sign_off.verified && sign_off.report_content.is_empty(), "kept as verified, without content");
         assert_eq!(slip.etag, "\"9\"");
+        // The warranty the old visit is judged on comes from the ticket's product, and the
+        // root cause from its fix: in warranty, a software defect is free.
+        let warranty = slip.warranty.unwrap_or_else(|| panic!("warranty"));
+        assert_eq!(warranty.last_day, Some(pb::Date { year: 2027, month: 3, day: 1 }));
+        assert_eq!(warranty.cover(), pb::Cover::Free, "upgrade from {version}");
 
         let positions = server
             .engineers()

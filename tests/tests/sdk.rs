@@ -378,6 +378,101 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     assert_eq!(session.needs_attention().map(|a| a.len()).unwrap_or(0), 5);
 }
 
+/// The phone decides who pays offline exactly as the server does: in warranty the fix's root
+/// cause decides, and nothing is billable for a defect of the product, whatever was typed; out
+/// of warranty a billable line is refused at once unless a quote the customer accepted covers
+/// it, and once the desk records the acceptance the phone takes the lines offline and the
+/// server agrees with every flag.
+#[test]
+fn the_phone_decides_who_pays_offline_as_the_server_does() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let in_warranty = desk.dispatched(&f.engineer_id);
+    let (ticket, site_id) = desk.rt.block_on(f.lapsed_ticket());
+    let lapsed = desk.rt.block_on(f.dispatched_slip_at(&ticket, &site_id, &f.engineer_id));
+    let session = desk.signed_in_phone();
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    let refusal = |r: onsite_sdk::Result<onsite_sdk::Slip>| match r {
+        Err(SdkError::Refused { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let steps = visit_steps(&in_warranty.id);
+    for step in &steps[..5] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(refusal(session.add_parts_cost(&in_warranty.id, &parts())), "ROOT_CAUSE_REQUIRED");
+    steps[5](&session).unwrap_or_else(|e| panic!("{e}"));
+    // A software defect in warranty: the taxi typed as billable is free all the same.
+    let local = session.add_parts_cost(&in_warranty.id, &parts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.warranty.cover, Code::Known(onsite_sdk::Cover::Free));
+    assert!(local.cost_lines.iter().all(|l| !l.billable), "{:?}", local.cost_lines);
+
+    // The same visit, booked later in the day: the engineer cannot be in two places at once.
+    let steps = visit_steps(&lapsed.id);
+    steps[0](&session).unwrap_or_else(|e| panic!("{e}"));
+    let (start, end) = span(5);
+    session.book(&lapsed.id, start, end, "Mr. Qian").unwrap_or_else(|e| panic!("{e}"));
+    for step in &steps[2..6] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let local = session.slip(&lapsed.id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        local.warranty.cover,
+        Code::Known(onsite_sdk::Cover::Billable(onsite_sdk::Billable::WarrantyEnded)),
+        "decided on the phone from the warranty it holds and the check-in"
+    );
+    let ssd = [line(CostKind::Part, "SSD 1 TB", "SSD-1T", 89_900, "CNY")];
+    assert_eq!(refusal(session.add_parts_cost(&lapsed.id, &ssd)), "QUOTE_REQUIRED", "refused offline, not queued");
+
+    // The customer accepts a quote by phone with the desk; the phone hears of it.
+    desk.proxy.set_online(true);
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    let mut quotes = f.server.quotes();
+    let quoted = pb::CostLine {
+        kind: pb::CostKind::Part as i32,
+        description: "SSD 1 TB".into(),
+        part_number: "SSD-1T".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 89_900, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let create = pb::CreateQuoteRequest { request_id: request_id(), slip_id: lapsed.id.clone(), lines: vec![quoted] };
+    let quote = desk.rt.block_on(quotes.create_quote(authed(&f.manager, create))).unwrap_or_else(|e| panic!("{e}"));
+    let quote = quote.into_inner();
+    let decide = pb::DecideQuoteRequest {
+        request_id: request_id(),
+        quote_id: quote.id.clone(),
+        etag: quote.etag.clone(),
+        accepted: true,
+        channel: pb::QuoteChannel::Phone as i32,
+        decided_by_name: "Mr. Qian".into(),
+        confirmation: "Called at 14:10".into(),
+    };
+    desk.rt.block_on(quotes.decide_quote(authed(&f.manager, decide))).unwrap_or_else(|e| panic!("{e}"));
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    let local = session.add_parts_cost(&lapsed.id, &ssd).unwrap_or_else(|e| panic!("covered now: {e}"));
+    assert!(local.quotes.iter().any(|q| q.accepted && q.decided_by_name == "Mr. Qian"));
+    assert!(local.cost_lines.iter().all(|l| l.billable));
+    let too_many = [CostLine { quantity: 2, ..ssd[0].clone() }];
+    assert_eq!(refusal(session.add_parts_cost(&lapsed.id, &too_many)), "QUOTE_REQUIRED");
+
+    drain(&desk, &session);
+    assert!(session.needs_attention().is_ok_and(|a| a.is_empty()), "the server took everything the phone took");
+    for id in [&in_warranty.id, &lapsed.id] {
+        let server = desk.server_slip(id);
+        let local = session.slip(id).unwrap_or_else(|e| panic!("{e}"));
+        assert_converged(&local, &server);
+        let flags = |billable: Vec<bool>| billable;
+        assert_eq!(
+            flags(local.cost_lines.iter().map(|l| l.billable).collect()),
+            flags(server.cost_lines.iter().map(|l| l.billable).collect()),
+            "the phone and the server flag every line alike"
+        );
+    }
+}
+
 /// The engineer's van breaks down on the way: the desk sends someone else with a reason (and
 /// only with one), and what the first engineer recorded offline meanwhile is kept and flagged.
 #[test]
@@ -444,7 +539,8 @@ fn a_large_queue_goes_up_in_batches_that_fit() {
     let slip = desk.dispatched(&f.engineer_id);
     let session = desk.signed_in_phone();
     desk.proxy.set_online(false);
-    for step in visit_steps(&slip.id).into_iter().take(4) {
+    // Through the fix: in warranty, its root cause decides who pays for the lines.
+    for step in visit_steps(&slip.id).into_iter().take(6) {
         step(&session).unwrap_or_else(|e| panic!("{e}"));
     }
     // 150 ops of 100 lines with the longest texts: about 5 MB, over the 4 MiB message limit.
@@ -458,7 +554,7 @@ fn a_large_queue_goes_up_in_batches_that_fit() {
     assert!(queued > 4 << 20, "the queue is larger than one message may be ({queued} bytes)");
     desk.proxy.set_online(true);
     let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
-    assert_eq!((report.settled, report.refused), (154, 0), "{report:?}");
+    assert_eq!((report.settled, report.refused), (156, 0), "{report:?}");
     // Read back through the phone's pull, which takes answers of up to 64 MiB.
     assert_eq!(session.slip(&slip.id).map(|s| s.cost_lines.len()).ok(), Some(15_000));
 }
@@ -475,19 +571,18 @@ fn a_change_the_server_cannot_take_never_holds_back_the_ones_behind_it() {
     let slip = desk.dispatched(&engineer_id);
     let session = desk.signed_in_phone();
     desk.proxy.set_online(false);
-    for step in visit_steps(&slip.id).into_iter().take(4) {
+    for step in visit_steps(&slip.id).into_iter().take(6) {
         step(&session).unwrap_or_else(|e| panic!("{e}"));
     }
     let long: Vec<CostLine> =
         (0..40).map(|i| line(CostKind::Material, &format!("{i:02}{}", "m".repeat(198)), "", 100, "CNY")).collect();
     session.add_parts_cost(&slip.id, &long).unwrap_or_else(|e| panic!("{e}"));
     session.add_parts_cost(&slip.id, &parts()).unwrap_or_else(|e| panic!("{e}"));
-    session.record_fix(&slip.id, &fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
     desk.restart_with(|c| c.max_push_bytes = LIMIT);
     desk.proxy.set_online(true);
 
     let report = session.sync().unwrap_or_else(|e| panic!("sync: {e}"));
-    assert_eq!((report.settled, report.refused), (6, 1), "{report:?}");
+    assert_eq!((report.settled, report.refused), (7, 1), "{report:?}");
     let attention = session.needs_attention().unwrap_or_else(|e| panic!("{e}"));
     let [refused] = attention.as_slice() else { panic!("one entry: {attention:?}") };
     assert_eq!((refused.action.as_str(), refused.reason.as_str()), ("add_parts_cost", "BATCH_TOO_LARGE"));

@@ -549,6 +549,14 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
         }),
         P::StartTravel(pb::StartTravelOp {}),
         P::CheckIn(pb::CheckInOp { position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }) }),
+        // In warranty the fix's root cause decides who pays, so the fix (after the backup) goes
+        // before the lines.
+        P::LogBackup(pb::BackupRecord {
+            kind: pb::BackupKind::Backup as i32,
+            location: "USB disk".into(),
+            ..Default::default()
+        }),
+        P::RecordFix(onsite_tests::visit::wire_fix()),
         parts(&x),
         parts(&x),
         P::Complete(pb::CompleteSlipOp {}),
@@ -565,13 +573,14 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
     };
     let applied = (pb::OpOutcome::Applied, String::new());
     let duplicate = (pb::OpOutcome::Rejected, "DUPLICATE_RECORD".to_owned());
-    let too_early = (pb::OpOutcome::Rejected, "BACKUP_REQUIRED".to_owned());
+    let too_early = (pb::OpOutcome::Rejected, "SIGN_OFF_REQUIRED".to_owned());
     let expected =
-        [&applied, &applied, &applied, &applied, &applied, &duplicate, &too_early, &applied].map(Clone::clone);
+        [&applied, &applied, &applied, &applied, &applied, &applied, &applied, &duplicate, &too_early, &applied]
+            .map(Clone::clone);
     assert_eq!(outcomes(&first), expected);
-    assert_eq!(first.last_applied_seq, 8);
+    assert_eq!(first.last_applied_seq, 10);
 
-    let again = vec![op(&device_id, 9, &slip.id, parts(&y)), op(&device_id, 10, &slip.id, parts(&z))];
+    let again = vec![op(&device_id, 11, &slip.id, parts(&y)), op(&device_id, 12, &slip.id, parts(&z))];
     let second = f.server.sync().push(authed(&f.engineer, push(again))).await;
     let second = second.unwrap_or_else(|e| panic!("{e}")).into_inner();
     assert_eq!(outcomes(&second), [duplicate, applied]);
@@ -583,14 +592,14 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
     assert_eq!(lines, [x.as_str(), y.as_str(), z.as_str()], "each line once, in the order recorded");
     assert_eq!(now.flagged_records.len(), 2, "both refused lines are kept for the manager");
     let version = |etag: &str| etag.trim_matches('"').parse::<i64>().unwrap_or_else(|e| panic!("{etag}: {e}"));
-    assert_eq!(version(&now.etag), version(&slip.etag) + 7, "one version per applied op");
+    assert_eq!(version(&now.etag), version(&slip.etag) + 9, "one version per applied op");
     let events = pb::ListSlipEventsRequest { id: slip.id.clone() };
     let events = f.server.slips().list_slip_events(authed(&f.manager, events)).await;
     let events = events.unwrap_or_else(|e| panic!("{e}")).into_inner().events;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).skip_while(|a| *a != "confirm").collect();
-    let applied_actions = ["confirm", "book_appointment", "start_travel", "check_in"];
-    assert_eq!(actions[..4], applied_actions);
-    assert_eq!(actions[4..], ["add_parts_cost"; 3]);
+    let applied_actions = ["confirm", "book_appointment", "start_travel", "check_in", "log_backup", "record_fix"];
+    assert_eq!(actions[..6], applied_actions);
+    assert_eq!(actions[6..], ["add_parts_cost"; 3]);
 }
 
 fn earliest_plausible() -> prost_types::Timestamp {

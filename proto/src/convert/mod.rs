@@ -67,7 +67,34 @@ wire_enum!(RootCause => RootCause {
     HardwareDamage <=> HardwareDamage, SoftwareDefect <=> SoftwareDefect,
     ConfigurationError <=> ConfigurationError, Network <=> Network,
     OperationUsage <=> OperationUsage, ThirdPartyPart <=> ThirdPartyPart,
+    ManufacturingDefect <=> ManufacturingDefect, AssemblyDefect <=> AssemblyDefect, MaterialDefect <=> MaterialDefect,
 });
+/// Who pays, as the wire says it.
+impl WireEnum for onsite_core::warranty::Cover {
+    fn from_wire(value: i32) -> Option<Self> {
+        use onsite_core::warranty::{Billable, Cover};
+        match pb::Cover::try_from(value) {
+            Ok(pb::Cover::Free) => Some(Cover::Free),
+            Ok(pb::Cover::NoWarranty) => Some(Cover::Billable(Billable::NoWarranty)),
+            Ok(pb::Cover::WarrantyEnded) => Some(Cover::Billable(Billable::WarrantyEnded)),
+            Ok(pb::Cover::CauseNotCovered) => Some(Cover::Billable(Billable::CauseNotCovered)),
+            Ok(pb::Cover::Undecided) => Some(Cover::Undecided),
+            Ok(pb::Cover::Unspecified) | Err(_) => None,
+        }
+    }
+
+    fn to_wire(self) -> i32 {
+        use onsite_core::warranty::{Billable, Cover};
+        (match self {
+            Cover::Free => pb::Cover::Free,
+            Cover::Billable(Billable::NoWarranty) => pb::Cover::NoWarranty,
+            Cover::Billable(Billable::WarrantyEnded) => pb::Cover::WarrantyEnded,
+            Cover::Billable(Billable::CauseNotCovered) => pb::Cover::CauseNotCovered,
+            Cover::Undecided => pb::Cover::Undecided,
+        }) as i32
+    }
+}
+
 wire_enum!(TicketStatus => TicketStatus {
     Open <=> Open, InProgress <=> InProgress, Resolved <=> Resolved, Closed <=> Closed,
 });

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod dispatch;
 pub mod engineers;
 pub mod pending;
+pub mod quotes;
 pub mod slips;
 pub mod sync;
 pub mod tickets;

@@ -2,7 +2,7 @@
 //! service, then answer UNIMPLEMENTED, so nothing answers an unauthenticated call but health
 //! and reflection.
 
-use onsite_proto::v1::{self as pb, quote_service_server::QuoteService, report_service_server::ReportService};
+use onsite_proto::v1::{self as pb, report_service_server::ReportService};
 use tonic::{Request, Response, Status};
 
 use crate::app::Shared;
@@ -33,21 +33,6 @@ impl ReportService for Pending {
         &self,
         request: Request<pb::GetMonthlyStatisticsRequest>,
     ) -> Result<Response<pb::MonthlyStatistics>, Status> {
-        self.refuse(&request).await
-    }
-}
-
-#[tonic::async_trait]
-impl QuoteService for Pending {
-    async fn create_quote(&self, request: Request<pb::CreateQuoteRequest>) -> Result<Response<pb::Quote>, Status> {
-        self.refuse(&request).await
-    }
-
-    async fn decide_quote(&self, request: Request<pb::DecideQuoteRequest>) -> Result<Response<pb::Quote>, Status> {
-        self.refuse(&request).await
-    }
-
-    async fn get_quote(&self, request: Request<pb::GetQuoteRequest>) -> Result<Response<pb::Quote>, Status> {
         self.refuse(&request).await
     }
 }

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod engineers;
 pub mod flags;
 pub mod parts;
+pub mod quotes;
 pub mod records;
 pub mod slips;
 pub mod tickets;

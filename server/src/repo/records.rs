@@ -23,6 +23,17 @@ pub enum NewRecord {
 }
 
 impl NewRecord {
+    /// The record as the state machine decided it: cost lines billable or not by the warranty,
+    /// whatever the client sent.
+    pub fn decided(self, transition: &onsite_core::slip::Transition) -> Self {
+        match (self, transition.billable) {
+            (Self::Costs(lines), Some(billable)) => {
+                Self::Costs(lines.into_iter().map(|c| cost_line::Model { billable, ..c }).collect())
+            }
+            (record, _) => record,
+        }
+    }
+
     /// The record as stored: on `slip`, by the caller, cost lines stamped with `now`.
     pub fn on(self, slip: &slip::Model, caller: &Caller, now: DateTime<Utc>) -> Self {
         let by = caller.user_id.to_string();

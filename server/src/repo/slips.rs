@@ -62,6 +62,10 @@ pub fn domain(m: &slip::Model) -> Result<Slip> {
         backup: m.backup_kind.as_deref().map(str::parse).transpose().map_err(|()| bad("backup kind"))?,
         fix: m.fix_outcome.as_deref().map(str::parse).transpose().map_err(|()| bad("fix outcome"))?,
         signed_off: m.signed_off,
+        warranty_end: m.warranty_end.as_deref().map(str::parse).transpose().map_err(|_| bad("warranty end"))?,
+        arrived_at: m.arrived_at_us.map(from_us),
+        root_cause: m.root_cause.as_deref().map(str::parse).transpose().map_err(|()| bad("root cause"))?,
+        quoted: super::quotes::quoted(m)?,
     })
 }
 
@@ -124,6 +128,9 @@ pub async fn create(
         created_at_us: to_us(now),
         updated_at_us: to_us(now),
         version: 1,
+        warranty_end: warranty_end(db, &ticket).await?.map(|d| d.to_string()),
+        root_cause: None,
+        quoted: "[]".to_owned(),
     };
     slip::Entity::insert(slip::ActiveModel::from(model.clone())).exec(db).await?;
     let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };
@@ -142,6 +149,20 @@ pub async fn create(
     };
     tickets::record(db, &ticket.id, Some(caller), event, now, request_id).await?;
     Ok(model)
+}
+
+/// The last day of the warranty a visit for `ticket` is judged on: the product's, or else the
+/// customer's free service.
+async fn warranty_end(db: &impl ConnectionTrait, ticket: &ticket::Model) -> Result<Option<chrono::NaiveDate>> {
+    let row = super::query_one(
+        db,
+        "SELECT COALESCE((SELECT p.warranty_end FROM installed_products p WHERE p.id = $1),
+            (SELECT c.warranty_end FROM customers c WHERE c.id = $2)) AS last_day",
+        vec![ticket.product_id.clone().into(), ticket.customer_id.clone().into()],
+    )
+    .await?;
+    let text = row.map(|r| r.try_get::<Option<String>>("", "last_day")).transpose()?.flatten();
+    text.map(|t| t.parse().map_err(|_| Error::Internal(format!("a bad warranty end {t:?}")))).transpose()
 }
 
 /// One action on a slip, as requested.
@@ -213,6 +234,7 @@ pub fn plan(
         appointment_end_us: Set(slip.appointment.map(|w| to_us(w.end))),
         backup_kind: Set(slip.backup.map(|b| b.as_str().to_owned())),
         fix_outcome: Set(slip.fix.map(|f| f.as_str().to_owned())),
+        root_cause: Set(slip.root_cause.map(|c| c.as_str().to_owned())),
         signed_off: Set(slip.signed_off),
         version: Set(current.version + 1),
         updated_at_us: Set(to_us(act.now)),
@@ -345,7 +367,7 @@ pub struct Audit {
     pub origin: Option<Origin>,
 }
 
-async fn append_audit(
+pub(crate) async fn append_audit(
     db: &impl ConnectionTrait,
     slip: &slip::Model,
     caller: &Caller,
@@ -403,6 +425,7 @@ pub struct Records {
     pub sign_off: Option<sign_off::Model>,
     /// Device records kept for the manager (see `sync::push`).
     pub flagged: Vec<onsite_proto::v1::FlaggedRecord>,
+    pub quotes: Vec<crate::store::entities::quote::Model>,
 }
 
 /// Loads the records of a slip.
@@ -428,6 +451,7 @@ pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Re
             .await?,
         sign_off: sign_off::Entity::find_by_id(slip.id.clone()).one(db).await?,
         flagged: super::flags::of_slip(db, &slip.id).await?,
+        quotes: super::quotes::of_slip(db, &slip.id).await?,
     })
 }
 

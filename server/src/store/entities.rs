@@ -325,6 +325,34 @@ entity!(
         pub created_at_us: i64,
         pub updated_at_us: i64,
         pub version: i64,
+        /// The last day of the warranty the visit is judged on (ISO date).
+        pub warranty_end: Option<String>,
+        /// The root cause of the recorded fix.
+        pub root_cause: Option<String>,
+        /// The charges of the accepted quotes, JSON (see `repo::quotes`).
+        pub quoted: String,
+    }
+);
+
+entity!(
+    /// Quotes for billable work; the lines are JSON.
+    quote, "quotes" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub lines: String,
+        pub total_minor: i64,
+        pub currency: String,
+        /// `open`, `accepted` or `rejected`.
+        pub state: String,
+        pub channel: Option<String>,
+        pub decided_by_name: String,
+        pub confirmation: String,
+        pub recorded_by: Option<String>,
+        pub decided_at_us: Option<i64>,
+        pub created_by: String,
+        pub created_at_us: i64,
+        pub version: i64,
     }
 );
 

@@ -272,6 +272,33 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: &["CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
             FOR EACH ROW EXECUTE FUNCTION onsite_append_only()"],
     },
+    Migration {
+        version: 7,
+        name: "warranty_and_quotes",
+        common: &[
+            // The facts who pays is decided on (onsite_core::warranty), kept on the slip so a push
+            // decides in memory: the warranty's last day, the fix's root cause, and the charges of
+            // the quotes the customer accepted (JSON).
+            "ALTER TABLE slips ADD COLUMN warranty_end TEXT",
+            "ALTER TABLE slips ADD COLUMN root_cause TEXT",
+            "ALTER TABLE slips ADD COLUMN quoted TEXT NOT NULL DEFAULT '[]'",
+            "UPDATE slips SET warranty_end = COALESCE(
+                (SELECT p.warranty_end FROM tickets t JOIN installed_products p ON p.id = t.product_id
+                    WHERE t.id = slips.ticket_id),
+                (SELECT c.warranty_end FROM tickets t JOIN customers c ON c.id = t.customer_id
+                    WHERE t.id = slips.ticket_id))",
+            "UPDATE slips SET root_cause = (SELECT f.root_cause FROM slip_fixes f WHERE f.slip_id = slips.id
+                ORDER BY f.recorded_at_us DESC, f.id DESC LIMIT 1)",
+            "CREATE TABLE quotes (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+                lines TEXT NOT NULL, total_minor BIGINT NOT NULL, currency TEXT NOT NULL, state TEXT NOT NULL,
+                channel TEXT, decided_by_name TEXT NOT NULL, confirmation TEXT NOT NULL, recorded_by TEXT,
+                decided_at_us BIGINT, created_by TEXT NOT NULL, created_at_us BIGINT NOT NULL,
+                version BIGINT NOT NULL)",
+            "CREATE INDEX quotes_by_slip ON quotes (slip_id, id)",
+        ],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

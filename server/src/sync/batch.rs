@@ -100,7 +100,7 @@ impl<'a> Batch<'a> {
         let Step { method: _, request_id, slip_id: _, etag, action, detail, extra, record, origin } = step;
         let act = Act { caller: self.caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
         let planned = slips::plan(&slot.current, act, extra)?;
-        let record = record.on(&planned.saved, self.caller, now);
+        let record = record.decided(&planned.transition).on(&planned.saved, self.caller, now);
         if !self.record_ids.claim(&record) {
             return Err(Error::AlreadyExists {
                 reason: "DUPLICATE_RECORD",

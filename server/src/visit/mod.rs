@@ -162,9 +162,9 @@ pub(crate) async fn apply(
         _ => {}
     }
     let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
-    let saved = crate::lifecycle::act(txn, &slip_id, act, extra).await?.saved;
-    records::insert_record(txn, &saved, record, caller, now).await?;
-    Ok(saved)
+    let acted = crate::lifecycle::act(txn, &slip_id, act, extra).await?;
+    records::insert_record(txn, &acted.saved, record.decided(&acted.transition), caller, now).await?;
+    Ok(acted.saved)
 }
 
 /// The full view of a slip the caller may see (as `repo::slips::load_visible`), from the
