@@ -119,12 +119,30 @@ pub async fn slip(ctx: &Ctx, id: String) -> Result<Report> {
         .field("appointment", crate::text::window(s.appointment.as_ref().and_then(|a| a.window.as_ref())))
         .field("arrived", time(s.appointment.as_ref().and_then(|a| a.arrived_at.as_ref())))
         .field("fix", s.fix.as_ref().map(|f| f.solution.clone()).unwrap_or_default())
+        .field("who pays", cover(s.warranty.as_ref()))
         .field("signed off by", s.sign_off.as_ref().map(|o| o.signer_name.clone()).unwrap_or_default())
         .field("signature verified", if s.sign_off.as_ref().is_some_and(|o| o.verified) { "yes" } else { "no" })
         .field("needs review", if s.needs_manager_review { "yes" } else { "no" })
         .table("records", records(&s))
         .table("history", history);
     Ok(report)
+}
+
+/// Who pays for the visit, as the warranty decides.
+fn cover(w: Option<&pb::Warranty>) -> String {
+    let Some(w) = w else { return String::new() };
+    let until = w.last_day.as_ref().map_or_else(
+        || "no warranty on record".to_owned(),
+        |d| format!("warranty to {:04}-{:02}-{:02}", d.year, d.month, d.day),
+    );
+    let cover = match w.cover() {
+        pb::Cover::Free => "free (in warranty)",
+        pb::Cover::NoWarranty | pb::Cover::WarrantyEnded => "billable (out of warranty)",
+        pb::Cover::CauseNotCovered => "billable (cause not covered)",
+        pb::Cover::Undecided => "decided by the root cause",
+        pb::Cover::Unspecified => "unknown",
+    };
+    format!("{cover}; {until}")
 }
 
 /// The visit's records, and those kept for the manager from devices.
@@ -135,7 +153,17 @@ fn records(s: &pb::Slip) -> Table {
     }
     for c in &s.cost_lines {
         let price = c.unit_price.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
-        table.row(["cost".into(), format!("{} x{} at {price}", c.description, c.quantity), String::new()]);
+        let billable = if c.billable { ", billable" } else { "" };
+        table.row(["cost".into(), format!("{} x{} at {price}{billable}", c.description, c.quantity), String::new()]);
+    }
+    for q in &s.quotes {
+        let total = q.total.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+        let state = match (q.accepted, q.rejected) {
+            (true, _) => format!("accepted by {}", q.decided_by_name),
+            (_, true) => format!("declined by {}", q.decided_by_name),
+            _ => "awaiting the customer".to_owned(),
+        };
+        table.row(["quote".into(), format!("{} line(s), {total}, {state} ({})", q.lines.len(), q.id), String::new()]);
     }
     for f in &s.flagged_records {
         let kind = match &f.record {
@@ -143,6 +171,8 @@ fn records(s: &pb::Slip) -> Table {
             Some(pb::flagged_record::Record::Fix(_)) => "fix",
             Some(pb::flagged_record::Record::CostLines(_)) => "cost",
             Some(pb::flagged_record::Record::SignOff(_)) => "sign-off",
+            Some(pb::flagged_record::Record::QuoteDraft(_)) => "quote",
+            Some(pb::flagged_record::Record::QuoteDecision(_)) => "quote decision",
             None => "?",
         };
         table.row([kind.into(), format!("by {} from device {}", f.recorded_by, f.device_id), f.reason.clone()]);

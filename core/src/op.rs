@@ -10,9 +10,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::error::{FieldViolation, Result, Violations};
+use crate::error::{DomainError, FieldViolation, Result, Violations};
 use crate::geo::GeoPoint;
-use crate::money::Currency;
+use crate::money::{Currency, Money};
 use crate::quote::Charge;
 use crate::slip::{BackupKind, CostKind, FixOutcome, MAX_REASON, Satisfaction, SlipAction, Window};
 use crate::ticket::{MAX_SHORT, MAX_TEXT, RootCause};
@@ -131,6 +131,8 @@ pub enum VisitOp {
     LogBackup(BackupRecord),
     RecordFix(FixRecord),
     AddPartsCost(PartsCost),
+    DraftQuote(QuoteDraft),
+    DecideQuote(QuoteDecision),
     CaptureSignOff(SignOff),
     Complete,
 }
@@ -164,6 +166,17 @@ impl VisitOp {
                 p.validate()?;
                 SlipAction::AddPartsCost { charges: p.lines.iter().filter_map(|l| Charge::of(&l.stored())).collect() }
             }
+            Self::DraftQuote(q) => {
+                q.validate()?;
+                SlipAction::DraftQuote {
+                    id: q.id.clone(),
+                    charges: q.lines.iter().filter_map(|l| Charge::of(&l.stored())).collect(),
+                }
+            }
+            Self::DecideQuote(d) => {
+                d.validate()?;
+                SlipAction::DecideQuote { id: d.quote_id.clone(), accepted: d.accepted }
+            }
             Self::CaptureSignOff(s) => {
                 s.validate()?;
                 SlipAction::CaptureSignOff
@@ -184,6 +197,9 @@ impl VisitOp {
             Self::LogBackup(_) => "log_backup",
             Self::RecordFix(_) => "record_fix",
             Self::AddPartsCost(_) => "add_parts_cost",
+            Self::DraftQuote(_) => "draft_quote",
+            Self::DecideQuote(d) if d.accepted => "accept_quote",
+            Self::DecideQuote(_) => "reject_quote",
             Self::CaptureSignOff(_) => "capture_sign_off",
             Self::Complete => "complete",
         }
@@ -415,6 +431,109 @@ impl PartsCost {
     }
 }
 
+/// A quote drafted on the engineer's phone, for the customer to accept before billable work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteDraft {
+    /// UUID made by the device. Required: the customer's decision names it.
+    pub id: String,
+    pub lines: Vec<CostLine>,
+}
+
+impl QuoteDraft {
+    /// Validates the id and the lines, and returns the total.
+    pub fn validate(&self) -> Result<Money> {
+        let bad_id = uuid::Uuid::parse_str(&self.id)
+            .is_err()
+            .then(|| FieldViolation::new("quote.id", "must be the UUID the device gave the quote"));
+        match (crate::quote::total(&self.lines), bad_id) {
+            (Ok(total), None) => Ok(total),
+            (Ok(_), Some(id)) => Err(id.into()),
+            (Err(DomainError::Invalid(mut lines)), Some(id)) => {
+                lines.insert(0, id);
+                Err(DomainError::Invalid(lines))
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+/// The customer's decision on a quote, signed on the engineer's phone and sealed by the device
+/// key like the sign-off: the device signs the hash of the canonical quote content
+/// (`onsite_proto::signoff::QuoteContent`) and of the signature image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteDecision {
+    pub quote_id: String,
+    pub accepted: bool,
+    pub signer_name: String,
+    /// SHA-256 (hex) of the signature image.
+    pub signature_png_sha256: String,
+    /// SHA-256 (hex) of `content`.
+    pub content_sha256: String,
+    /// The canonical quote content the customer signed (JSON).
+    pub content: Vec<u8>,
+    /// Ed25519 signature by the device key.
+    pub device_signature: Vec<u8>,
+    pub device_id: String,
+    /// By the device's clock; `None` means when the op happened.
+    pub signed_at: Option<DateTime<Utc>>,
+}
+
+impl QuoteDecision {
+    pub fn validate(&self) -> Result<()> {
+        let mut v = Violations::new();
+        if uuid::Uuid::parse_str(&self.quote_id).is_err() {
+            v.push("quote_id", "must be the UUID of the slip's quote");
+        }
+        v.required_text("signer_name", &self.signer_name, MAX_SHORT);
+        let seal = Seal {
+            signature_png_sha256: &self.signature_png_sha256,
+            content_sha256: &self.content_sha256,
+            content: &self.content,
+            device_signature: &self.device_signature,
+            device_id: &self.device_id,
+            signed_at: self.signed_at,
+        };
+        seal.check(&mut v, "decision", "content");
+        v.check()
+    }
+}
+
+/// What seals a signature on the phone: the image and content hashes, the content, and the
+/// device's key's signature over them.
+struct Seal<'a> {
+    signature_png_sha256: &'a str,
+    content_sha256: &'a str,
+    content: &'a [u8],
+    device_signature: &'a [u8],
+    device_id: &'a str,
+    signed_at: Option<DateTime<Utc>>,
+}
+
+impl Seal<'_> {
+    /// Checks the seal's fields as `prefix.*`; the content is `prefix.content_field`.
+    fn check(&self, v: &mut Violations, prefix: &str, content_field: &str) {
+        if !is_sha256_hex(self.signature_png_sha256) {
+            v.push(
+                format!("{prefix}.signature_png_sha256"),
+                "must be the 64 lower-case hex digits of the signature image",
+            );
+        }
+        if !is_sha256_hex(self.content_sha256) {
+            v.push(format!("{prefix}.{content_field}_sha256"), "must be 64 lower-case hex digits");
+        }
+        if self.content.is_empty() || self.content.len() > MAX_REPORT_CONTENT {
+            v.push(format!("{prefix}.{content_field}"), "is required: the signed content, at most 256 KiB");
+        }
+        if self.device_signature.len() != 64 {
+            v.push(format!("{prefix}.device_signature"), "must be a 64-byte Ed25519 signature");
+        }
+        if uuid::Uuid::parse_str(self.device_id).is_err() {
+            v.push(format!("{prefix}.device_id"), "must be the UUID of a registered device");
+        }
+        check_device_time(v, self.signed_at, &format!("{prefix}.signed_at"));
+    }
+}
+
 /// The customer's sign-off, sealed by the device key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignOff {
@@ -454,22 +573,15 @@ impl SignOff {
                 v.push(format!("sign_off.{name}"), "must be 1-5, or 0 when not given");
             }
         }
-        if !is_sha256_hex(&self.signature_png_sha256) {
-            v.push("sign_off.signature_png_sha256", "must be the 64 lower-case hex digits of the signature image");
-        }
-        if !is_sha256_hex(&self.report_content_sha256) {
-            v.push("sign_off.report_content_sha256", "must be 64 lower-case hex digits");
-        }
-        if self.report_content.is_empty() || self.report_content.len() > MAX_REPORT_CONTENT {
-            v.push("sign_off.report_content", "is required: the signed report content, at most 256 KiB");
-        }
-        if self.device_signature.len() != 64 {
-            v.push("sign_off.device_signature", "must be a 64-byte Ed25519 signature");
-        }
-        if uuid::Uuid::parse_str(&self.device_id).is_err() {
-            v.push("sign_off.device_id", "must be the UUID of a registered device");
-        }
-        check_device_time(&mut v, self.signed_at, "sign_off.signed_at");
+        let seal = Seal {
+            signature_png_sha256: &self.signature_png_sha256,
+            content_sha256: &self.report_content_sha256,
+            content: &self.report_content,
+            device_signature: &self.device_signature,
+            device_id: &self.device_id,
+            signed_at: self.signed_at,
+        };
+        seal.check(&mut v, "sign_off", "report_content");
         v.check()
     }
 }

@@ -47,9 +47,24 @@ impl Charge {
     }
 }
 
-/// Whether any of the accepted quotes' charges covers `charged`.
-pub fn covered(quoted: &[Charge], charged: &Charge) -> bool {
-    quoted.iter().any(|q| q.covers(charged))
+/// What the state machine knows of one of a slip's quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteFacts {
+    pub id: String,
+    pub charges: Vec<Charge>,
+    /// `Some(true)` once accepted, `Some(false)` once declined; a quote is decided once.
+    pub decision: Option<bool>,
+}
+
+impl QuoteFacts {
+    pub fn accepted(&self) -> bool {
+        self.decision == Some(true)
+    }
+}
+
+/// Whether a charge of an accepted quote covers `charged`.
+pub fn covered(quotes: &[QuoteFacts], charged: &Charge) -> bool {
+    quotes.iter().filter(|q| q.accepted()).flat_map(|q| &q.charges).any(|q| q.covers(charged))
 }
 
 /// The lines of a new quote. Validates them as `lines[i]` and returns the total, in the one
@@ -104,12 +119,17 @@ mod tests {
         Charge::of(&l.stored()).unwrap_or_else(|| panic!("a valid line"))
     }
 
+    fn accepted(charges: Vec<Charge>) -> Vec<QuoteFacts> {
+        vec![QuoteFacts { id: "q".into(), charges, decision: Some(true) }]
+    }
+
     #[test]
     fn a_quoted_item_covers_what_it_lists_and_no_more() {
-        let quoted = [
+        let lines = [
             charge(&line(CostKind::Part, "Fuser", "FU-1", 2, 45_000, "CNY")),
             charge(&line(CostKind::Travel, "Taxi to site", "", 1, 9_000, "cny")),
         ];
+        let quoted = accepted(lines.to_vec());
         assert!(covered(&quoted, &charge(&line(CostKind::Part, "Fuser unit", "FU-1", 2, 45_000, "CNY"))));
         assert!(covered(&quoted, &charge(&line(CostKind::Travel, " taxi to SITE ", "", 1, 8_650, "CNY"))));
         // More units, a higher price, another currency, another kind or item: not covered.
@@ -122,7 +142,9 @@ mod tests {
         ] {
             assert!(!covered(&quoted, &charge(&uncovered)), "{uncovered:?}");
         }
-        assert!(!covered(&[], &quoted[0]));
+        assert!(!covered(&[], &lines[0]));
+        let declined = vec![QuoteFacts { decision: Some(false), ..quoted[0].clone() }];
+        assert!(!covered(&declined, &lines[0]), "a declined quote covers nothing");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::error::{DomainError, Result, Violations};
 use crate::id::EngineerId;
-use crate::quote::{self, Charge};
+use crate::quote::{self, Charge, QuoteFacts};
 use crate::ticket::{RootCause, named_enum};
 use crate::warranty::{self, Cover};
 
@@ -208,6 +208,16 @@ pub enum SlipAction {
     AddPartsCost {
         charges: Vec<Charge>,
     },
+    /// A quote drafted on site, with the device's id for it.
+    DraftQuote {
+        id: String,
+        charges: Vec<Charge>,
+    },
+    /// The customer accepts or declines a quote, signing on the engineer's phone.
+    DecideQuote {
+        id: String,
+        accepted: bool,
+    },
     CaptureSignOff,
     Complete,
     Cancel {
@@ -233,6 +243,9 @@ impl SlipAction {
             Self::LogBackup { .. } => "log_backup",
             Self::RecordFix { .. } => "record_fix",
             Self::AddPartsCost { .. } => "add_parts_cost",
+            Self::DraftQuote { .. } => "draft_quote",
+            Self::DecideQuote { accepted: true, .. } => "accept_quote",
+            Self::DecideQuote { accepted: false, .. } => "reject_quote",
             Self::CaptureSignOff => "capture_sign_off",
             Self::Complete => "complete",
             Self::Cancel { .. } => "cancel",
@@ -296,8 +309,8 @@ pub struct Slip {
     pub arrived_at: Option<DateTime<Utc>>,
     /// The root cause of the recorded fix.
     pub root_cause: Option<RootCause>,
-    /// The charges of the quotes the customer accepted.
-    pub quoted: Vec<Charge>,
+    /// The slip's quotes: drafts, and what the customer accepted or declined.
+    pub quotes: Vec<QuoteFacts>,
 }
 
 // `named_enum!` fixes the derives, so the default is written out.
@@ -361,6 +374,19 @@ impl Slip {
                 "log the customer's backup, or their signed waiver, before the fix",
             )),
             (A::RecordFix { .. }, S::OnSite) => to(S::OnSite),
+            (A::DraftQuote { id, .. }, S::OnSite) => {
+                if self.quote(id).is_some() {
+                    return Err(precondition("QUOTE_EXISTS", "a quote with this id is on the slip already"));
+                }
+                to(S::OnSite)
+            }
+            (A::DecideQuote { id, .. }, S::OnSite) => match self.quote(id) {
+                None => Err(precondition("QUOTE_UNKNOWN", "the slip has no quote with this id")),
+                Some(q) if q.decision.is_some() => {
+                    Err(precondition("QUOTE_DECIDED", "the customer decided on this quote already"))
+                }
+                Some(_) => to(S::OnSite),
+            },
             (A::AddPartsCost { charges }, S::OnSite) => {
                 let billable = self.check_charges(charges)?;
                 Ok(Transition { from, to: S::OnSite, side_effect: None, billable: Some(billable) })
@@ -415,10 +441,23 @@ impl Slip {
                 self.root_cause = *root_cause;
             }
             SlipAction::CaptureSignOff => self.signed_off = true,
+            SlipAction::DraftQuote { id, charges } => {
+                self.quotes.push(QuoteFacts { id: id.clone(), charges: charges.clone(), decision: None });
+            }
+            SlipAction::DecideQuote { id, accepted } => {
+                if let Some(q) = self.quotes.iter_mut().find(|q| &q.id == id) {
+                    q.decision = Some(*accepted);
+                }
+            }
             _ => {}
         }
         self.state = transition.to;
         Ok(transition)
+    }
+
+    /// The slip's quote with this id.
+    pub fn quote(&self, id: &str) -> Option<&QuoteFacts> {
+        self.quotes.iter().find(|q| q.id == id)
     }
 
     /// Who pays for the visit's work, as the warranty decides it today (see [`warranty`]).
@@ -440,7 +479,7 @@ impl Slip {
                 "the product is in warranty: record the fix with its root cause first, it decides who pays",
             ));
         };
-        if billable && let Some(i) = charges.iter().position(|c| !quote::covered(&self.quoted, c)) {
+        if billable && let Some(i) = charges.iter().position(|c| !quote::covered(&self.quotes, c)) {
             return Err(DomainError::Precondition {
                 reason: "QUOTE_REQUIRED",
                 message: format!(
@@ -464,7 +503,7 @@ impl Slip {
         if !self.signed_off {
             return Err(precondition("SIGN_OFF_REQUIRED", "the customer has not signed off"));
         }
-        if self.cover().billable() == Some(true) && self.quoted.is_empty() {
+        if self.cover().billable() == Some(true) && !self.quotes.iter().any(QuoteFacts::accepted) {
             return Err(precondition(
                 "QUOTE_REQUIRED",
                 "the work is billable: the customer must accept a quote before the visit completes",
@@ -515,7 +554,7 @@ impl Slip {
         }
         if matches!(self.state, S::Completed | S::WrittenOff)
             && self.cover().billable() == Some(true)
-            && self.quoted.is_empty()
+            && !self.quotes.iter().any(QuoteFacts::accepted)
         {
             return Err("billable work completed without an accepted quote");
         }
@@ -556,6 +595,11 @@ mod tests {
     fn charge(n: i32, price: i64) -> Charge {
         let currency = crate::money::Currency::parse("CNY", "c").unwrap_or_else(|_| panic!("CNY"));
         Charge { kind: CostKind::Part, item: "FU-1".into(), quantity: n, unit_price_minor: price, currency }
+    }
+
+    /// One accepted quote of `charges`.
+    fn accepted(charges: Vec<Charge>) -> Vec<QuoteFacts> {
+        vec![QuoteFacts { id: "q0".into(), charges, decision: Some(true) }]
     }
 
     /// A slip for a product in warranty until mid-2027, visited in November 2026.
@@ -664,7 +708,17 @@ mod tests {
         assert_eq!(reason(expired.decide(&me, &parts)), "QUOTE_REQUIRED");
         walk(&mut expired, eng, &[SlipAction::CaptureSignOff]);
         assert_eq!(reason(expired.decide(&me, &SlipAction::Complete)), "QUOTE_REQUIRED");
-        expired.quoted = vec![charge(2, 50_000)];
+        // A quote drafted and declined covers nothing; one accepted does.
+        let draft = SlipAction::DraftQuote { id: "q1".into(), charges: vec![charge(2, 50_000)] };
+        walk(&mut expired, eng, &[draft.clone(), SlipAction::DecideQuote { id: "q1".into(), accepted: false }]);
+        assert_eq!(reason(expired.decide(&me, &draft)), "QUOTE_EXISTS");
+        assert_eq!(reason(expired.decide(&me, &parts)), "QUOTE_REQUIRED");
+        let again = SlipAction::DecideQuote { id: "q1".into(), accepted: true };
+        assert_eq!(reason(expired.decide(&me, &again)), "QUOTE_DECIDED");
+        let unknown = SlipAction::DecideQuote { id: "q9".into(), accepted: true };
+        assert_eq!(reason(expired.decide(&me, &unknown)), "QUOTE_UNKNOWN");
+        let draft = SlipAction::DraftQuote { id: "q2".into(), charges: vec![charge(2, 50_000)] };
+        walk(&mut expired, eng, &[draft, SlipAction::DecideQuote { id: "q2".into(), accepted: true }]);
         assert_eq!(expired.decide(&me, &parts).ok().and_then(|t| t.billable), Some(true));
         let more = SlipAction::AddPartsCost { charges: vec![charge(3, 45_000)] };
         assert_eq!(reason(expired.decide(&me, &more)), "QUOTE_REQUIRED");
@@ -759,6 +813,10 @@ mod tests {
                 .prop_map(|(outcome, root_cause)| SlipAction::RecordFix { outcome, root_cause }),
             (1..4i32, 40_000..50_000i64)
                 .prop_map(|(n, price)| SlipAction::AddPartsCost { charges: vec![charge(n, price)] }),
+            (0..2usize, 1..4i32)
+                .prop_map(|(q, n)| SlipAction::DraftQuote { id: format!("q{q}"), charges: vec![charge(n, 50_000)] }),
+            (0..2usize, any::<bool>())
+                .prop_map(|(q, accepted)| SlipAction::DecideQuote { id: format!("q{q}"), accepted }),
             Just(SlipAction::CaptureSignOff),
             Just(SlipAction::Complete),
             text.prop_map(|reason| SlipAction::Cancel { reason }),
@@ -786,7 +844,7 @@ mod tests {
             },
             start in prop_oneof![
                 Just(in_warranty()),
-                Just(Slip { quoted: vec![charge(3, 50_000)], ..Slip::new() }),
+                Just(Slip { quotes: accepted(vec![charge(3, 50_000)]), ..Slip::new() }),
                 Just(Slip::new()),
             ],
         ) {

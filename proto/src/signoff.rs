@@ -16,6 +16,10 @@ use crate::v1 as pb;
 pub const FORMAT: &str = "onsite-report/1";
 /// Domain separation of the signed message.
 const SIGNED_PREFIX: &[u8] = b"onsite-sign-off/1\0";
+/// Version tag of the canonical content of a quote decision.
+pub const QUOTE_FORMAT: &str = "onsite-quote/1";
+/// Domain separation of a signed quote decision: a sign-off's signature never passes for one.
+const QUOTE_PREFIX: &[u8] = b"onsite-quote/1\0";
 
 /// What the customer signs: the visit as the engineer's device knew it.
 ///
@@ -98,20 +102,7 @@ impl ReportContent {
         let trim = |s: &str| s.trim().to_owned();
         let check_in =
             slip.appointment.as_ref().and_then(|a| a.check_in_position.as_ref()).map(|p| [p.latitude, p.longitude]);
-        let mut costs: Vec<CostEntry> = slip
-            .cost_lines
-            .iter()
-            .map(|c| CostEntry {
-                id: c.id.clone(),
-                kind: c.kind,
-                description: trim(&c.description),
-                part_number: trim(&c.part_number),
-                quantity: c.quantity,
-                unit_price_minor: c.unit_price.as_ref().map_or(0, |m| m.minor_units),
-                currency: c.unit_price.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
-                billable: c.billable,
-            })
-            .collect();
+        let mut costs: Vec<CostEntry> = slip.cost_lines.iter().map(cost_entry).collect();
         costs.sort_by(|a, b| a.id.cmp(&b.id));
         let mut backups: Vec<BackupLine> = slip
             .backups
@@ -150,10 +141,7 @@ impl ReportContent {
             ratings: [sign_off.service_quality_rating, sign_off.product_rating, sign_off.support_rating],
             customer_opinion: trim(&sign_off.customer_opinion),
             signature_png_sha256: sign_off.signature_png_sha256.clone(),
-            signed_at_unix_ms: sign_off
-                .signed_at
-                .as_ref()
-                .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000)),
+            signed_at_unix_ms: unix_ms(sign_off.signed_at.as_ref()),
         }
     }
 
@@ -185,14 +173,106 @@ impl ReportContent {
     }
 }
 
+/// What the customer signs when deciding on a quote on the engineer's phone: the quote as the
+/// device holds it, and the decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuoteContent {
+    pub format: String,
+    pub quote_id: String,
+    pub slip_id: String,
+    pub ticket_number: String,
+    pub lines: Vec<CostEntry>,
+    pub total_minor: i64,
+    pub currency: String,
+    pub accepted: bool,
+    pub signer_name: String,
+    pub signature_png_sha256: String,
+    pub signed_at_unix_ms: i64,
+}
+
+impl QuoteContent {
+    /// The content of `decision` on the quote of `slip` it names; `None` when the slip has no
+    /// such quote.
+    pub fn build(slip: &pb::Slip, decision: &pb::QuoteDecisionOp) -> Option<Self> {
+        let quote = slip.quotes.iter().find(|q| q.id == decision.quote_id)?;
+        let mut lines: Vec<CostEntry> = quote.lines.iter().map(cost_entry).collect();
+        lines.sort_by(|a, b| a.id.cmp(&b.id));
+        let total = quote.total.clone().unwrap_or_default();
+        Some(Self {
+            format: QUOTE_FORMAT.to_owned(),
+            quote_id: quote.id.clone(),
+            slip_id: slip.id.clone(),
+            ticket_number: slip.ticket_number.clone(),
+            lines,
+            total_minor: total.minor_units,
+            currency: total.currency_code,
+            accepted: decision.accepted,
+            signer_name: decision.signer_name.trim().to_owned(),
+            signature_png_sha256: decision.signature_png_sha256.clone(),
+            signed_at_unix_ms: unix_ms(decision.signed_at.as_ref()),
+        })
+    }
+
+    /// The canonical bytes: compact JSON in field order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain structs of strings and numbers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Completes a quote decision for `slip` as the device does: the canonical content, its hash
+/// and the device key's signature. `decision` must carry the image hash already; `None` when
+/// the slip has no such quote.
+pub fn seal_quote(key: &[u8; 32], slip: &pb::Slip, mut decision: pb::QuoteDecisionOp) -> Option<pb::QuoteDecisionOp> {
+    let content = QuoteContent::build(slip, &decision)?.to_bytes();
+    decision.content_sha256 = sha256_hex(&content);
+    let message = signed(QUOTE_PREFIX, &decision.content_sha256, &decision.signature_png_sha256);
+    decision.device_signature = SigningKey::from_bytes(key).sign(&message).to_bytes().to_vec();
+    decision.content = content;
+    Some(decision)
+}
+
+/// Checks a quote decision's seal as [`verify`] checks a sign-off's.
+pub fn verify_quote(
+    public_key: &[u8],
+    content: &[u8],
+    content_sha256: &str,
+    png_sha256: &str,
+    signature: &[u8],
+) -> Result<(), SignOffError> {
+    verify_signed(QUOTE_PREFIX, public_key, content, content_sha256, png_sha256, signature)
+}
+
+fn cost_entry(c: &pb::CostLine) -> CostEntry {
+    CostEntry {
+        id: c.id.clone(),
+        kind: c.kind,
+        description: c.description.trim().to_owned(),
+        part_number: c.part_number.trim().to_owned(),
+        quantity: c.quantity,
+        unit_price_minor: c.unit_price.as_ref().map_or(0, |m| m.minor_units),
+        currency: c.unit_price.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
+        billable: c.billable,
+    }
+}
+
+fn unix_ms(t: Option<&prost_types::Timestamp>) -> i64 {
+    t.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000))
+}
+
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The bytes the device key signs.
+/// The bytes the device key signs for a sign-off.
 fn signed_message(report_sha256: &str, png_sha256: &str) -> Vec<u8> {
-    let mut m = SIGNED_PREFIX.to_vec();
+    signed(SIGNED_PREFIX, report_sha256, png_sha256)
+}
+
+/// The bytes the device key signs: the kind of record, the content hash and the image hash.
+fn signed(prefix: &[u8], report_sha256: &str, png_sha256: &str) -> Vec<u8> {
+    let mut m = prefix.to_vec();
     m.extend_from_slice(report_sha256.as_bytes());
     m.push(0);
     m.extend_from_slice(png_sha256.as_bytes());
@@ -228,13 +308,24 @@ pub fn verify(
     png_sha256: &str,
     signature: &[u8],
 ) -> Result<(), SignOffError> {
+    verify_signed(SIGNED_PREFIX, public_key, content, report_sha256, png_sha256, signature)
+}
+
+fn verify_signed(
+    prefix: &[u8],
+    public_key: &[u8],
+    content: &[u8],
+    report_sha256: &str,
+    png_sha256: &str,
+    signature: &[u8],
+) -> Result<(), SignOffError> {
     let key: [u8; 32] = public_key.try_into().map_err(|_| SignOffError::BadKey)?;
     let key = VerifyingKey::from_bytes(&key).map_err(|_| SignOffError::BadKey)?;
     let signature = Signature::from_slice(signature).map_err(|_| SignOffError::BadSignature)?;
     if sha256_hex(content) != report_sha256 {
         return Err(SignOffError::ContentHash);
     }
-    key.verify(&signed_message(report_sha256, png_sha256), &signature).map_err(|_| SignOffError::SignatureMismatch)
+    key.verify(&signed(prefix, report_sha256, png_sha256), &signature).map_err(|_| SignOffError::SignatureMismatch)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::op::{
     BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
-    PositionReport, Reschedule, SignOff, VisitOp,
+    PositionReport, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp,
 };
 use onsite_core::slip::{BackupKind, FixOutcome, Satisfaction, Window};
 use onsite_core::ticket::RootCause;
@@ -134,14 +134,7 @@ impl Session {
 
     /// Adds parts and cost lines; a line without an id gets a new one.
     pub fn add_parts_cost(&self, slip_id: &str, lines: &[CostLine]) -> Result<Slip> {
-        let lines = lines
-            .iter()
-            .map(|line| CostLine {
-                id: if line.id.is_empty() { uuid::Uuid::now_v7().to_string() } else { line.id.clone() },
-                ..line.clone()
-            })
-            .collect();
-        self.act(slip_id, VisitOp::AddPartsCost(PartsCost { lines }))
+        self.act(slip_id, VisitOp::AddPartsCost(PartsCost { lines: with_ids(lines) }))
     }
 
     /// Captures the customer's sign-off from the strokes of their signature: renders the PNG,
@@ -177,6 +170,48 @@ impl Session {
             // The content is built from the local view; a sign-off that fails validation is
             // refused before anything is queued.
             Ok(VisitOp::CaptureSignOff(SignOff::try_from(&signoff::seal(&secret, local, draft))?))
+        })
+    }
+
+    /// Drafts a quote for billable work; returns the slip, whose quotes end with it. A line
+    /// without an id gets a new one.
+    pub fn draft_quote(&self, slip_id: &str, lines: &[CostLine]) -> Result<Slip> {
+        let draft = QuoteDraft { id: uuid::Uuid::now_v7().to_string(), lines: with_ids(lines) };
+        self.enqueue(slip_id, Vec::new(), |_| Ok(VisitOp::DraftQuote(draft)))
+    }
+
+    /// The customer accepts (or declines) a quote on the phone: the signature is rendered, and
+    /// the quote as the phone shows it is sealed with the device key, as for the sign-off.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_quote(
+        &self,
+        slip_id: &str,
+        quote_id: &str,
+        accepted: bool,
+        signer_name: &str,
+        strokes: &[Vec<StrokePoint>],
+        canvas_width: u32,
+        canvas_height: u32,
+    ) -> Result<Slip> {
+        let png = render_png(strokes, canvas_width, canvas_height)?;
+        let png_sha256 = signoff::sha256_hex(&png);
+        let (secret, _) = self.engine.device_key(&*self.engine.lock()?)?;
+        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
+        let signed_at = self.engine.now_ms();
+        let blobs = vec![(png_sha256.clone(), "image/png", png)];
+        self.enqueue(slip_id, blobs, |local| {
+            let draft = pb::QuoteDecisionOp {
+                quote_id: quote_id.to_owned(),
+                accepted,
+                signer_name: signer_name.trim().to_owned(),
+                signature_png_sha256: png_sha256.clone(),
+                device_id: device_id.clone(),
+                signed_at: Some(timestamp(signed_at)),
+                ..Default::default()
+            };
+            let sealed = signoff::seal_quote(&secret, local, draft)
+                .ok_or_else(|| SdkError::invalid("quote_id", "the slip has no such quote"))?;
+            Ok(VisitOp::DecideQuote(QuoteDecision::try_from(&sealed)?))
         })
     }
 
@@ -253,6 +288,17 @@ impl Session {
         self.engine.after_write();
         Ok(Slip::from_wire(&next))
     }
+}
+
+/// The lines, each with an id: a line without one gets a new one.
+fn with_ids(lines: &[CostLine]) -> Vec<CostLine> {
+    lines
+        .iter()
+        .map(|line| CostLine {
+            id: if line.id.is_empty() { uuid::Uuid::now_v7().to_string() } else { line.id.clone() },
+            ..line.clone()
+        })
+        .collect()
 }
 
 /// Photos as attachments: JPEG or PNG images of bounded size (`onsite_core::image`).

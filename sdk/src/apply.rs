@@ -3,7 +3,7 @@
 //! it arrives; until then the engineer sees what they did.
 
 use onsite_core::op::{CostLine, DeviceAction, VisitOp};
-use onsite_core::quote::Charge;
+use onsite_core::quote::{Charge, QuoteFacts};
 use onsite_core::slip::{Actor, Role, Slip};
 use onsite_proto::convert::{self, WireEnum};
 use onsite_proto::v1 as pb;
@@ -38,13 +38,14 @@ fn domain(slip: &pb::Slip) -> Result<Slip> {
             .map(|t| convert::datetime(t, "appointment.arrived_at"))
             .transpose()?,
         root_cause: slip.fix.as_ref().and_then(|f| WireEnum::from_wire(f.root_cause)),
-        // What the customer accepted, as the server's quotes say; a draft covers nothing.
-        quoted: slip
+        quotes: slip
             .quotes
             .iter()
-            .filter(|q| q.accepted)
-            .flat_map(|q| q.lines.iter())
-            .filter_map(|l| Charge::of(&CostLine::from(l).stored()))
+            .map(|q| QuoteFacts {
+                id: q.id.clone(),
+                charges: q.lines.iter().filter_map(|l| Charge::of(&CostLine::from(l).stored())).collect(),
+                decision: (q.accepted || q.rejected).then_some(q.accepted),
+            })
             .collect(),
     })
 }
@@ -88,6 +89,28 @@ pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId
         VisitOp::LogBackup(b) => next.backups.push((&b.stored()).into()),
         VisitOp::RecordFix(f) => next.fix = Some(f.into()),
         VisitOp::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().map(|l| (&billable(l)).into())),
+        VisitOp::DraftQuote(q) => {
+            let total = onsite_core::quote::total(&q.lines)?;
+            next.quotes.push(pb::Quote {
+                id: q.id.clone(),
+                slip_id: slip.id.clone(),
+                // Everything quoted is billable, as the server shows it.
+                lines: q.lines.iter().map(|l| (&CostLine { billable: true, ..l.stored() }).into()).collect(),
+                total: Some(pb::Money { minor_units: total.minor_units, currency_code: total.currency.to_string() }),
+                create_time: op.device_time,
+                ..Default::default()
+            });
+        }
+        VisitOp::DecideQuote(d) => {
+            if let Some(quote) = next.quotes.iter_mut().find(|q| q.id == d.quote_id) {
+                quote.accepted = d.accepted;
+                quote.rejected = !d.accepted;
+                quote.decided_at = op.device_time;
+                quote.decided_by_name = d.signer_name.trim().to_owned();
+                quote.channel = pb::QuoteChannel::OnDevice as i32;
+                quote.signature_png_sha256 = d.signature_png_sha256.clone();
+            }
+        }
         VisitOp::CaptureSignOff(s) => next.sign_off = Some(s.into()),
         VisitOp::Confirm | VisitOp::StartTravel | VisitOp::Complete => {}
     }

@@ -159,7 +159,7 @@ mod tests {
             version: 1,
             warranty_end: None,
             root_cause: None,
-            quoted: "[]".into(),
+            quote_facts: "[]".into(),
         }
     }
 

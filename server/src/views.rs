@@ -195,6 +195,8 @@ pub fn quote(q: &quote::Model) -> pb::Quote {
         recorded_by: q.recorded_by.clone().unwrap_or_default(),
         created_by: q.created_by.clone(),
         create_time: ts(q.created_at_us),
+        signature_png_sha256: q.signature_png_sha256.clone(),
+        signature_verified: q.signature_verified,
     }
 }
 

@@ -217,11 +217,15 @@ async fn seed_version_1(db: &DatabaseConnection) {
         version: if done { 9 } else { 3 },
         warranty_end: None,
         root_cause: None,
-        quoted: String::new(),
+        quote_facts: String::new(),
     };
     // Version 1 knew nothing of warranties and quotes on the slip.
-    let old =
-        |m: slip::Model| slip::ActiveModel { warranty_end: NotSet, root_cause: NotSet, quoted: NotSet, ..m.into() };
+    let old = |m: slip::Model| slip::ActiveModel {
+        warranty_end: NotSet,
+        root_cause: NotSet,
+        quote_facts: NotSet,
+        ..m.into()
+    };
     insert(db, old(slip(SLIP, 1, "completed", true))).await;
     insert(db, old(slip(DISPATCHED, 2, "dispatched", false))).await;
     let audit = slip_event::Model {

@@ -526,6 +526,9 @@ fn unary_verdict(w: &World, slip_id: &str, case: &Case) -> Verdict {
             status_verdict(rt.block_on(w.f.server.engineers().report_location(authed(token, r))))
         }
         Payload::Withdrawn(_) => panic!("cases are the engineer's actions; only the sync engine withdraws"),
+        // Quotes drafted and decided on the phone have no unary RPC: the desk's QuoteService
+        // is another path (tests/tests/quotes.rs).
+        Payload::DraftQuote(_) | Payload::DecideQuote(_) => panic!("no case drafts or decides a quote"),
     }
 }
 

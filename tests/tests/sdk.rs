@@ -473,6 +473,52 @@ fn the_phone_decides_who_pays_offline_as_the_server_does() {
     }
 }
 
+/// Out of warranty and offline, the engineer drafts a quote on the phone and the customer
+/// accepts it there with their signature; the billable lines it covers go in at once, the
+/// visit completes, and after the sync the server holds the quote as accepted on the device,
+/// its seal verified, with every line flagged billable as the phone flagged it.
+#[test]
+fn a_quote_accepted_on_the_phone_offline_reaches_the_desk_sealed() {
+    let desk = Desk::new(Backend::Postgres);
+    let f = desk.f();
+    let (ticket, site_id) = desk.rt.block_on(f.lapsed_ticket());
+    let slip = desk.rt.block_on(f.dispatched_slip_at(&ticket, &site_id, &f.engineer_id));
+    let session = desk.signed_in_phone();
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    desk.proxy.set_online(false);
+    let steps = visit_steps(&slip.id);
+    for step in &steps[..6] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lines = parts();
+    let refused = session.add_parts_cost(&slip.id, &lines);
+    assert!(matches!(&refused, Err(SdkError::Refused { reason, .. }) if reason == "QUOTE_REQUIRED"), "{refused:?}");
+    let drafted = session.draft_quote(&slip.id, &lines).unwrap_or_else(|e| panic!("{e}"));
+    let quote = drafted.quotes.last().cloned().unwrap_or_else(|| panic!("the draft shows"));
+    assert_eq!(quote.total.as_ref().map(|t| (t.minor_units, t.currency_code.as_str())), Some((98_550, "CNY")));
+    assert!(!quote.accepted && !quote.rejected);
+    let accepted = session
+        .decide_quote(&slip.id, &quote.id, true, "Mr. Qian", &onsite_tests::visit::stroke(), 320, 120)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(accepted.quotes.iter().any(|q| q.id == quote.id && q.accepted));
+    let again = session.decide_quote(&slip.id, &quote.id, false, "Mr. Qian", &onsite_tests::visit::stroke(), 320, 120);
+    assert!(matches!(&again, Err(SdkError::Refused { reason, .. }) if reason == "QUOTE_DECIDED"), "{again:?}");
+    for step in &steps[6..] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    drain(&desk, &session);
+    assert!(session.needs_attention().is_ok_and(|a| a.is_empty()), "the server took everything the phone took");
+    let server = desk.server_slip(&slip.id);
+    assert_eq!(server.state, pb::SlipState::Completed as i32);
+    let held = server.quotes.iter().find(|q| q.id == quote.id).unwrap_or_else(|| panic!("the quote reached the desk"));
+    assert!(held.accepted && held.signature_verified, "{held:?}");
+    assert_eq!((held.channel(), held.decided_by_name.as_str()), (pb::QuoteChannel::OnDevice, "Mr. Qian"));
+    assert!(server.cost_lines.iter().all(|l| l.billable) && server.cost_lines.len() == 2);
+    assert!(server.sign_off.as_ref().is_some_and(|s| s.verified), "the report the customer signed has billable lines");
+    assert_converged(&session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}")), &server);
+}
+
 /// The engineer's van breaks down on the way: the desk sends someone else with a reason (and
 /// only with one), and what the first engineer recorded offline meanwhile is kept and flagged.
 #[test]

@@ -17,6 +17,7 @@ onsite_tests::conformance!(
     the_push_limit_is_advertised_and_enforced,
     another_engineers_slip_is_neither_read_nor_written_through_push,
     a_push_decides_each_op_on_what_the_ops_before_it_left,
+    quote_decisions_signed_on_the_phone_are_verified,
 );
 
 /// A registered device of the fixture's engineer.
@@ -616,4 +617,117 @@ fn blank_png() -> Vec<u8> {
     writer.write_image_data(&[255; 64 * 16]).unwrap_or_else(|e| panic!("{e}"));
     drop(writer);
     out
+}
+
+/// A quote drafted on the phone and decided there is sealed by the device key: a decision
+/// whose quote was altered after signing, signed by another key or whose content does not match
+/// its hash is refused and kept for the manager; the true one is verified, and the quote then
+/// covers the billable lines.
+async fn quote_decisions_signed_on_the_phone_are_verified(backend: Backend) {
+    use pb::op::Payload as P;
+    let f = Fixture::new(backend).await;
+    let (ticket, site_id) = f.lapsed_ticket().await;
+    let slip = f.dispatched_slip_at(&ticket, &site_id, &f.engineer_id).await;
+    let device_id = device(&f, &f.engineer).await;
+    let push = |ops: Vec<pb::Op>| pb::PushRequest { device_id: device_id.clone(), ops, device_time: None };
+    let fuser = pb::CostLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::CostKind::Part as i32,
+        description: "Fuser unit".into(),
+        part_number: "FU-1".into(),
+        quantity: 2,
+        unit_price: Some(pb::Money { minor_units: 45_000, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let quote_id = uuid::Uuid::now_v7().to_string();
+    let payloads = vec![
+        P::Confirm(pb::ConfirmSlipOp {}),
+        P::BookAppointment(pb::BookAppointmentOp {
+            window: Some(onsite_tests::window(5)),
+            contact_name: "Mr. Qian".into(),
+        }),
+        P::StartTravel(pb::StartTravelOp {}),
+        P::CheckIn(pb::CheckInOp { position: Some(pb::GeoPoint { latitude: 31.49, longitude: 120.31 }) }),
+        P::LogBackup(pb::BackupRecord {
+            kind: pb::BackupKind::Backup as i32,
+            location: "USB disk".into(),
+            ..Default::default()
+        }),
+        P::RecordFix(onsite_tests::visit::wire_fix()),
+        P::DraftQuote(pb::QuoteDraftOp { quote_id: quote_id.clone(), lines: vec![fuser.clone()] }),
+    ];
+    let ops = payloads.into_iter().zip(1..).map(|(payload, seq)| op(&device_id, seq, &slip.id, payload)).collect();
+    let pushed =
+        f.server.sync().push(authed(&f.engineer, push(ops))).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert!(pushed.results.iter().all(|r| r.outcome() == pb::OpOutcome::Applied), "{:?}", pushed.results);
+    let get = || pb::GetSlipRequest { id: slip.id.clone() };
+    let view =
+        f.server.slips().get_slip(authed(&f.engineer, get())).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(
+        view.quotes.iter().map(|q| (q.id.as_str(), q.total.as_ref().map(|t| t.minor_units))).collect::<Vec<_>>(),
+        [(quote_id.as_str(), Some(90_000))]
+    );
+
+    let png = onsite_tests::signature_png(2);
+    let decision = pb::QuoteDecisionOp {
+        quote_id: quote_id.clone(),
+        accepted: true,
+        signer_name: "Mr. Qian".into(),
+        signature_png_sha256: signoff::sha256_hex(&png),
+        device_id: device_id.clone(),
+        signed_at: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 }),
+        ..Default::default()
+    };
+    let seal = |key: &[u8; 32], view: &pb::Slip| {
+        signoff::seal_quote(key, view, decision.clone()).unwrap_or_else(|| panic!("the view has the quote"))
+    };
+    // The customer was shown a cheaper quote than the one on the server.
+    let mut cheaper = view.clone();
+    if let Some(total) = cheaper.quotes[0].total.as_mut() {
+        total.minor_units = 1;
+    }
+    let altered = seal(&[9; 32], &cheaper);
+    let other_key = seal(&[8; 32], &view);
+    let mut tampered = seal(&[9; 32], &view);
+    tampered.content[12] ^= 1;
+    let true_one = seal(&[9; 32], &view);
+    let ops = [altered, other_key, tampered, true_one.clone(), true_one]
+        .into_iter()
+        .map(P::DecideQuote)
+        .chain([P::AddPartsCost(pb::PartsCostOp {
+            lines: vec![pb::CostLine { id: uuid::Uuid::now_v7().to_string(), ..fuser }],
+        })])
+        .zip(8..)
+        .map(|(payload, seq)| op(&device_id, seq, &slip.id, payload))
+        .collect();
+    let pushed =
+        f.server.sync().push(authed(&f.engineer, push(ops))).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let outcomes: Vec<(pb::OpOutcome, &str)> =
+        pushed.results.iter().map(|r| (r.outcome(), r.error.as_ref().map_or("", |e| e.reason.as_str()))).collect();
+    let refused = |reason| (pb::OpOutcome::Rejected, reason);
+    assert_eq!(
+        outcomes,
+        [
+            refused("QUOTE_CONTENT_MISMATCH"),
+            refused("SIGNATURE_INVALID"),
+            refused("SIGNATURE_INVALID"),
+            (pb::OpOutcome::Applied, ""),
+            refused("QUOTE_DECIDED"),
+            (pb::OpOutcome::Applied, ""),
+        ]
+    );
+    let now = f.server.slips().get_slip(authed(&f.manager, get())).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    let quote = &now.quotes[0];
+    assert!(quote.accepted && quote.signature_verified, "{quote:?}");
+    assert_eq!((quote.channel(), quote.decided_by_name.as_str()), (pb::QuoteChannel::OnDevice, "Mr. Qian"));
+    assert_eq!(quote.signature_png_sha256, signoff::sha256_hex(&png));
+    assert!(now.cost_lines.iter().all(|l| l.billable) && now.cost_lines.len() == 1);
+    // The refused decisions are kept for the manager, never dropped.
+    let kept: Vec<&str> = now
+        .flagged_records
+        .iter()
+        .filter(|r| matches!(r.record, Some(pb::flagged_record::Record::QuoteDecision(_))))
+        .map(|r| r.reason.as_str())
+        .collect();
+    assert_eq!(kept, ["QUOTE_CONTENT_MISMATCH", "SIGNATURE_INVALID", "SIGNATURE_INVALID", "QUOTE_DECIDED"]);
 }

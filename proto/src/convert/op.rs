@@ -9,7 +9,7 @@ use onsite_core::DomainError;
 use onsite_core::error::{FieldViolation, Result};
 use onsite_core::op::{
     BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
-    PositionReport, Price, Reschedule, SignOff, VisitOp, Withdrawal,
+    PositionReport, Price, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp, Withdrawal,
 };
 
 use super::{WireEnum, datetime, geo_point, opt_timestamp, timestamp, window, wire_point, wire_window};
@@ -71,6 +71,10 @@ impl TryFrom<&Payload> for DeviceAction {
             Payload::AddPartsCost(pb::PartsCostOp { lines }) => {
                 Self::Visit(VisitOp::AddPartsCost(PartsCost { lines: cost_lines(lines) }))
             }
+            Payload::DraftQuote(pb::QuoteDraftOp { quote_id, lines }) => {
+                Self::Visit(VisitOp::DraftQuote(QuoteDraft { id: quote_id.clone(), lines: cost_lines(lines) }))
+            }
+            Payload::DecideQuote(d) => Self::Visit(VisitOp::DecideQuote(d.try_into()?)),
             Payload::CaptureSignOff(s) => Self::Visit(VisitOp::CaptureSignOff(s.try_into()?)),
             Payload::Complete(pb::CompleteSlipOp {}) => Self::Visit(VisitOp::Complete),
             Payload::ReportLocation(r) => Self::Positions(r.try_into()?),
@@ -114,6 +118,11 @@ impl From<&VisitOp> for Payload {
             VisitOp::AddPartsCost(p) => {
                 Payload::AddPartsCost(pb::PartsCostOp { lines: p.lines.iter().map(Into::into).collect() })
             }
+            VisitOp::DraftQuote(q) => Payload::DraftQuote(pb::QuoteDraftOp {
+                quote_id: q.id.clone(),
+                lines: q.lines.iter().map(Into::into).collect(),
+            }),
+            VisitOp::DecideQuote(d) => Payload::DecideQuote(d.into()),
             VisitOp::CaptureSignOff(s) => Payload::CaptureSignOff(s.into()),
             VisitOp::Complete => Payload::Complete(pb::CompleteSlipOp {}),
         }
@@ -293,6 +302,51 @@ impl From<&SignOff> for pb::SignOff {
             signed_at: opt_timestamp(s.signed_at),
             verified: false,
             report_content: s.report_content.clone(),
+        }
+    }
+}
+
+impl TryFrom<&pb::QuoteDecisionOp> for QuoteDecision {
+    type Error = DomainError;
+
+    fn try_from(wire: &pb::QuoteDecisionOp) -> Result<Self> {
+        let pb::QuoteDecisionOp {
+            quote_id,
+            accepted,
+            signer_name,
+            signature_png_sha256,
+            content_sha256,
+            content,
+            device_signature,
+            device_id,
+            signed_at,
+        } = wire;
+        Ok(Self {
+            quote_id: quote_id.clone(),
+            accepted: *accepted,
+            signer_name: signer_name.clone(),
+            signature_png_sha256: signature_png_sha256.clone(),
+            content_sha256: content_sha256.clone(),
+            content: content.clone(),
+            device_signature: device_signature.clone(),
+            device_id: device_id.clone(),
+            signed_at: opt_datetime(signed_at.as_ref(), "decision.signed_at")?,
+        })
+    }
+}
+
+impl From<&QuoteDecision> for pb::QuoteDecisionOp {
+    fn from(d: &QuoteDecision) -> Self {
+        Self {
+            quote_id: d.quote_id.clone(),
+            accepted: d.accepted,
+            signer_name: d.signer_name.clone(),
+            signature_png_sha256: d.signature_png_sha256.clone(),
+            content_sha256: d.content_sha256.clone(),
+            content: d.content.clone(),
+            device_signature: d.device_signature.clone(),
+            device_id: d.device_id.clone(),
+            signed_at: opt_timestamp(d.signed_at),
         }
     }
 }

@@ -1,14 +1,16 @@
-//! Quotes for billable work: drafted for an open slip, decided once by the customer.
+//! Quotes for billable work: drafted for an open slip, decided once by the customer, at the
+//! desk (by phone or e-mail) or on the engineer's phone (signed and sealed, as a visit op).
 //!
-//! An accepted quote's charges are copied onto its slip (`slips.quoted`), where the state
-//! machine checks every billable cost line against them, in memory, as the phone does offline.
-//! Drafting or deciding a quote changes the slip's view, so both move the slip's version; the
-//! caller appends the board event (`lifecycle`).
+//! Each quote's charges and decision are also kept on its slip (`slips.quote_facts`), where
+//! the state machine checks every billable cost line against the accepted ones, in memory, as
+//! the phone does offline. Drafting or deciding a quote changes the slip's view, so both move
+//! the slip's version; the caller appends the board event (`lifecycle`).
 
 use chrono::{DateTime, Utc};
 use onsite_core::id::QuoteId;
+use onsite_core::money::Currency;
 use onsite_core::op::{Code, CostLine, Price};
-use onsite_core::quote::{Charge, total};
+use onsite_core::quote::{Charge, QuoteFacts, total};
 use onsite_core::slip::{CostKind, SlipState};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
@@ -93,11 +95,142 @@ pub fn lines(model: &quote::Model) -> Result<Vec<StoredLine>> {
     serde_json::from_str(&model.lines).map_err(|_| Error::Internal(format!("quote {} has bad lines", model.id)))
 }
 
-/// The charges of the quotes accepted for a slip, as stored on the slip.
-pub fn quoted(slip: &slip::Model) -> Result<Vec<Charge>> {
-    let stored: Vec<StoredLine> = serde_json::from_str(&slip.quoted)
-        .map_err(|_| Error::Internal(format!("slip {} has bad quoted charges", slip.id)))?;
-    Ok(stored.iter().filter_map(|l| Charge::of(&l.cost_line())).collect())
+/// A quote's facts as kept on its slip (JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredFacts {
+    id: String,
+    decision: Option<bool>,
+    charges: Vec<StoredCharge>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredCharge {
+    kind: String,
+    item: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    currency: String,
+}
+
+/// The facts of a slip's quotes, as the state machine reads them.
+pub fn facts(slip: &slip::Model) -> Result<Vec<QuoteFacts>> {
+    let bad = || Error::Internal(format!("slip {} has bad quote facts", slip.id));
+    let stored: Vec<StoredFacts> = serde_json::from_str(&slip.quote_facts).map_err(|_| bad())?;
+    stored
+        .into_iter()
+        .map(|q| {
+            let charges = q
+                .charges
+                .into_iter()
+                .map(|c| {
+                    Some(Charge {
+                        kind: c.kind.parse::<CostKind>().ok()?,
+                        item: c.item,
+                        quantity: c.quantity,
+                        unit_price_minor: c.unit_price_minor,
+                        currency: Currency::parse(&c.currency, "currency").ok()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(bad)?;
+            Ok(QuoteFacts { id: q.id, charges, decision: q.decision })
+        })
+        .collect()
+}
+
+/// The facts of a slip's quotes as stored on the slip.
+pub fn encode_facts(quotes: &[QuoteFacts]) -> Result<String> {
+    let stored: Vec<StoredFacts> = quotes
+        .iter()
+        .map(|q| StoredFacts {
+            id: q.id.clone(),
+            decision: q.decision,
+            charges: q
+                .charges
+                .iter()
+                .map(|c| StoredCharge {
+                    kind: c.kind.as_str().to_owned(),
+                    item: c.item.clone(),
+                    quantity: c.quantity,
+                    unit_price_minor: c.unit_price_minor,
+                    currency: c.currency.to_string(),
+                })
+                .collect(),
+        })
+        .collect();
+    serde_json::to_string(&stored).map_err(|e| Error::Internal(format!("encoding quote facts: {e}")))
+}
+
+/// A quote drafted on the phone, as a row: the device's id, the lines in their stored form and
+/// the total the core computed. `slip_id` and `created_by` are filled in when it is stored.
+pub fn drafted(id: &str, lines: &[CostLine], at_us: i64) -> Result<quote::Model> {
+    let total = total(lines)?;
+    let stored: Vec<StoredLine> = lines.iter().map(StoredLine::of).collect();
+    Ok(quote::Model {
+        id: id.to_owned(),
+        slip_id: String::new(),
+        lines: encode(&stored)?,
+        total_minor: total.minor_units,
+        currency: total.currency.to_string(),
+        state: OPEN.to_owned(),
+        channel: None,
+        decided_by_name: String::new(),
+        confirmation: String::new(),
+        recorded_by: None,
+        decided_at_us: None,
+        created_by: String::new(),
+        created_at_us: at_us,
+        version: 1,
+        signature_png_sha256: String::new(),
+        content_sha256: String::new(),
+        content: None,
+        device_signature: None,
+        device_id: None,
+        signature_verified: false,
+    })
+}
+
+/// A decision signed on the phone, as it changes its quote's row.
+#[derive(Clone, Debug)]
+pub struct SignedDecision {
+    pub quote_id: String,
+    pub accepted: bool,
+    pub signer_name: String,
+    pub decided_at_us: i64,
+    pub signature_png_sha256: String,
+    pub content_sha256: String,
+    pub content: Vec<u8>,
+    pub device_signature: Vec<u8>,
+    pub device_id: String,
+    /// Set once the device signature verified against the quote the server holds.
+    pub verified: bool,
+    /// Who recorded it (the engineer's user id); filled in when it is stored.
+    pub recorded_by: String,
+}
+
+/// Stores a decision signed on the phone on its quote's row. The state machine decided it, so
+/// the quote is open; the row's version moves on.
+pub async fn record_signed(db: &impl ConnectionTrait, d: SignedDecision) -> Result<()> {
+    let row = quote::Entity::find_by_id(d.quote_id.clone()).one(db).await?;
+    let current = row.ok_or_else(|| Error::not_found("quote", &d.quote_id))?;
+    let changes = quote::ActiveModel {
+        state: Set((if d.accepted { ACCEPTED } else { REJECTED }).to_owned()),
+        channel: Set(Some(Channel::OnDevice.as_str().to_owned())),
+        decided_by_name: Set(d.signer_name.trim().to_owned()),
+        confirmation: Set(format!("signed on device {}", d.device_id)),
+        recorded_by: Set(Some(d.recorded_by)),
+        decided_at_us: Set(Some(d.decided_at_us)),
+        version: Set(current.version + 1),
+        signature_png_sha256: Set(d.signature_png_sha256),
+        content_sha256: Set(d.content_sha256),
+        content: Set(Some(d.content)),
+        device_signature: Set(Some(d.device_signature)),
+        device_id: Set(Some(d.device_id)),
+        signature_verified: Set(d.verified),
+        ..Default::default()
+    };
+    quote::Entity::update_many().set(changes).filter(quote::Column::Id.eq(current.id.as_str())).exec(db).await?;
+    Ok(())
 }
 
 /// A quote drafted for `slip_id`, which the caller may see and which is still being worked.
@@ -110,29 +243,19 @@ pub async fn create(
     now: DateTime<Utc>,
     request_id: &str,
 ) -> Result<(quote::Model, slip::Model)> {
-    let total = total(lines)?;
     let current = slips::load_visible(db, caller, slip_id).await?;
     ensure_open(&current)?;
-    let stored: Vec<StoredLine> = lines.iter().map(StoredLine::of).collect();
     let model = quote::Model {
-        id: QuoteId::new().to_string(),
         slip_id: current.id.clone(),
-        lines: encode(&stored)?,
-        total_minor: total.minor_units,
-        currency: total.currency.to_string(),
-        state: OPEN.to_owned(),
-        channel: None,
-        decided_by_name: String::new(),
-        confirmation: String::new(),
-        recorded_by: None,
-        decided_at_us: None,
         created_by: caller.user_id.to_string(),
-        created_at_us: to_us(now),
-        version: 1,
+        ..drafted(&QuoteId::new().to_string(), lines, to_us(now))?
     };
     quote::Entity::insert(quote::ActiveModel::from(model.clone())).exec(db).await?;
-    let slip = touch(db, &current, None, now).await?;
-    let detail = format!("quote {}: {} line(s), {}", model.id, stored.len(), amount(&model));
+    let charges = lines.iter().filter_map(|l| Charge::of(&l.stored())).collect();
+    let slip =
+        touch(db, &current, |quotes| quotes.push(QuoteFacts { id: model.id.clone(), charges, decision: None }), now)
+            .await?;
+    let detail = format!("quote {}: {} line(s), {}", model.id, lines.len(), amount(&model));
     audit(db, &slip, caller, "create_quote", detail, now, request_id).await?;
     Ok((model, slip))
 }
@@ -185,8 +308,12 @@ pub async fn decide(
     if updated.rows_affected == 0 {
         return Err(Error::StaleEtag { resource: "quote" });
     }
-    let accepted = d.accepted.then(|| lines(&current)).transpose()?;
-    let slip = touch(db, &slip, accepted.as_deref(), now).await?;
+    let decide = |quotes: &mut Vec<QuoteFacts>| {
+        if let Some(q) = quotes.iter_mut().find(|q| q.id == current.id) {
+            q.decision = Some(d.accepted);
+        }
+    };
+    let slip = touch(db, &slip, decide, now).await?;
     let detail = format!(
         "quote {}: {} by {} ({}): {}",
         current.id,
@@ -240,19 +367,17 @@ fn ensure_open(slip: &slip::Model) -> Result<()> {
     }
 }
 
-/// Moves the slip one version on, adding `accepted` lines to its quoted charges.
+/// Moves the slip one version on, with its quote facts changed by `change`.
 async fn touch(
     db: &impl ConnectionTrait,
     current: &slip::Model,
-    accepted: Option<&[StoredLine]>,
+    change: impl FnOnce(&mut Vec<QuoteFacts>),
     now: DateTime<Utc>,
 ) -> Result<slip::Model> {
     let mut saved = current.clone();
-    if let Some(lines) = accepted {
-        let mut quoted: Vec<StoredLine> = serde_json::from_str(&current.quoted).unwrap_or_default();
-        quoted.extend_from_slice(lines);
-        saved.quoted = encode(&quoted)?;
-    }
+    let mut quotes = facts(current)?;
+    change(&mut quotes);
+    saved.quote_facts = encode_facts(&quotes)?;
     saved.version = current.version + 1;
     saved.updated_at_us = to_us(now);
     if !slips::write_row(db, &saved, current.version).await? {

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QuerySelect};
 
+use super::quotes::SignedDecision;
 use crate::caller::Caller;
 use crate::error::Result;
-use crate::store::entities::{backup, cost_line, fix, sign_off, slip, slip_event};
+use crate::store::entities::{backup, cost_line, fix, quote, sign_off, slip, slip_event};
 use crate::store::to_us;
 
 /// A record a visit adds, validated before the transaction starts.
@@ -20,6 +21,10 @@ pub enum NewRecord {
     Fix(fix::Model),
     Costs(Vec<cost_line::Model>),
     SignOff(sign_off::Model),
+    /// A quote drafted on the phone.
+    Quote(quote::Model),
+    /// The customer's decision on a quote, signed on the phone.
+    QuoteDecision(SignedDecision),
 }
 
 impl NewRecord {
@@ -53,6 +58,8 @@ impl NewRecord {
                     .collect(),
             ),
             Self::SignOff(s) => Self::SignOff(sign_off::Model { slip_id: slip.id.clone(), recorded_by: by, ..s }),
+            Self::Quote(q) => Self::Quote(quote::Model { slip_id: slip.id.clone(), created_by: by, ..q }),
+            Self::QuoteDecision(d) => Self::QuoteDecision(SignedDecision { recorded_by: by, ..d }),
         }
     }
 }
@@ -77,6 +84,8 @@ pub struct Stored {
     pub fixes: Vec<fix::Model>,
     pub cost_lines: Vec<cost_line::Model>,
     pub sign_offs: Vec<sign_off::Model>,
+    pub quotes: Vec<quote::Model>,
+    pub quote_decisions: Vec<SignedDecision>,
     pub events: Vec<slip_event::Model>,
 }
 
@@ -89,6 +98,8 @@ impl Stored {
             NewRecord::Fix(f) => self.fixes.push(f),
             NewRecord::Costs(lines) => self.cost_lines.extend(lines),
             NewRecord::SignOff(s) => self.sign_offs.push(s),
+            NewRecord::Quote(q) => self.quotes.push(q),
+            NewRecord::QuoteDecision(d) => self.quote_decisions.push(d),
         }
     }
 
@@ -98,7 +109,12 @@ impl Stored {
         insert_rows::<backup::ActiveModel>(db, std::mem::take(&mut self.backups)).await?;
         insert_rows::<fix::ActiveModel>(db, std::mem::take(&mut self.fixes)).await?;
         insert_rows::<cost_line::ActiveModel>(db, std::mem::take(&mut self.cost_lines)).await?;
-        insert_rows::<sign_off::ActiveModel>(db, std::mem::take(&mut self.sign_offs)).await
+        insert_rows::<sign_off::ActiveModel>(db, std::mem::take(&mut self.sign_offs)).await?;
+        insert_rows::<quote::ActiveModel>(db, std::mem::take(&mut self.quotes)).await?;
+        for decision in std::mem::take(&mut self.quote_decisions) {
+            super::quotes::record_signed(db, decision).await?;
+        }
+        Ok(())
     }
 }
 
@@ -123,6 +139,7 @@ pub struct RecordIds {
     pub backups: HashSet<String>,
     pub fixes: HashSet<String>,
     pub cost_lines: HashSet<String>,
+    pub quotes: HashSet<String>,
 }
 
 impl RecordIds {
@@ -132,6 +149,7 @@ impl RecordIds {
             backups: taken::<backup::Entity, _>(db, backup::Column::Id, &given.backups).await?,
             fixes: taken::<fix::Entity, _>(db, fix::Column::Id, &given.fixes).await?,
             cost_lines: taken::<cost_line::Entity, _>(db, cost_line::Column::Id, &given.cost_lines).await?,
+            quotes: taken::<quote::Entity, _>(db, quote::Column::Id, &given.quotes).await?,
         })
     }
 
@@ -142,7 +160,8 @@ impl RecordIds {
             NewRecord::Backup(b) => (&mut self.backups, vec![&b.id]),
             NewRecord::Fix(f) => (&mut self.fixes, vec![&f.id]),
             NewRecord::Costs(lines) => (&mut self.cost_lines, lines.iter().map(|c| &c.id).collect()),
-            NewRecord::None | NewRecord::SignOff(_) => return true,
+            NewRecord::Quote(q) => (&mut self.quotes, vec![&q.id]),
+            NewRecord::None | NewRecord::SignOff(_) | NewRecord::QuoteDecision(_) => return true,
         };
         let mut seen = HashSet::new();
         if ids.iter().any(|id| set.contains(*id) || !seen.insert(*id)) {

@@ -65,7 +65,7 @@ pub fn domain(m: &slip::Model) -> Result<Slip> {
         warranty_end: m.warranty_end.as_deref().map(str::parse).transpose().map_err(|_| bad("warranty end"))?,
         arrived_at: m.arrived_at_us.map(from_us),
         root_cause: m.root_cause.as_deref().map(str::parse).transpose().map_err(|()| bad("root cause"))?,
-        quoted: super::quotes::quoted(m)?,
+        quotes: super::quotes::facts(m)?,
     })
 }
 
@@ -130,7 +130,7 @@ pub async fn create(
         version: 1,
         warranty_end: warranty_end(db, &ticket).await?.map(|d| d.to_string()),
         root_cause: None,
-        quoted: "[]".to_owned(),
+        quote_facts: "[]".to_owned(),
     };
     slip::Entity::insert(slip::ActiveModel::from(model.clone())).exec(db).await?;
     let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };
@@ -235,6 +235,7 @@ pub fn plan(
         backup_kind: Set(slip.backup.map(|b| b.as_str().to_owned())),
         fix_outcome: Set(slip.fix.map(|f| f.as_str().to_owned())),
         root_cause: Set(slip.root_cause.map(|c| c.as_str().to_owned())),
+        quote_facts: Set(super::quotes::encode_facts(&slip.quotes)?),
         signed_off: Set(slip.signed_off),
         version: Set(current.version + 1),
         updated_at_us: Set(to_us(act.now)),

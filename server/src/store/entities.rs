@@ -329,8 +329,8 @@ entity!(
         pub warranty_end: Option<String>,
         /// The root cause of the recorded fix.
         pub root_cause: Option<String>,
-        /// The charges of the accepted quotes, JSON (see `repo::quotes`).
-        pub quoted: String,
+        /// The quotes' charges and decisions, JSON (see `repo::quotes`).
+        pub quote_facts: String,
     }
 );
 
@@ -353,6 +353,13 @@ entity!(
         pub created_by: String,
         pub created_at_us: i64,
         pub version: i64,
+        /// For a decision signed on the phone: the seal, as for a sign-off.
+        pub signature_png_sha256: String,
+        pub content_sha256: String,
+        pub content: Option<Vec<u8>>,
+        pub device_signature: Option<Vec<u8>>,
+        pub device_id: Option<String>,
+        pub signature_verified: bool,
     }
 );
 

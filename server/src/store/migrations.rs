@@ -277,11 +277,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "warranty_and_quotes",
         common: &[
             // The facts who pays is decided on (onsite_core::warranty), kept on the slip so a push
-            // decides in memory: the warranty's last day, the fix's root cause, and the charges of
-            // the quotes the customer accepted (JSON).
+            // decides in memory: the warranty's last day, the fix's root cause, and its quotes'
+            // charges and decisions (JSON).
             "ALTER TABLE slips ADD COLUMN warranty_end TEXT",
             "ALTER TABLE slips ADD COLUMN root_cause TEXT",
-            "ALTER TABLE slips ADD COLUMN quoted TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE slips ADD COLUMN quote_facts TEXT NOT NULL DEFAULT '[]'",
             "UPDATE slips SET warranty_end = COALESCE(
                 (SELECT p.warranty_end FROM tickets t JOIN installed_products p ON p.id = t.product_id
                     WHERE t.id = slips.ticket_id),
@@ -293,7 +293,9 @@ pub const MIGRATIONS: &[Migration] = &[
                 lines TEXT NOT NULL, total_minor BIGINT NOT NULL, currency TEXT NOT NULL, state TEXT NOT NULL,
                 channel TEXT, decided_by_name TEXT NOT NULL, confirmation TEXT NOT NULL, recorded_by TEXT,
                 decided_at_us BIGINT, created_by TEXT NOT NULL, created_at_us BIGINT NOT NULL,
-                version BIGINT NOT NULL)",
+                version BIGINT NOT NULL, signature_png_sha256 TEXT NOT NULL DEFAULT '',
+                content_sha256 TEXT NOT NULL DEFAULT '', content {blob}, device_signature {blob},
+                device_id TEXT, signature_verified BOOLEAN NOT NULL DEFAULT FALSE)",
             "CREATE INDEX quotes_by_slip ON quotes (slip_id, id)",
         ],
         sqlite: &[],

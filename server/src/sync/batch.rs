@@ -170,6 +170,7 @@ fn record_ids(ops: &[pb::Op]) -> RecordIds {
             Payload::LogBackup(b) => (&mut ids.backups, vec![&b.id]),
             Payload::RecordFix(f) => (&mut ids.fixes, vec![&f.id]),
             Payload::AddPartsCost(p) => (&mut ids.cost_lines, p.lines.iter().map(|l| &l.id).collect()),
+            Payload::DraftQuote(q) => (&mut ids.quotes, vec![&q.quote_id]),
             _ => continue,
         };
         set.extend(given.into_iter().filter(|id| !id.is_empty()).cloned());

@@ -351,6 +351,8 @@ fn fact_record(payload: &Payload) -> Option<pb::flagged_record::Record> {
         Payload::RecordFix(f) => Some(Record::Fix(f.clone())),
         Payload::AddPartsCost(p) => Some(Record::CostLines(pb::CostLines { lines: p.lines.clone() })),
         Payload::CaptureSignOff(s) => Some(Record::SignOff(s.clone())),
+        Payload::DraftQuote(q) => Some(Record::QuoteDraft(q.clone())),
+        Payload::DecideQuote(d) => Some(Record::QuoteDecision(d.clone())),
         _ => None,
     }
 }

@@ -15,6 +15,7 @@ use super::Step;
 use crate::error::Result;
 use crate::repo::engineers::Fix;
 use crate::repo::join_lines;
+use crate::repo::quotes::{self, SignedDecision};
 use crate::repo::records::NewRecord;
 use crate::repo::slips::Origin;
 use crate::store::entities::{backup, cost_line, fix, sign_off};
@@ -126,6 +127,29 @@ pub(crate) fn step(op: &VisitOp, signature_png: Option<&[u8]>, ctx: &Context<'_>
             let lines: Vec<_> = p.lines.iter().map(|line| cost_line_model(&line.stored(), at)).collect();
             step.detail(format!("{} line(s)", lines.len())).record(NewRecord::Costs(lines))
         }
+        VisitOp::DraftQuote(q) => {
+            let model = quotes::drafted(&q.id, &q.lines, to_us(ctx.happened_at()?))?;
+            let detail = format!("quote {}: {} line(s), {} {}", q.id, q.lines.len(), model.total_minor, model.currency);
+            step.detail(detail).record(NewRecord::Quote(model))
+        }
+        VisitOp::DecideQuote(d) => {
+            let verb = if d.accepted { "accepted" } else { "declined" };
+            let detail = format!("quote {}: {verb} by {} on the phone", d.quote_id, d.signer_name.trim());
+            let decision = SignedDecision {
+                quote_id: d.quote_id.clone(),
+                accepted: d.accepted,
+                signer_name: d.signer_name.clone(),
+                decided_at_us: ctx.record_time(d.signed_at, "decision.signed_at")?,
+                signature_png_sha256: d.signature_png_sha256.clone(),
+                content_sha256: d.content_sha256.clone(),
+                content: d.content.clone(),
+                device_signature: d.device_signature.clone(),
+                device_id: d.device_id.clone(),
+                verified: false,
+                recorded_by: String::new(),
+            };
+            step.detail(detail).record(NewRecord::QuoteDecision(decision))
+        }
         VisitOp::CaptureSignOff(s) => {
             let model = sign_off_model(s, signature_png, ctx)?;
             step.detail(format!("signed by {}", model.signer_name)).record(NewRecord::SignOff(model))
@@ -153,6 +177,8 @@ fn method(op: &VisitOp) -> &'static str {
         VisitOp::LogBackup(_) => "LogBackup",
         VisitOp::RecordFix(_) => "RecordFix",
         VisitOp::AddPartsCost(_) => "AddPartsCost",
+        VisitOp::DraftQuote(_) => "DraftQuote",
+        VisitOp::DecideQuote(_) => "DecideQuote",
         VisitOp::CaptureSignOff(_) => "CaptureSignOff",
         VisitOp::Complete => "CompleteSlip",
     }

@@ -114,6 +114,7 @@ pub(crate) fn checks_database(action: &SlipAction) -> bool {
             | SlipAction::BookAppointment { .. }
             | SlipAction::Reschedule { .. }
             | SlipAction::CaptureSignOff
+            | SlipAction::DecideQuote { .. }
             | SlipAction::Complete
     )
 }
@@ -152,6 +153,15 @@ pub(crate) async fn apply(
                 repo::domain(&current)?.decide(&caller.actor(), &action)?;
                 let view = full_view(txn, &current).await?;
                 signature::verify(txn, caller, &view, sign_off).await?;
+            }
+        }
+        SlipAction::DecideQuote { .. } => {
+            if let NewRecord::QuoteDecision(decision) = &mut record {
+                let current = repo::load(txn, &slip_id).await?;
+                // Only a decision that could be applied is worth verifying against the quote.
+                repo::domain(&current)?.decide(&caller.actor(), &action)?;
+                let view = full_view(txn, &current).await?;
+                signature::verify_quote(txn, caller, &view, decision).await?;
             }
         }
         SlipAction::Complete => {
