@@ -75,6 +75,10 @@ mirror!(SlipState <=> SlipState {
 mirror!(BackupKind <=> BackupKind { Backup, Waiver });
 mirror!(FixOutcome <=> FixOutcome { Resolved, PartlyResolved, Unresolved });
 mirror!(CostKind <=> CostKind { Part, Material, Labour, Travel, Transport });
+mirror!(RootCause <=> RootCause {
+    HardwareDamage, SoftwareDefect, ConfigurationError, Network, OperationUsage, ThirdPartyPart,
+    ManufacturingDefect, AssemblyDefect, MaterialDefect,
+});
 
 /// A data backup, or the customer's refusal to have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -92,6 +96,23 @@ pub enum FixOutcome {
     PartlyResolved,
     Unresolved,
     /// An outcome this app version does not know; refused as input.
+    Unknown,
+}
+
+/// The class of the fault's root cause. In warranty, it decides who pays: the product's own
+/// defects (manufacture, assembly, material, software) are free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RootCause {
+    HardwareDamage,
+    SoftwareDefect,
+    ConfigurationError,
+    Network,
+    OperationUsage,
+    ThirdPartyPart,
+    ManufacturingDefect,
+    AssemblyDefect,
+    MaterialDefect,
+    /// Not diagnosed, or a class this app version does not know; sent as not given.
     Unknown,
 }
 
@@ -117,6 +138,37 @@ pub enum Satisfaction {
     Dissatisfied,
     /// A value this app version does not know; sent as not given.
     Unknown,
+}
+
+/// Who pays for the visit's work, decided by rule on the phone as on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Cover {
+    /// In warranty, a defect of the product: the customer pays nothing.
+    Free,
+    /// Billable: no warranty on record.
+    NoWarranty,
+    /// Billable: the warranty ended before the visit.
+    WarrantyEnded,
+    /// Billable: the warranty does not cover the cause (usage, a third-party part...).
+    CauseNotCovered,
+    /// In warranty; the fix's root cause decides.
+    Undecided,
+    /// A decision this app version does not know.
+    Unknown,
+}
+
+/// A quote for billable work, and the customer's decision.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct QuoteInfo {
+    pub id: String,
+    pub lines: Vec<CostLine>,
+    /// The total in minor units, in `currency`.
+    pub total_minor: i64,
+    pub currency: String,
+    pub accepted: bool,
+    pub declined: bool,
+    /// Who decided at the customer.
+    pub decided_by: String,
 }
 
 /// A slip in the day's list.
@@ -184,12 +236,18 @@ pub struct SlipDetail {
     pub fix: Option<FixInfo>,
     pub cost_lines: Vec<CostLine>,
     pub sign_off: Option<SignOffInfo>,
+    /// Who pays, and the warranty's last day (ISO date) when one is on record.
+    pub cover: Cover,
+    pub warranty_last_day: Option<String>,
+    pub quotes: Vec<QuoteInfo>,
 }
 
 /// What the engineer found and did.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct FixInput {
     pub outcome: FixOutcome,
+    /// In warranty, the root cause decides who pays for the parts.
+    pub root_cause: RootCause,
     pub cause: String,
     pub solution: String,
     pub prevention: String,
@@ -222,6 +280,14 @@ pub struct SignerInput {
     pub product_performance: i32,
     pub support: i32,
     pub opinion: String,
+}
+
+/// The customer's decision on the quote screen.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct QuoteDecisionInput {
+    pub accepted: bool,
+    /// Who signs for the customer.
+    pub signer_name: String,
 }
 
 /// One sampled point of a signature stroke, in canvas pixels.
@@ -404,6 +470,35 @@ pub(crate) fn detail(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Cust
             signed_at_ms: ms(s.sign_off.signed_at).unwrap_or(0),
             verified: s.verified,
         }),
+        cover: slip.warranty.cover.into(),
+        warranty_last_day: slip.warranty.last_day.map(|d| d.to_string()),
+        quotes: slip
+            .quotes
+            .iter()
+            .map(|q| QuoteInfo {
+                id: q.id.clone(),
+                lines: q.lines.iter().map(CostLine::from).collect(),
+                total_minor: q.total.as_ref().map_or(0, |t| t.minor_units),
+                currency: q.total.as_ref().map(|t| t.currency_code.clone()).unwrap_or_default(),
+                accepted: q.accepted,
+                declined: q.rejected,
+                decided_by: q.decided_by_name.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl From<onsite_sdk::Code<onsite_sdk::Cover>> for Cover {
+    fn from(c: onsite_sdk::Code<onsite_sdk::Cover>) -> Self {
+        use onsite_sdk::{Billable, Cover as C};
+        match c.known() {
+            Some(C::Free) => Self::Free,
+            Some(C::Billable(Billable::NoWarranty)) => Self::NoWarranty,
+            Some(C::Billable(Billable::WarrantyEnded)) => Self::WarrantyEnded,
+            Some(C::Billable(Billable::CauseNotCovered)) => Self::CauseNotCovered,
+            Some(C::Undecided) => Self::Undecided,
+            None => Self::Unknown,
+        }
     }
 }
 

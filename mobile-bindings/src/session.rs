@@ -8,7 +8,6 @@ use onsite_sdk::{Config, Session};
 use crate::error::OnsiteError;
 use crate::model;
 use crate::model::*;
-use onsite_sdk::Code;
 
 type Result<T> = std::result::Result<T, OnsiteError>;
 
@@ -229,7 +228,7 @@ impl EngineerSession {
     pub fn record_fix(&self, slip_id: String, fix: FixInput, photos: Vec<Vec<u8>>) -> Result<SlipDetail> {
         let record = onsite_sdk::FixInput {
             outcome: fix.outcome.into(),
-            root_cause: Code::Unset,
+            root_cause: fix.root_cause.into(),
             cause: fix.cause,
             solution: fix.solution,
             prevention: fix.prevention,
@@ -261,16 +260,32 @@ impl EngineerSession {
             ratings: [signer.service_quality, signer.product_performance, signer.support],
             customer_opinion: signer.opinion,
         };
-        let strokes: Vec<Vec<onsite_sdk::StrokePoint>> = strokes
-            .into_iter()
-            .map(|s| {
-                s.points
-                    .into_iter()
-                    .map(|p| onsite_sdk::StrokePoint { x: p.x, y: p.y, t_ms: p.t_ms, pressure: p.pressure })
-                    .collect()
-            })
-            .collect();
+        let strokes = sdk_strokes(strokes);
         self.detail(self.inner.capture_sign_off(&slip_id, &signer, &strokes, canvas_width, canvas_height)?)
+    }
+
+    /// Drafts a quote for billable work; the slip's quotes end with it. Billable work needs a
+    /// quote the customer accepted.
+    pub fn draft_quote(&self, slip_id: String, lines: Vec<CostLine>) -> Result<SlipDetail> {
+        let lines: Vec<onsite_sdk::CostLine> = lines.into_iter().map(Into::into).collect();
+        self.detail(self.inner.draft_quote(&slip_id, &lines)?)
+    }
+
+    /// The customer accepts or declines a quote on the phone, signing it; sealed with the
+    /// device key like the sign-off.
+    pub fn decide_quote(
+        &self,
+        slip_id: String,
+        quote_id: String,
+        decision: QuoteDecisionInput,
+        strokes: Vec<Stroke>,
+        canvas_width: u32,
+        canvas_height: u32,
+    ) -> Result<SlipDetail> {
+        let strokes = sdk_strokes(strokes);
+        let decision =
+            onsite_sdk::QuoteDecisionInput { accepted: decision.accepted, signer_name: decision.signer_name };
+        self.detail(self.inner.decide_quote(&slip_id, &quote_id, &decision, &strokes, canvas_width, canvas_height)?)
     }
 
     /// Completes the visit.
@@ -301,6 +316,18 @@ impl EngineerSession {
     fn detail(&self, slip: onsite_sdk::Slip) -> Result<SlipDetail> {
         self.with_place(&slip, model::detail)
     }
+}
+
+fn sdk_strokes(strokes: Vec<Stroke>) -> Vec<Vec<onsite_sdk::StrokePoint>> {
+    strokes
+        .into_iter()
+        .map(|s| {
+            s.points
+                .into_iter()
+                .map(|p| onsite_sdk::StrokePoint { x: p.x, y: p.y, t_ms: p.t_ms, pressure: p.pressure })
+                .collect()
+        })
+        .collect()
 }
 
 fn summary(r: onsite_sdk::SyncReport) -> SyncSummary {

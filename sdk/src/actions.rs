@@ -182,13 +182,11 @@ impl Session {
 
     /// The customer accepts (or declines) a quote on the phone: the signature is rendered, and
     /// the quote as the phone shows it is sealed with the device key, as for the sign-off.
-    #[allow(clippy::too_many_arguments)]
     pub fn decide_quote(
         &self,
         slip_id: &str,
         quote_id: &str,
-        accepted: bool,
-        signer_name: &str,
+        decision: &QuoteDecisionInput,
         strokes: &[Vec<StrokePoint>],
         canvas_width: u32,
         canvas_height: u32,
@@ -202,8 +200,8 @@ impl Session {
         self.enqueue(slip_id, blobs, |local| {
             let draft = pb::QuoteDecisionOp {
                 quote_id: quote_id.to_owned(),
-                accepted,
-                signer_name: signer_name.trim().to_owned(),
+                accepted: decision.accepted,
+                signer_name: decision.signer_name.trim().to_owned(),
                 signature_png_sha256: png_sha256.clone(),
                 device_id: device_id.clone(),
                 signed_at: Some(timestamp(signed_at)),
@@ -288,6 +286,14 @@ impl Session {
         self.engine.after_write();
         Ok(Slip::from_wire(&next))
     }
+}
+
+/// The customer's decision on a quote, as the quote screen takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteDecisionInput {
+    pub accepted: bool,
+    /// Who signs for the customer.
+    pub signer_name: String,
 }
 
 /// The lines, each with an id: a line without one gets a new one.

@@ -10,7 +10,7 @@ use crate::caller::Caller;
 use crate::error::Result;
 use crate::feed;
 use crate::repo::slips::{self as repo, Act, Acted, NewSlip};
-use crate::repo::{quotes, split_lines, tickets};
+use crate::repo::{quotes, records, split_lines, tickets};
 use crate::store::entities::{quote, slip, ticket};
 use crate::store::to_us;
 
@@ -138,4 +138,18 @@ pub async fn decide_quote(
     let (quote, slip) = quotes::decide(db, caller, decision, now, request_id).await?;
     feed::slip_changed(db, slip.engineer_id.as_deref(), &slip, to_us(now)).await?;
     Ok(quote)
+}
+
+/// A manager's override of a line's billable decision (see `repo::records::override_billable`),
+/// told to the board.
+pub async fn override_billable(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    o: records::Override<'_>,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<slip::Model> {
+    let saved = records::override_billable(db, caller, o, now, request_id).await?;
+    feed::slip_changed(db, saved.engineer_id.as_deref(), &saved, to_us(now)).await?;
+    Ok(saved)
 }

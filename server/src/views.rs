@@ -177,6 +177,7 @@ pub fn quote(q: &quote::Model) -> pb::Quote {
                 unit_price: Some(pb::Money { minor_units: l.unit_price_minor, currency_code: l.currency.clone() }),
                 billable: true,
                 recorded_by: q.created_by.clone(),
+                billable_override_reason: String::new(),
             })
             .collect(),
         total: Some(pb::Money { minor_units: q.total_minor, currency_code: q.currency.clone() }),
@@ -238,6 +239,7 @@ fn cost_line(c: &cost_line::Model) -> pb::CostLine {
         unit_price: Some(pb::Money { minor_units: c.unit_price_minor, currency_code: c.currency.clone() }),
         billable: c.billable,
         recorded_by: c.recorded_by.clone(),
+        billable_override_reason: c.billable_override_reason.clone().unwrap_or_default(),
     }
 }
 

@@ -6,8 +6,9 @@
 //! - `enqueue`: one local action on the device (state-machine check, optimistic apply and
 //!   outbox append in one SQLite transaction), with p50/p99 printed over 2,000 calls.
 //!
-//! Each op adds one parts line to one of 20 checked-in slips, so every op passes the state
-//! machine, the assignment check and a record insert. Run with
+//! Each op adds one parts line to one of 20 slips on site, backed up and diagnosed, so every
+//! op passes the state machine, the warranty decision, the assignment check and a record
+//! insert. Run with
 //! `cargo bench -p onsite-tests --bench sync`.
 
 use std::time::{Duration, Instant};
@@ -50,6 +51,18 @@ fn checked_in(rt: &tokio::runtime::Runtime, f: &Fixture) -> Vec<String> {
                 ..Default::default()
             };
             ok(slips.check_in(authed(e, check_in)).await);
+            // Backup first, then the fix: in warranty its root cause decides who pays.
+            let backup = pb::BackupRecord {
+                kind: pb::BackupKind::Backup as i32,
+                location: "USB disk".into(),
+                ..Default::default()
+            };
+            let backup =
+                pb::LogBackupRequest { request_id: request_id(), slip_id: slip.id.clone(), backup: Some(backup) };
+            ok(slips.log_backup(authed(e, backup)).await);
+            let fix = onsite_tests::visit::wire_fix();
+            let fix = pb::RecordFixRequest { request_id: request_id(), slip_id: slip.id.clone(), fix: Some(fix) };
+            ok(slips.record_fix(authed(e, fix)).await);
             ids.push(slip.id);
         }
         ids
@@ -64,8 +77,7 @@ fn line(i: usize) -> pb::CostLine {
         part_number: "P-1".into(),
         quantity: 1,
         unit_price: Some(pb::Money { minor_units: 1_000, currency_code: "CNY".into() }),
-        billable: false,
-        recorded_by: String::new(),
+        ..Default::default()
     }
 }
 

@@ -265,6 +265,35 @@ impl World {
         }
     }
 
+    /// A fresh slip of the assigned engineer on site, the customer's data backed up and, when
+    /// `diagnosed`, the fix recorded (a software defect in warranty: nothing is billable).
+    async fn worked_slip(&self, diagnosed: bool) -> pb::Slip {
+        let slip = self.slip(pb::SlipState::OnSite).await;
+        let mut slips = self.f.server.slips();
+        let token = &self.f.engineer;
+        let backup =
+            pb::BackupRecord { kind: pb::BackupKind::Backup as i32, location: "USB disk".into(), ..Default::default() };
+        let backup = pb::LogBackupRequest { request_id: request_id(), slip_id: slip.id.clone(), backup: Some(backup) };
+        let mut slip = slips.log_backup(authed(token, backup)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+        if diagnosed {
+            let fix = pb::RecordFixRequest {
+                request_id: request_id(),
+                slip_id: slip.id.clone(),
+                fix: Some(onsite_tests::visit::wire_fix()),
+            };
+            slip = slips.record_fix(authed(token, fix)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+        }
+        slip
+    }
+
+    /// A quote the desk drafted for a fresh slip of the assigned engineer, on site.
+    async fn quote(&self) -> pb::Quote {
+        let slip = self.slip(pb::SlipState::OnSite).await;
+        let create = pb::CreateQuoteRequest { request_id: request_id(), slip_id: slip.id, lines: vec![taxi()] };
+        let quote = self.f.server.quotes().create_quote(authed(&self.f.manager, create)).await;
+        quote.unwrap_or_else(|e| panic!("preparing a quote: {e}")).into_inner()
+    }
+
     /// A fresh slip of the assigned engineer, brought as far as `stage` by them.
     async fn slip(&self, stage: pb::SlipState) -> pb::Slip {
         use pb::SlipState as S;
@@ -388,6 +417,19 @@ macro_rules! row {
             },
         }
     };
+}
+
+/// A taxi ride of 86.50 CNY.
+fn taxi() -> pb::CostLine {
+    pb::CostLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::CostKind::Travel as i32,
+        description: "Taxi".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 8_650, currency_code: "CNY".into() }),
+        billable: true,
+        ..Default::default()
+    }
 }
 
 fn rows() -> Vec<Row> {
@@ -561,25 +603,30 @@ fn rows() -> Vec<Row> {
             [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
             |w, who| pb::GetMonthlyStatisticsRequest::default().encode_to_vec()
         ),
-        row!("QuoteService/CreateQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
-            pb::CreateQuoteRequest {
-                request_id: request_id(),
-                slip_id: w.slip(S::OnSite).await.id,
-                ..Default::default()
-            }
-            .encode_to_vec()
-        }),
-        row!("QuoteService/DecideQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
+        row!("QuoteService/CreateQuote", [Yes, Yes, Yes, NotFound], |w, who| pb::CreateQuoteRequest {
+            request_id: request_id(),
+            slip_id: w.slip(S::OnSite).await.id,
+            lines: vec![taxi()],
+        }
+        .encode_to_vec()),
+        // The customer's decision reaches the desk by phone or e-mail; a phone sends its own.
+        row!("QuoteService/DecideQuote", [Yes, Yes, Pd, Pd], |w, who| {
+            let quote = w.quote().await;
             pb::DecideQuoteRequest {
                 request_id: request_id(),
-                quote_id: uuid::Uuid::now_v7().to_string(),
-                ..Default::default()
+                quote_id: quote.id,
+                etag: quote.etag,
+                accepted: true,
+                channel: pb::QuoteChannel::Phone as i32,
+                decided_by_name: "Ms. Zhou".into(),
+                confirmation: "called the desk".into(),
             }
             .encode_to_vec()
         }),
-        row!("QuoteService/GetQuote", [Unimplemented, Unimplemented, Unimplemented, Unimplemented], |w, who| {
-            pb::GetQuoteRequest { id: uuid::Uuid::now_v7().to_string() }.encode_to_vec()
-        }),
+        row!("QuoteService/GetQuote", [Yes, Yes, Yes, NotFound], |w, who| pb::GetQuoteRequest {
+            id: w.quote().await.id
+        }
+        .encode_to_vec()),
         row!("SlipService/CreateSlip", [Yes, Yes, Pd, Pd], |w, who| pb::CreateSlipRequest {
             request_id: request_id(),
             ticket_id: w.f.ticket(pb::Severity::General).await.id,
@@ -656,24 +703,33 @@ fn rows() -> Vec<Row> {
         .encode_to_vec()),
         row!("SlipService/RecordFix", [Pd, Pd, Yes, NotFound], |w, who| pb::RecordFixRequest {
             request_id: request_id(),
-            slip_id: w.slip(S::OnSite).await.id,
+            slip_id: w.worked_slip(false).await.id,
             fix: Some(onsite_tests::visit::wire_fix()),
         }
         .encode_to_vec()),
         row!("SlipService/AddPartsCost", [Pd, Pd, Yes, NotFound], |w, who| pb::AddPartsCostRequest {
             request_id: request_id(),
-            slip_id: w.slip(S::OnSite).await.id,
-            lines: vec![pb::CostLine {
-                id: uuid::Uuid::now_v7().to_string(),
-                kind: pb::CostKind::Travel as i32,
-                description: "Taxi".into(),
-                quantity: 1,
-                unit_price: Some(pb::Money { minor_units: 8_650, currency_code: "CNY".into() }),
-                billable: true,
-                ..Default::default()
-            }],
+            slip_id: w.worked_slip(true).await.id,
+            lines: vec![taxi()],
         }
         .encode_to_vec()),
+        // Billing corrections are the desk's.
+        row!("SlipService/OverrideBillable", [Yes, Yes, Pd, Pd], |w, who| {
+            let slip = w.worked_slip(true).await;
+            let parts =
+                pb::AddPartsCostRequest { request_id: request_id(), slip_id: slip.id.clone(), lines: vec![taxi()] };
+            let costed = w.f.server.slips().add_parts_cost(authed(&w.f.engineer, parts)).await;
+            let costed = costed.unwrap_or_else(|e| panic!("{e}")).into_inner();
+            pb::OverrideBillableRequest {
+                request_id: request_id(),
+                slip_id: slip.id,
+                etag: String::new(),
+                line_id: costed.cost_lines[0].id.clone(),
+                billable: true,
+                reason: "the customer asked for the express taxi".into(),
+            }
+            .encode_to_vec()
+        }),
         // Without a fix recorded, a sign-off is refused once the caller is authorized.
         row!("SlipService/CaptureSignOff", [Pd, Pd, Fp, NotFound], |w, who| {
             let slip = w.slip(S::OnSite).await;

@@ -282,8 +282,9 @@ async fn seed_version_1(db: &DatabaseConnection) {
         billable: false,
         recorded_by: id(2),
         recorded_at_us: NOW_US,
+        billable_override_reason: None,
     };
-    insert(db, cost_line::ActiveModel::from(line)).await;
+    insert(db, cost_line::ActiveModel { billable_override_reason: NotSet, ..line.into() }).await;
     let sign_off = sign_off::Model {
         slip_id: SLIP.into(),
         signer_name: "Ms. Zhou".into(),

@@ -139,6 +139,41 @@ async fn backup_comes_before_the_fix_and_the_warranty_decides_who_pays(backend: 
     assert_eq!(costed.cost_lines.len(), 2, "the cost is still recorded");
     assert!(costed.cost_lines.iter().all(|l| !l.billable), "in warranty nothing is billable: {:?}", costed.cost_lines);
 
+    // The desk overrides the rule for one line, with a reason kept on the line and audited.
+    let taxi = costed.cost_lines[1].id.clone();
+    let overriding = |billable: bool, reason: &str| pb::OverrideBillableRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        etag: String::new(),
+        line_id: taxi.clone(),
+        billable,
+        reason: reason.into(),
+    };
+    let unsaid = slips.override_billable(authed(&f.manager, overriding(true, " "))).await;
+    assert_eq!(violated_fields(&expect_code(unsaid, Code::InvalidArgument)), ["reason"]);
+    let by_engineer = slips.override_billable(authed(e, overriding(true, "I say so"))).await;
+    expect_code(by_engineer, Code::PermissionDenied);
+    let same = slips.override_billable(authed(&f.manager, overriding(false, "no change"))).await;
+    assert_eq!(reason(&expect_code(same, Code::FailedPrecondition)), "BILLABLE_UNCHANGED");
+    let unknown = pb::OverrideBillableRequest { line_id: uuid::Uuid::now_v7().to_string(), ..overriding(true, "x") };
+    expect_code(slips.override_billable(authed(&f.manager, unknown)).await, Code::NotFound);
+    let why = "the customer asked for the express courier, not covered by the contract";
+    let overridden = slips
+        .override_billable(authed(&f.manager, overriding(true, why)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    let line = overridden.cost_lines.iter().find(|l| l.id == taxi).unwrap_or_else(|| panic!("the line"));
+    assert!(line.billable && line.billable_override_reason == why, "{line:?}");
+    assert!(overridden.cost_lines.iter().filter(|l| l.id != taxi).all(|l| !l.billable), "only that line");
+    let events = slips
+        .list_slip_events(authed(&f.manager, pb::ListSlipEventsRequest { id: slip.id.clone() }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .events;
+    assert!(events.iter().any(|ev| ev.action == "override_billable" && ev.detail.contains(why)), "{events:?}");
+
     // The diagnosis changes to a usage error: the warranty does not cover it.
     let usage = slips
         .record_fix(authed(e, fix_request(&slip, pb::RootCause::OperationUsage)))

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use onsite_proto::v1 as pb;
 use onsite_sdk::{
-    BackupKind, Code, Config, CostKind, CostLine, SdkError, Session, SignerInput, SlipState, SyncObserver, SyncStatus,
+    BackupKind, Code, Config, CostKind, CostLine, QuoteDecisionInput, SdkError, Session, SignerInput, SlipState,
+    SyncObserver, SyncStatus,
 };
 use onsite_tests::proxy::Proxy;
 use onsite_tests::visit::{fix, line, parts, span, visit_steps};
@@ -497,11 +498,13 @@ fn a_quote_accepted_on_the_phone_offline_reaches_the_desk_sealed() {
     let quote = drafted.quotes.last().cloned().unwrap_or_else(|| panic!("the draft shows"));
     assert_eq!(quote.total.as_ref().map(|t| (t.minor_units, t.currency_code.as_str())), Some((98_550, "CNY")));
     assert!(!quote.accepted && !quote.rejected);
+    let accept = QuoteDecisionInput { accepted: true, signer_name: "Mr. Qian".into() };
     let accepted = session
-        .decide_quote(&slip.id, &quote.id, true, "Mr. Qian", &onsite_tests::visit::stroke(), 320, 120)
+        .decide_quote(&slip.id, &quote.id, &accept, &onsite_tests::visit::stroke(), 320, 120)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(accepted.quotes.iter().any(|q| q.id == quote.id && q.accepted));
-    let again = session.decide_quote(&slip.id, &quote.id, false, "Mr. Qian", &onsite_tests::visit::stroke(), 320, 120);
+    let decline = QuoteDecisionInput { accepted: false, ..accept.clone() };
+    let again = session.decide_quote(&slip.id, &quote.id, &decline, &onsite_tests::visit::stroke(), 320, 120);
     assert!(matches!(&again, Err(SdkError::Refused { reason, .. }) if reason == "QUOTE_DECIDED"), "{again:?}");
     for step in &steps[6..] {
         step(&session).unwrap_or_else(|e| panic!("{e}"));

@@ -152,16 +152,28 @@ fun day(server: Server, phoneDir: File) {
     val jpegHeader = intArrayOf(0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00)
     val photo = ByteArray(jpegHeader.size) { jpegHeader[it].toByte() } + ByteArray(4000) { (it % 251).toByte() }
     session.logBackup(id, BackupKind.BACKUP, "USB disk SN 4471", "full image", listOf(photo))
-    session.recordFix(id, FixInput(FixOutcome.RESOLVED, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
-    session.addPartsCost(id, listOf(
+    val undiagnosed = expectThrows<OnsiteException.Refused>("in warranty, parts wait for the root cause") {
+        session.addPartsCost(id, listOf(CostLine(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false)))
+    }
+    check("with the reason ROOT_CAUSE_REQUIRED", undiagnosed?.reason == "ROOT_CAUSE_REQUIRED")
+    val fixed = session.recordFix(id, FixInput(FixOutcome.RESOLVED, RootCause.MATERIAL_DEFECT, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
+    check("a defect of material in warranty is free", fixed.cover == Cover.FREE && fixed.warrantyLastDay != null)
+    val costed = session.addPartsCost(id, listOf(
         CostLine(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false),
         CostLine(CostKind.TRAVEL, "Taxi", "", 1, 8_650L, "CNY", true),
     ))
+    check("the phone decides no line is billable, whatever was typed", costed.costLines.none { it.billable })
+    // The customer also wants a spare head, which the warranty does not cover: a quote, signed here.
+    val quoted = session.draftQuote(id, listOf(CostLine(CostKind.PART, "Spare print head PH-3", "PH-3", 1, 12_900L, "CNY", true)))
+    val quote = quoted.quotes.last()
+    check("the quote totals exactly", quote.totalMinor == 12_900L && quote.currency == "CNY" && !quote.accepted)
+    val decided = session.decideQuote(id, quote.id, QuoteDecisionInput(true, "Mr. Chen"), signature(), 420u, 160u)
+    check("the customer accepted it on the phone", decided.quotes.any { it.id == quote.id && it.accepted && it.decidedBy == "Mr. Chen" })
     val signed = session.captureSignOff(id, SignerInput("Mr. Chen", Satisfaction.VERY_SATISFIED, 5, 4, 5, "Quick and tidy"), signature(), 400u, 150u)
     check("sign-off captured offline, not yet verified", signed.signOff?.verified == false)
     val done = session.complete(id)
     check("completed on the phone", done.summary.state == SlipState.COMPLETED)
-    check("ten changes wait", session.pendingChanges().size == 10)
+    check("twelve changes wait", session.pendingChanges().size == 12)
 
     // Errors arrive typed.
     val refused = expectThrows<OnsiteException.Refused>("an illegal action is refused locally") { session.confirm(id) }
@@ -170,7 +182,7 @@ fun day(server: Server, phoneDir: File) {
     check("the field is reason", invalid?.field == "reason")
     // The phone refuses offline what the server would refuse later, with the server's field.
     val nineDays = expectThrows<OnsiteException.Invalid>("nine days of labour are refused offline") {
-        session.recordFix(other, FixInput(FixOutcome.RESOLVED, "", "Reseated", "", 9 * 24 * 60, false), emptyList())
+        session.recordFix(other, FixInput(FixOutcome.RESOLVED, RootCause.UNKNOWN, "", "Reseated", "", 9 * 24 * 60, false), emptyList())
     }
     check("the field is fix.time_spent_minutes", nineDays?.field == "fix.time_spent_minutes")
     val unknownKind = expectThrows<OnsiteException.Invalid>("a cost kind this app does not know is refused") {
@@ -190,8 +202,8 @@ fun day(server: Server, phoneDir: File) {
 
     // Back online.
     val report = session.sync()
-    check("nine changes settled, one refused", report.settled == 9uL && report.refused == 1uL)
-    check("two attachments uploaded: the photo and the signature", report.uploadedAttachments == 2uL)
+    check("eleven changes settled, one refused", report.settled == 11uL && report.refused == 1uL)
+    check("three attachments uploaded: the photo and two signatures", report.uploadedAttachments == 3uL)
     val attention = session.needsAttention()
     check("the refused confirm needs attention", attention.size == 1 && attention[0].reason == "SLIP_REASSIGNED")
     check("the reassigned slip left the phone", session.slips().none { it.id == other })
@@ -200,6 +212,8 @@ fun day(server: Server, phoneDir: File) {
     check("the signature is verified by the server", visit.signOff?.verified == true)
     check("every record is there", visit.backups.size == 1 && visit.backups[0].photoCount == 1u && visit.fix != null && visit.costLines.size == 2)
     check("arrival recorded", visit.arrivedAtMs != null)
+    check("the server agrees nothing was billable", visit.costLines.size == 2 && visit.costLines.none { it.billable })
+    check("the quote reached the server accepted", visit.quotes.any { it.id == quote.id && it.accepted })
 
     // The server's own view, through the console.
     val onServer = ctl(server, "slip", id)
@@ -209,7 +223,7 @@ fun day(server: Server, phoneDir: File) {
     val state = session.syncState()
     check("nothing pending", state.pendingChanges == 0uL && state.pendingBytes == 0uL && state.lastError == null)
     check("the observer saw a round start", recorder.states.any { it.syncing })
-    check("the observer saw ten pending", recorder.states.any { it.pendingChanges == 10uL })
+    check("the observer saw twelve pending", recorder.states.any { it.pendingChanges == 12uL })
     check("the observer saw the end", recorder.states.last().pendingChanges == 0uL)
 
     check("dismissed", session.dismiss(attention[0].changeId))

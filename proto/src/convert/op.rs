@@ -211,7 +211,17 @@ impl From<&FixRecord> for pb::FixRecord {
 
 impl From<&pb::CostLine> for CostLine {
     fn from(wire: &pb::CostLine) -> Self {
-        let pb::CostLine { id, kind, description, part_number, quantity, unit_price, billable, recorded_by: _ } = wire;
+        let pb::CostLine {
+            id,
+            kind,
+            description,
+            part_number,
+            quantity,
+            unit_price,
+            billable,
+            recorded_by: _,
+            billable_override_reason: _,
+        } = wire;
         Self {
             id: id.clone(),
             kind: code(*kind),
@@ -241,6 +251,7 @@ impl From<&CostLine> for pb::CostLine {
                 .map(|p| pb::Money { minor_units: p.minor_units, currency_code: p.currency_code.clone() }),
             billable: line.billable,
             recorded_by: String::new(),
+            billable_override_reason: String::new(),
         }
     }
 }

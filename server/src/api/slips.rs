@@ -17,6 +17,7 @@ use crate::app::Shared;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, WriteOff};
 use crate::pagination::Page;
+use crate::repo::records::Override;
 use crate::repo::slips::{self as repo, NewSlip};
 use crate::visit::intents::{self, Context};
 use crate::visit::{Step, full_view, perform, visible_view};
@@ -303,5 +304,35 @@ impl SlipService for Slips {
 
     async fn complete_slip(&self, request: Request<pb::SlipActionRequest>) -> Result<Response<pb::Slip>, Status> {
         handle(self.op(&request, |_| Ok(VisitOp::Complete))).await
+    }
+
+    async fn override_billable(
+        &self,
+        request: Request<pb::OverrideBillableRequest>,
+    ) -> Result<Response<pb::Slip>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let req = request.get_ref();
+            let mut v = Violations::new();
+            v.take(convert::id::<onsite_core::id::SlipId>(&req.slip_id, "slip_id"));
+            v.required_text("reason", &req.reason, onsite_core::slip::MAX_REASON);
+            v.check()?;
+            let now = Utc::now();
+            idempotency::run(app, &caller, "OverrideBillable", &req.request_id, req, |txn| async {
+                let o = Override {
+                    slip_id: &req.slip_id,
+                    etag: &req.etag,
+                    line_id: &req.line_id,
+                    billable: req.billable,
+                    reason: &req.reason,
+                };
+                let saved = lifecycle::override_billable(&txn, &caller, o, now, &req.request_id).await?;
+                let view = full_view(&txn, &saved).await?;
+                Ok((txn, view))
+            })
+            .await
+        })
+        .await
     }
 }

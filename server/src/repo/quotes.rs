@@ -256,7 +256,7 @@ pub async fn create(
         touch(db, &current, |quotes| quotes.push(QuoteFacts { id: model.id.clone(), charges, decision: None }), now)
             .await?;
     let detail = format!("quote {}: {} line(s), {}", model.id, lines.len(), amount(&model));
-    audit(db, &slip, caller, "create_quote", detail, now, request_id).await?;
+    slips::audit_change(db, &slip, caller, "create_quote", detail, now, request_id).await?;
     Ok((model, slip))
 }
 
@@ -323,7 +323,7 @@ pub async fn decide(
         d.confirmation.trim()
     );
     let action = if d.accepted { "accept_quote" } else { "reject_quote" };
-    audit(db, &slip, caller, action, detail, now, request_id).await?;
+    slips::audit_change(db, &slip, caller, action, detail, now, request_id).await?;
     let model = quote::Entity::find_by_id(current.id.clone())
         .one(db)
         .await?
@@ -355,8 +355,7 @@ pub async fn of_slip(db: &impl ConnectionTrait, slip_id: &str) -> Result<Vec<quo
 
 /// Quotes are for visits still being worked.
 fn ensure_open(slip: &slip::Model) -> Result<()> {
-    let state: SlipState =
-        slip.state.parse().map_err(|()| Error::Internal(format!("slip {} has a bad state", slip.id)))?;
+    let state = slips::state(slip)?;
     if state.is_open() && state != SlipState::Declined {
         Ok(())
     } else {
@@ -374,38 +373,19 @@ async fn touch(
     change: impl FnOnce(&mut Vec<QuoteFacts>),
     now: DateTime<Utc>,
 ) -> Result<slip::Model> {
-    let mut saved = current.clone();
-    let mut quotes = facts(current)?;
-    change(&mut quotes);
-    saved.quote_facts = encode_facts(&quotes)?;
-    saved.version = current.version + 1;
-    saved.updated_at_us = to_us(now);
-    if !slips::write_row(db, &saved, current.version).await? {
-        return Err(Error::StaleEtag { resource: "slip" });
-    }
-    Ok(saved)
+    slips::touch(db, current, now, |slip| {
+        let mut quotes = facts(current)?;
+        change(&mut quotes);
+        slip.quote_facts = encode_facts(&quotes)?;
+        Ok(())
+    })
+    .await
 }
 
 /// The quote's total as people read it: `1234.50 CNY`.
 fn amount(q: &quote::Model) -> String {
     let (major, minor) = (q.total_minor / 100, q.total_minor % 100);
     format!("{major}.{minor:02} {}", q.currency)
-}
-
-/// A quote's audit event in the slip's log; the slip's state does not change.
-async fn audit(
-    db: &impl ConnectionTrait,
-    slip: &slip::Model,
-    caller: &Caller,
-    action: &'static str,
-    detail: String,
-    now: DateTime<Utc>,
-    request_id: &str,
-) -> Result<()> {
-    let state: SlipState =
-        slip.state.parse().map_err(|()| Error::Internal(format!("slip {} has a bad state", slip.id)))?;
-    let audit = slips::Audit { action, from: Some(state), to: state, detail, origin: None };
-    slips::append_audit(db, slip, caller, audit, now, request_id).await
 }
 
 fn encode(lines: &[StoredLine]) -> Result<String> {

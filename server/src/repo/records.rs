@@ -190,3 +190,48 @@ async fn taken<E: EntityTrait, C: ColumnTrait>(
         .into_iter()
         .collect())
 }
+
+/// A manager's override of the rule's billable decision on one cost line.
+#[derive(Debug)]
+pub struct Override<'a> {
+    pub slip_id: &'a str,
+    pub etag: &'a str,
+    pub line_id: &'a str,
+    pub billable: bool,
+    pub reason: &'a str,
+}
+
+/// Sets a cost line billable or free against the rule's decision, keeps the reason on the line
+/// and in the slip's audit trail, and moves the slip one version on.
+pub async fn override_billable(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    o: Override<'_>,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<slip::Model> {
+    let current = super::slips::load(db, o.slip_id).await?;
+    super::check_etag(o.etag, current.version, "slip")?;
+    let line_id: uuid::Uuid = onsite_proto::convert::id(o.line_id, "line_id")?;
+    let line = cost_line::Entity::find_by_id(line_id.to_string())
+        .filter(cost_line::Column::SlipId.eq(current.id.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| crate::error::Error::not_found("cost line", line_id))?;
+    if line.billable == o.billable {
+        let now_is = if line.billable { "billable" } else { "free" };
+        return Err(crate::error::Error::precondition("BILLABLE_UNCHANGED", format!("the line is {now_is} already")));
+    }
+    let reason = o.reason.trim().to_owned();
+    let changes = cost_line::ActiveModel {
+        billable: sea_orm::Set(o.billable),
+        billable_override_reason: sea_orm::Set(Some(reason.clone())),
+        ..Default::default()
+    };
+    cost_line::Entity::update_many().set(changes).filter(cost_line::Column::Id.eq(line.id.as_str())).exec(db).await?;
+    let saved = super::slips::touch(db, &current, now, |_| Ok(())).await?;
+    let to = if o.billable { "billable" } else { "free" };
+    let detail = format!("line {} ({}): {to}: {reason}", line.id, line.description);
+    super::slips::audit_change(db, &saved, caller, "override_billable", detail, now, request_id).await?;
+    Ok(saved)
+}

@@ -300,6 +300,44 @@ pub async fn write_row(db: &impl ConnectionTrait, saved: &slip::Model, version: 
     Ok(result.rows_affected > 0)
 }
 
+/// Moves a slip one version on for a change its view shows that is not a transition (a
+/// quote, an override); `change` edits the row first. ABORTED when the slip moved on.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    current: &slip::Model,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut slip::Model) -> Result<()>,
+) -> Result<slip::Model> {
+    let mut saved = current.clone();
+    change(&mut saved)?;
+    saved.version = current.version + 1;
+    saved.updated_at_us = to_us(now);
+    if !write_row(db, &saved, current.version).await? {
+        return Err(Error::StaleEtag { resource: "slip" });
+    }
+    Ok(saved)
+}
+
+/// The stored state of a slip.
+pub fn state(slip: &slip::Model) -> Result<SlipState> {
+    slip.state.parse().map_err(|()| Error::Internal(format!("slip {} has a bad state", slip.id)))
+}
+
+/// Appends a slip's audit event for a change that leaves its state as it is.
+pub(crate) async fn audit_change(
+    db: &impl ConnectionTrait,
+    slip: &slip::Model,
+    caller: &Caller,
+    action: &'static str,
+    detail: String,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<()> {
+    let state = state(slip)?;
+    let audit = Audit { action, from: Some(state), to: state, detail, origin: None };
+    append_audit(db, slip, caller, audit, now, request_id).await
+}
+
 /// Remembers who had which slip (see [`ever_assigned`]).
 pub async fn remember_assignments(db: &impl ConnectionTrait, assignments: &[Assignment]) -> Result<()> {
     for a in assignments {
@@ -368,7 +406,7 @@ pub struct Audit {
     pub origin: Option<Origin>,
 }
 
-pub(crate) async fn append_audit(
+async fn append_audit(
     db: &impl ConnectionTrait,
     slip: &slip::Model,
     caller: &Caller,

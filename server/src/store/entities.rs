@@ -433,6 +433,8 @@ entity!(
         pub billable: bool,
         pub recorded_by: String,
         pub recorded_at_us: i64,
+        /// Set when a manager overrode the rule's decision: why.
+        pub billable_override_reason: Option<String>,
     }
 );
 

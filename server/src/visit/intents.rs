@@ -237,6 +237,7 @@ fn cost_line_model(line: &CostLine, at_us: i64) -> cost_line::Model {
         billable: line.billable,
         recorded_by: String::new(),
         recorded_at_us: at_us,
+        billable_override_reason: None,
     }
 }
 

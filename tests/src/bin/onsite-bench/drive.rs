@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{Config, Session};
+use onsite_sdk::{BackupKind, Code, Config, Session};
 use onsite_tests::authed;
-use onsite_tests::visit::{parts, span};
+use onsite_tests::visit::{fix, parts, span};
 use tonic::transport::Channel;
 
 use crate::seed::World;
@@ -146,13 +146,16 @@ pub fn end_of_day(
         phones.push((Session::open(config)?, (url, token), slip));
     }
     let shift_start = all_at_once(&phones, |(session, (url, token), _)| session.sign_in(url, token).map(drop))?;
-    let lines_each = ops.saturating_sub(4);
+    // Six actions take the visit to parts: in warranty the fix's root cause decides who pays.
+    let lines_each = ops.saturating_sub(6);
     for (session, _, slip) in &phones {
         session.confirm(slip)?;
         let (start, end) = span(2);
         session.book(slip, start, end, "Ms. Zhou")?;
         session.start_travel(slip)?;
         session.check_in(slip, 31.2046, 121.5996)?;
+        session.log_backup(slip, Code::Known(BackupKind::Backup), "USB disk", "", &[])?;
+        session.record_fix(slip, &fix(), &[])?;
         for _ in 0..lines_each {
             session.add_parts_cost(slip, &parts()[..1])?;
         }
