@@ -64,6 +64,18 @@ named_enum! {
 }
 
 named_enum! {
+    /// What a visit is for.
+    VisitKind {
+        /// Installation and commissioning of a product.
+        Installation = "installation",
+        /// A repair of a fault.
+        Repair = "repair",
+        /// Maintenance, or a return visit to the customer.
+        Maintenance = "maintenance",
+    }
+}
+
+named_enum! {
     /// How the customer's data was protected before work started.
     BackupKind {
         /// Data and applications were backed up.

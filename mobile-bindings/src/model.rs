@@ -73,6 +73,7 @@ mirror!(SlipState <=> SlipState {
     Draft, Verified, Dispatched, Declined, Confirmed, Scheduled, EnRoute, OnSite, Completed, WrittenOff, Cancelled,
 });
 mirror!(BackupKind <=> BackupKind { Backup, Waiver });
+mirror!(VisitKind <=> VisitKind { Installation, Repair, Maintenance });
 mirror!(FixOutcome <=> FixOutcome { Resolved, PartlyResolved, Unresolved });
 mirror!(CostKind <=> CostKind { Part, Material, Labour, Travel, Transport });
 mirror!(RootCause <=> RootCause {
@@ -171,6 +172,16 @@ pub struct QuoteInfo {
     pub decided_by: String,
 }
 
+/// What a visit is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VisitKind {
+    Installation,
+    Repair,
+    Maintenance,
+    /// A kind this app version does not know.
+    Unknown,
+}
+
 /// A slip in the day's list.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct SlipSummary {
@@ -178,6 +189,7 @@ pub struct SlipSummary {
     /// `TS20261123-0042`.
     pub ticket_number: String,
     pub visit_number: i32,
+    pub kind: VisitKind,
     pub state: SlipState,
     pub customer_name: String,
     pub site_name: String,
@@ -422,6 +434,7 @@ pub(crate) fn summary(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Cus
         id: slip.id.clone(),
         ticket_number: slip.ticket_number.clone(),
         visit_number: slip.visit_number,
+        kind: slip.kind.into(),
         state: slip.state.into(),
         customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
         site_name: site.map(|s| s.name.clone()).unwrap_or_default(),

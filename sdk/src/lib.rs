@@ -46,7 +46,7 @@ pub use model::{
 pub use onsite_core::{
     geo::GeoPoint,
     op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff},
-    slip::{BackupKind, CostKind, FixOutcome, Satisfaction, SlipState, Window},
+    slip::{BackupKind, CostKind, FixOutcome, Satisfaction, SlipState, VisitKind, Window},
     ticket::{RootCause, Severity, TicketStatus},
     warranty::{Billable, Cover},
 };

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::op::{BackupRecord, Code, CostLine, FixRecord, Price, SignOff};
-use onsite_core::slip::{SlipState, Window};
+use onsite_core::slip::{SlipState, VisitKind, Window};
 use onsite_core::ticket::{Severity, TicketStatus};
 use onsite_core::warranty::Cover;
 use onsite_proto::convert::{self, op::code};
@@ -21,6 +21,8 @@ pub struct Slip {
     pub ticket_number: String,
     /// 1 for the first visit of a ticket, 2 for its follow-up…
     pub visit_number: i32,
+    /// Installation, repair or maintenance.
+    pub kind: Code<VisitKind>,
     pub state: Code<SlipState>,
     pub engineer_id: String,
     pub site_id: String,
@@ -239,6 +241,7 @@ impl Slip {
             ticket_id: s.ticket_id.clone(),
             ticket_number: s.ticket_number.clone(),
             visit_number: s.visit_number,
+            kind: code(s.kind),
             state: code(s.state),
             engineer_id: s.engineer_id.clone(),
             site_id: s.site_id.clone(),

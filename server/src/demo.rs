@@ -5,7 +5,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::CustomerId;
-use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, Window, WriteOffOutcome};
+use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, VisitKind, Window, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, Tier};
 use onsite_proto::v1 as pb;
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
@@ -294,6 +294,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
             required_skills: vec![SKILLS[i % SKILLS.len()].into()],
             follow_up_of: None,
             state: SlipState::Draft,
+            kind: VisitKind::Repair,
         };
         let slip = lifecycle::create(&txn, &manager, new, now, "").await?;
         let (engineer, engineer_caller) = &engineer_rows[(i * 5) % engineer_rows.len()];

@@ -3,7 +3,7 @@
 //! resolved, as the core state machine's side effect says.
 
 use chrono::{DateTime, Utc};
-use onsite_core::slip::{SideEffect, SlipAction, SlipState, WriteOffOutcome, follow_up_instructions};
+use onsite_core::slip::{SideEffect, SlipAction, SlipState, VisitKind, WriteOffOutcome, follow_up_instructions};
 use sea_orm::{ConnectionTrait, Set};
 
 use crate::caller::Caller;
@@ -97,6 +97,7 @@ pub async fn write_off(
                 follow_up_of: Some(saved.id.clone()),
                 // The manager asked for the visit while writing off: no second check.
                 state: SlipState::Verified,
+                kind: saved.kind.parse().unwrap_or(VisitKind::Repair),
             };
             follow_up = Some(create(db, caller, new, now, request_id).await?);
             tickets::load(db, &saved.ticket_id).await?

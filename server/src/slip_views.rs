@@ -160,6 +160,7 @@ mod tests {
             warranty_end: None,
             root_cause: None,
             quote_facts: "[]".into(),
+            kind: "repair".into(),
         }
     }
 

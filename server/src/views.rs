@@ -2,7 +2,7 @@
 //! parse back is shown as unspecified rather than failing the whole read.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, WriteOffOutcome};
+use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, VisitKind, WriteOffOutcome};
 use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketStatus, Tier};
 use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
@@ -157,6 +157,7 @@ pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
             cover: slips::domain(s).map_or(0, |d| d.cover().to_wire()),
         }),
         quotes: Vec::new(),
+        kind: named::<VisitKind>(&s.kind),
     }
 }
 

@@ -130,7 +130,8 @@ def main():
     act(slips.LogBackup, s.LogBackupRequest(request_id=rid(), slip_id=slip.id, backup=s.BackupRecord(
         kind=s.BACKUP_KIND_WAIVER, location="Mr. Chen declined; waiver signed")), engineer)
     act(slips.RecordFix, s.RecordFixRequest(request_id=rid(), slip_id=slip.id, fix=s.FixRecord(
-        outcome=s.FIX_OUTCOME_RESOLVED, solution="Replaced the print head", time_spent_minutes=40)), engineer)
+        outcome=s.FIX_OUTCOME_RESOLVED, root_cause=t.ROOT_CAUSE_MATERIAL_DEFECT, solution="Replaced the print head",
+        time_spent_minutes=40)), engineer)
     act(slips.AddPartsCost, s.AddPartsCostRequest(request_id=rid(), slip_id=slip.id, lines=[s.CostLine(
         kind=s.COST_KIND_PART, description="Print head PH-3", quantity=1,
         unit_price=m["common_pb2"].Money(minor_units=12900, currency_code="CNY"))]), engineer)
@@ -140,6 +141,8 @@ def main():
     sync.RegisterDevice(m["sync_pb2"].RegisterDeviceRequest(device_id=device_id, public_key=signoff.public_key(secret),
                                                             label="python walk"), metadata=engineer)
     visit = slips.GetSlip(s.GetSlipRequest(id=slip.id), metadata=engineer)
+    check("a material defect in warranty is free", visit.warranty.cover == s.COVER_FREE
+          and not any(line.billable for line in visit.cost_lines))
     sign_off = s.SignOff(signer_name="Mr. Chen", satisfaction=s.SATISFACTION_SATISFIED, service_quality_rating=5,
                          signature_png_sha256=hashlib.sha256(PNG).hexdigest(), device_id=device_id)
     sign_off.signed_at.GetCurrentTime()

@@ -535,6 +535,7 @@ impl Fixture {
             site_id: site_id.into(),
             instructions: "Replace the fuser; back up first".into(),
             required_skills: Vec::new(),
+            ..Default::default()
         };
         let slip = self.server.slips().create_slip(authed(&self.manager, create)).await;
         let slip = slip.unwrap_or_else(|e| panic!("create slip: {e}")).into_inner();
@@ -553,6 +554,7 @@ impl Fixture {
                     site_id: self.site_id.clone(),
                     instructions: "Diagnose the payroll deadlock; back up first".into(),
                     required_skills: vec!["payroll".into()],
+                    ..Default::default()
                 },
             ))
             .await

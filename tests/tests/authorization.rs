@@ -633,6 +633,7 @@ fn rows() -> Vec<Row> {
             site_id: w.f.site_id.clone(),
             instructions: "Look at it".into(),
             required_skills: vec![],
+            ..Default::default()
         }
         .encode_to_vec()),
         row!("SlipService/VerifySlip", [Yes, Yes, NotFound, NotFound], |w, who| action(&w.draft_slip().await)),

@@ -101,6 +101,7 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                             site_id: f.site_id.clone(),
                             instructions: "visit".into(),
                             required_skills: vec![],
+                            ..Default::default()
                         },
                     ))
                     .await;

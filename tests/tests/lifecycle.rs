@@ -20,6 +20,7 @@ onsite_tests::conformance!(
     concurrent_retries_apply_once,
     concurrent_transitions_on_one_etag_let_one_win,
     concurrent_slips_of_one_ticket_get_distinct_visits,
+    a_slip_says_what_the_visit_is_for,
 );
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
@@ -399,6 +400,7 @@ async fn cancel_and_closing_rules(backend: Backend) {
                 site_id: f.site_id.clone(),
                 instructions: "again".into(),
                 required_skills: vec![],
+                ..Default::default()
             },
         ))
         .await;
@@ -916,6 +918,7 @@ async fn concurrent_slips_of_one_ticket_get_distinct_visits(backend: Backend) {
                 site_id: f.site_id.clone(),
                 instructions: "parallel visit".into(),
                 required_skills: vec![],
+                ..Default::default()
             },
         );
         calls.push(tokio::spawn(async move { client.create_slip(request).await }));
@@ -927,4 +930,33 @@ async fn concurrent_slips_of_one_ticket_get_distinct_visits(backend: Backend) {
     }
     visits.sort_unstable();
     assert_eq!(visits, (1..=8).collect::<Vec<i32>>());
+}
+
+/// A slip is an installation, a repair or a maintenance visit; unset is a repair, and a kind
+/// this server does not know is refused with the field named.
+async fn a_slip_says_what_the_visit_is_for(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::General).await;
+    let create = |kind: i32| pb::CreateSlipRequest {
+        request_id: request_id(),
+        ticket_id: ticket.id.clone(),
+        site_id: f.site_id.clone(),
+        instructions: "Commission the new line printer".into(),
+        required_skills: vec![],
+        kind,
+    };
+    let mut slips = f.server.slips();
+    for (sent, kept) in [
+        (pb::VisitKind::Installation, pb::VisitKind::Installation),
+        (pb::VisitKind::Maintenance, pb::VisitKind::Maintenance),
+        (pb::VisitKind::Unspecified, pb::VisitKind::Repair),
+    ] {
+        let slip = slips.create_slip(authed(&f.manager, create(sent as i32))).await;
+        let slip = slip.unwrap_or_else(|e| panic!("{e}")).into_inner();
+        assert_eq!(slip.kind(), kept);
+        let read = slips.get_slip(authed(&f.manager, pb::GetSlipRequest { id: slip.id })).await;
+        assert_eq!(read.unwrap_or_else(|e| panic!("{e}")).into_inner().kind(), kept);
+    }
+    let unknown = slips.create_slip(authed(&f.manager, create(42))).await;
+    assert_eq!(violated_fields(&expect_code(unknown, Code::InvalidArgument)), ["kind"]);
 }

@@ -218,12 +218,14 @@ async fn seed_version_1(db: &DatabaseConnection) {
         warranty_end: None,
         root_cause: None,
         quote_facts: String::new(),
+        kind: String::new(),
     };
     // Version 1 knew nothing of warranties and quotes on the slip.
     let old = |m: slip::Model| slip::ActiveModel {
         warranty_end: NotSet,
         root_cause: NotSet,
         quote_facts: NotSet,
+        kind: NotSet,
         ..m.into()
     };
     insert(db, old(slip(SLIP, 1, "completed", true))).await;

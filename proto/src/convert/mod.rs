@@ -8,7 +8,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use onsite_core::error::{FieldViolation, Result, Violations};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{CustomerId, ProductId};
-use onsite_core::slip::{BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, Window, WriteOffOutcome};
+use onsite_core::slip::{
+    BackupKind, CostKind, FixOutcome, Role, Satisfaction, SlipState, VisitKind, Window, WriteOffOutcome,
+};
 use onsite_core::ticket::{
     Category, Channel, Description, RootCause, Severity, TicketEdit, TicketIntake, TicketStatus, Tier,
     check_description,
@@ -104,6 +106,7 @@ wire_enum!(SlipState => SlipState {
     Completed <=> Completed, WrittenOff <=> WrittenOff, Cancelled <=> Cancelled,
 });
 wire_enum!(BackupKind => BackupKind { Backup <=> Backup, Waiver <=> Waiver });
+wire_enum!(VisitKind => VisitKind { Installation <=> Installation, Repair <=> Repair, Maintenance <=> Maintenance });
 wire_enum!(FixOutcome => FixOutcome {
     Resolved <=> Resolved, PartlyResolved <=> PartlyResolved, Unresolved <=> Unresolved,
 });

@@ -4,7 +4,7 @@ use chrono::Utc;
 use onsite_core::error::Violations;
 use onsite_core::op::{Booking, CheckIn, Decline, PartsCost, Reschedule, SignOff, VisitOp};
 use onsite_core::skill;
-use onsite_core::slip::{Role, SlipAction, SlipState, WriteOffOutcome};
+use onsite_core::slip::{Role, SlipAction, SlipState, VisitKind, WriteOffOutcome};
 use onsite_core::ticket::MAX_TEXT;
 use onsite_proto::convert;
 use onsite_proto::convert::op::cost_lines;
@@ -88,6 +88,7 @@ impl SlipService for Slips {
             v.take(convert::id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id"));
             v.take(convert::id::<onsite_core::id::SiteId>(&req.site_id, "site_id"));
             v.required_text("instructions", &req.instructions, MAX_TEXT);
+            let kind = v.take(convert::optional::<VisitKind>(req.kind, "kind"));
             skill::check(&mut v, "required_skills", &req.required_skills, skill::MAX_REQUIRED);
             v.check()?;
             let now = Utc::now();
@@ -99,6 +100,7 @@ impl SlipService for Slips {
                     required_skills: skill::normalized(&req.required_skills),
                     follow_up_of: None,
                     state: SlipState::Draft,
+                    kind: kind.flatten().unwrap_or(VisitKind::Repair),
                 };
                 let model = lifecycle::create(&txn, &caller, new, now, &req.request_id).await?;
                 let view = full_view(&txn, &model).await?;

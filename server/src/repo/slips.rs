@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use onsite_core::id::{EngineerId, SlipId};
-use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, Window};
+use onsite_core::slip::{Slip, SlipAction, SlipState, Transition, VisitKind, Window};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TryIntoModel,
@@ -78,6 +78,7 @@ pub struct NewSlip {
     pub required_skills: Vec<String>,
     pub follow_up_of: Option<String>,
     pub state: SlipState,
+    pub kind: VisitKind,
 }
 
 /// Opens a slip for a ticket; the ticket counts as answered from now on. The board hears of it
@@ -131,6 +132,7 @@ pub async fn create(
         warranty_end: warranty_end(db, &ticket).await?.map(|d| d.to_string()),
         root_cause: None,
         quote_facts: "[]".to_owned(),
+        kind: new.kind.as_str().to_owned(),
     };
     slip::Entity::insert(slip::ActiveModel::from(model.clone())).exec(db).await?;
     let action = if model.follow_up_of.is_some() { "create_follow_up" } else { "create" };

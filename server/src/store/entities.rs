@@ -331,6 +331,8 @@ entity!(
         pub root_cause: Option<String>,
         /// The quotes' charges and decisions, JSON (see `repo::quotes`).
         pub quote_facts: String,
+        /// `installation`, `repair` or `maintenance`.
+        pub kind: String,
     }
 );
 

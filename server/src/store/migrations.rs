@@ -297,6 +297,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 content_sha256 TEXT NOT NULL DEFAULT '', content {blob}, device_signature {blob},
                 device_id TEXT, signature_verified BOOLEAN NOT NULL DEFAULT FALSE)",
             "CREATE INDEX quotes_by_slip ON quotes (slip_id, id)",
+            // What a visit is for; earlier slips were repairs.
+            "ALTER TABLE slips ADD COLUMN kind TEXT NOT NULL DEFAULT 'repair'",
             // A manager's override of a line's billable decision, and why.
             "ALTER TABLE slip_cost_lines ADD COLUMN billable_override_reason TEXT",
         ],
