@@ -13,6 +13,7 @@ mod account;
 mod board;
 mod desk;
 mod dispatch;
+mod follow_ups;
 mod map;
 mod table;
 mod text;
@@ -160,6 +161,19 @@ enum Command {
         #[arg(long, default_value = "")]
         cursor: String,
     },
+    /// Follow-ups on unhappy customers, open ones first by due time.
+    FollowUps {
+        /// Also the closed ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Closes a follow-up with what was done.
+    CloseFollowUp {
+        id: String,
+        /// What was done: called the customer, sent an engineer back...
+        #[arg(long)]
+        outcome: String,
+    },
     /// Draws engineers, open slips and assignment lines as an SVG picture.
     Map {
         /// Where to write the SVG.
@@ -240,6 +254,8 @@ async fn run(cli: Cli) -> Result {
         Command::Board { watch: true, cursor } => return board::watch(&ctx, cursor, cli.json).await,
         Command::Board { watch: false, .. } => board::snapshot(&ctx).await?,
         Command::Map { out, width } => map::draw(&ctx, &out, width).await?,
+        Command::FollowUps { all } => follow_ups::list(&ctx, all).await?,
+        Command::CloseFollowUp { id, outcome } => follow_ups::close(&ctx, id, outcome).await?,
     };
     report.print(cli.json);
     Ok(())

@@ -200,3 +200,25 @@ async fn the_dispatcher_works_from_the_console() {
     assert_eq!(svg.matches("<line ").count(), 2, "two assigned slips, two lines");
     assert_eq!(svg.matches("<circle cx").count(), 3 + 1, "three engineers plus the legend");
 }
+
+/// The desk works through its follow-ups on unhappy customers and closes one with what it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_follows_up_unhappy_customers() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let unhappy = f.signed_off_slip(pb::Satisfaction::Dissatisfied, [2, 0, 0]).await;
+
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["follow-ups"]).await;
+    assert!(ok, "{err}");
+    let row = out.lines().find(|l| l.contains(&unhappy.ticket_number)).unwrap_or_else(|| panic!("no row in {out}"));
+    assert!(row.contains("dissatisfied, service quality rated 2") && row.contains("open"), "{row}");
+    let id = row.split_whitespace().last().unwrap_or_default().to_owned();
+
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["close-follow-up", &id, "--outcome", "Called Ms. Zhou"]).await;
+    assert!(ok && out.contains("Called Ms. Zhou"), "{out}{err}");
+    let (ok, out, _) = onsitectl(&f, &f.manager, &["follow-ups"]).await;
+    assert!(ok && !out.contains(&unhappy.ticket_number), "closed ones leave the list: {out}");
+    let (ok, out, _) = onsitectl(&f, &f.manager, &["--json", "follow-ups", "--all"]).await;
+    assert!(ok && out.contains("closed: Called Ms. Zhou"), "{out}");
+    let (ok, _, err) = onsitectl(&f, &f.manager, &["close-follow-up", &id, "--outcome", "again"]).await;
+    assert!(!ok && err.contains("closed already"), "{err}");
+}

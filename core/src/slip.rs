@@ -574,6 +574,24 @@ impl Slip {
     }
 }
 
+/// How soon the manager follows up with an unhappy customer.
+pub const FOLLOW_UP_WITHIN: Duration = Duration::days(2);
+
+/// Why a sign-off needs the manager to follow up with the customer, if it does: "dissatisfied",
+/// or any 1-5 score below 4 (0 is "not given").
+pub fn follow_up_reason(satisfaction: Option<Satisfaction>, ratings: [i32; 3]) -> Option<String> {
+    let mut reasons = Vec::new();
+    if satisfaction == Some(Satisfaction::Dissatisfied) {
+        reasons.push("dissatisfied".to_owned());
+    }
+    for (name, rating) in ["service quality", "product performance", "support"].into_iter().zip(ratings) {
+        if (1..4).contains(&rating) {
+            reasons.push(format!("{name} rated {rating}"));
+        }
+    }
+    (!reasons.is_empty()).then(|| reasons.join(", "))
+}
+
 /// The instructions of a follow-up visit: which visit it follows, the manager's note, and the
 /// first visit's instructions.
 pub fn follow_up_instructions(visit_number: i32, note: &str, instructions: &str) -> String {
@@ -735,6 +753,16 @@ mod tests {
         let more = SlipAction::AddPartsCost { charges: vec![charge(3, 45_000)] };
         assert_eq!(reason(expired.decide(&me, &more)), "QUOTE_REQUIRED");
         assert!(expired.decide(&me, &SlipAction::Complete).is_ok());
+    }
+
+    #[test]
+    fn unhappy_customers_are_followed_up() {
+        assert_eq!(follow_up_reason(Some(Satisfaction::Satisfied), [5, 4, 0]), None);
+        assert_eq!(follow_up_reason(Some(Satisfaction::Dissatisfied), [0, 0, 0]).as_deref(), Some("dissatisfied"));
+        assert_eq!(
+            follow_up_reason(Some(Satisfaction::VerySatisfied), [3, 4, 1]).as_deref(),
+            Some("service quality rated 3, support rated 1")
+        );
     }
 
     #[test]

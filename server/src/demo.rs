@@ -15,6 +15,7 @@ use crate::auth::{tokens, users};
 use crate::caller::Caller;
 use crate::error::Result;
 use crate::lifecycle;
+use crate::repo::follow_ups;
 use crate::repo::records::{self, NewRecord};
 use crate::repo::slips::{Act, NewSlip};
 use crate::repo::{customers, engineers, parts, slips, tickets};
@@ -355,16 +356,20 @@ async fn drive(
             break;
         }
         let caller = if by_manager { manager } else { engineer_caller };
-        let record = demo_record(&action, now);
+        // The customer of the visit left completed is unhappy: the desk has a follow-up to do.
+        let record = demo_record(&action, now, target == SlipState::Completed);
         let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
         let saved =
             lifecycle::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?.saved;
+        if let NewRecord::SignOff(sign_off) = &record {
+            follow_ups::open_if_unhappy(txn, &saved, sign_off, now).await?;
+        }
         records::insert_record(txn, &saved, record, caller, now).await?;
     }
     Ok(())
 }
 
-fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>) -> NewRecord {
+fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -> NewRecord {
     let id = || uuid::Uuid::now_v7().to_string();
     match action {
         SlipAction::LogBackup { kind } => NewRecord::Backup(backup::Model {
@@ -394,11 +399,16 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>) -> NewRecord {
         SlipAction::CaptureSignOff => NewRecord::SignOff(sign_off::Model {
             slip_id: String::new(),
             signer_name: "Customer IT lead".into(),
-            satisfaction: Some("very_satisfied".into()),
-            service_quality_rating: 5,
+            satisfaction: Some(if unhappy { "dissatisfied" } else { "very_satisfied" }.into()),
+            service_quality_rating: if unhappy { 2 } else { 5 },
             product_rating: 4,
             support_rating: 5,
-            customer_opinion: "Quick and tidy.".into(),
+            customer_opinion: if unhappy {
+                "Arrived late and had to call the office twice."
+            } else {
+                "Quick and tidy."
+            }
+            .into(),
             signature_png: Vec::new(),
             signature_png_sha256: String::new(),
             report_content_sha256: String::new(),

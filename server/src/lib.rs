@@ -163,7 +163,10 @@ pub async fn run(
         .add_service(pb::report_service_server::ReportServiceServer::new(api::pending::Pending {
             shared: shared.clone(),
         }))
-        .add_service(pb::quote_service_server::QuoteServiceServer::new(api::quotes::Quotes { shared: shared.clone() }));
+        .add_service(pb::quote_service_server::QuoteServiceServer::new(api::quotes::Quotes { shared: shared.clone() }))
+        .add_service(pb::follow_up_service_server::FollowUpServiceServer::new(api::follow_ups::FollowUps {
+            shared: shared.clone(),
+        }));
     // Without TCP_NODELAY an answer written in two segments waits for the client's delayed
     // ACK (40 ms on Linux): every call larger than a few hundred bytes would take that long.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -8,10 +8,10 @@ use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
 
 use crate::repo::slips::{self, Labels, Records};
-use crate::repo::{engineers, etag, quotes, split_lines, tickets};
+use crate::repo::{engineers, etag, follow_ups, quotes, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, product, quote, sign_off, site,
-    slip, slip_event, ticket, ticket_event, user,
+    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, follow_up, product, quote,
+    sign_off, site, slip, slip_event, ticket, ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -427,5 +427,26 @@ pub fn audit_event(e: &crate::store::entities::audit_event::Model) -> pb::AuditE
         subject: e.subject.clone(),
         address: e.address.clone(),
         detail: e.detail.clone(),
+    }
+}
+
+/// A follow-up as the wire shows it.
+pub fn follow_up(f: &follow_up::Model) -> pb::FollowUp {
+    pb::FollowUp {
+        id: f.id.clone(),
+        slip_id: f.slip_id.clone(),
+        ticket_number: f.ticket_number.clone(),
+        customer_id: f.customer_id.clone(),
+        customer_name: f.customer_name.clone(),
+        reason: f.reason.clone(),
+        signer_name: f.signer_name.clone(),
+        customer_opinion: f.customer_opinion.clone(),
+        due_time: ts(f.due_at_us),
+        create_time: ts(f.created_at_us),
+        closed: f.state == follow_ups::CLOSED,
+        close_time: opt_ts(f.closed_at_us),
+        outcome: f.outcome.clone(),
+        closed_by: f.closed_by.clone().unwrap_or_default(),
+        etag: etag(f.version),
     }
 }

@@ -347,6 +347,8 @@ pub struct Fixture {
     pub customer_id: String,
     pub site_id: String,
     pub product_id: String,
+    /// Visits walked by [`Fixture::signed_off_slip`], to book each at its own time.
+    visits: std::sync::atomic::AtomicU32,
 }
 
 impl Fixture {
@@ -411,6 +413,7 @@ impl Fixture {
             customer_id: customer.id.clone(),
             site_id: customer.sites[0].id.clone(),
             product_id: customer.products[0].id.clone(),
+            visits: Default::default(),
             server,
         }
     }
@@ -540,6 +543,50 @@ impl Fixture {
         let slip = self.server.slips().create_slip(authed(&self.manager, create)).await;
         let slip = slip.unwrap_or_else(|e| panic!("create slip: {e}")).into_inner();
         self.verify_and_dispatch(&slip, engineer_id).await
+    }
+
+    /// A visit of the fixture's engineer walked to the customer's sign-off with `satisfaction`
+    /// and `ratings` (service quality, product, support): on site, backed up, fixed (a software
+    /// defect in warranty), signed.
+    pub async fn signed_off_slip(&self, satisfaction: pb::Satisfaction, ratings: [i32; 3]) -> pb::Slip {
+        let slip = self.dispatched_slip(&self.engineer_id).await;
+        let (e, id) = (&self.engineer, slip.id.clone());
+        let mut slips = self.server.slips();
+        let action = || pb::SlipActionRequest { request_id: request_id(), slip_id: id.clone(), etag: String::new() };
+        let ok = |r: Result<tonic::Response<pb::Slip>, tonic::Status>| r.unwrap_or_else(|e| panic!("the visit: {e}"));
+        ok(slips.confirm_slip(authed(e, action())).await);
+        // Two hours apart for each new visit, so the engineer is never double-booked.
+        let hours = 2 + 3 * i64::from(self.visits.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let book = pb::BookAppointmentRequest {
+            request_id: request_id(),
+            slip_id: id.clone(),
+            window: Some(window(hours)),
+            contact_name: "Ms. Zhou".into(),
+            ..Default::default()
+        };
+        ok(slips.book_appointment(authed(e, book)).await);
+        ok(slips.start_travel(authed(e, action())).await);
+        let position = Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 });
+        let check_in =
+            pb::CheckInRequest { request_id: request_id(), slip_id: id.clone(), etag: String::new(), position };
+        ok(slips.check_in(authed(e, check_in)).await);
+        let backup =
+            pb::BackupRecord { kind: pb::BackupKind::Backup as i32, location: "USB disk".into(), ..Default::default() };
+        let backup = pb::LogBackupRequest { request_id: request_id(), slip_id: id.clone(), backup: Some(backup) };
+        ok(slips.log_backup(authed(e, backup)).await);
+        let fix = pb::RecordFixRequest { request_id: request_id(), slip_id: id.clone(), fix: Some(visit::wire_fix()) };
+        ok(slips.record_fix(authed(e, fix)).await);
+        let sign_off = pb::SignOff {
+            signer_name: "Ms. Zhou".into(),
+            satisfaction: satisfaction as i32,
+            service_quality_rating: ratings[0],
+            product_rating: ratings[1],
+            support_rating: ratings[2],
+            customer_opinion: "The engineer came late".into(),
+            ..Default::default()
+        };
+        let request = signed_sign_off(&self.server, e, &id, sign_off, &signature_png(3)).await;
+        ok(slips.capture_sign_off(authed(e, request)).await).into_inner()
     }
 
     /// Opens a slip for `ticket` at the fixture's site.

@@ -603,6 +603,16 @@ fn rows() -> Vec<Row> {
             [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
             |w, who| pb::GetMonthlyStatisticsRequest::default().encode_to_vec()
         ),
+        row!("FollowUpService/ListFollowUps", [Yes, Yes, Pd, Pd], |w, who| pb::ListFollowUpsRequest::default()
+            .encode_to_vec()),
+        // Authorized, the desk finds no such follow-up.
+        row!("FollowUpService/CloseFollowUp", [NotFound, NotFound, Pd, Pd], |w, who| pb::CloseFollowUpRequest {
+            request_id: request_id(),
+            id: uuid::Uuid::now_v7().to_string(),
+            etag: String::new(),
+            outcome: "called the customer".into(),
+        }
+        .encode_to_vec()),
         row!("QuoteService/CreateQuote", [Yes, Yes, Yes, NotFound], |w, who| pb::CreateQuoteRequest {
             request_id: request_id(),
             slip_id: w.slip(S::OnSite).await.id,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{Config, Session, SyncObserver, SyncStatus};
-use onsite_tests::visit::{parts, span};
+use onsite_sdk::{BackupKind, Code, Config, Session, SyncObserver, SyncStatus};
+use onsite_tests::visit::{fix, parts, span};
 use onsite_tests::{Backend, Fixture, TestServer, authed, new_engineer};
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
@@ -88,6 +88,8 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
     }
     const BATCHES: i64 = 8;
     const PER_BATCH: i64 = 25;
+    // Ops before the lines: confirm, book, travel, check in, backup, fix.
+    const VISIT: i64 = 6;
     let mut pushes = Vec::new();
     for (i, (_, token, slip_id, device_id)) in devices.iter().cloned().enumerate() {
         let mut clients = [f.server.sync(), other.sync()];
@@ -102,10 +104,17 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
                 pb::op::Payload::CheckIn(pb::CheckInOp {
                     position: Some(pb::GeoPoint { latitude: 31.2, longitude: 121.5 }),
                 }),
+                // Backup first; in warranty the fix's root cause decides who pays for the lines.
+                pb::op::Payload::LogBackup(pb::BackupRecord {
+                    kind: pb::BackupKind::Backup as i32,
+                    location: "USB disk".into(),
+                    ..Default::default()
+                }),
+                pb::op::Payload::RecordFix(onsite_tests::visit::wire_fix()),
             ];
             let mut ops: Vec<pb::Op> =
                 visit.into_iter().zip(1..).map(|(payload, seq)| visit_op(&device_id, seq, &slip_id, payload)).collect();
-            ops.extend((5..=BATCHES * PER_BATCH).map(|seq| parts_op(&device_id, seq, &slip_id)));
+            ops.extend((VISIT + 1..=BATCHES * PER_BATCH).map(|seq| parts_op(&device_id, seq, &slip_id)));
             for (k, batch) in ops.chunks(PER_BATCH as usize).enumerate() {
                 let push = || pb::PushRequest { device_id: device_id.clone(), ops: batch.to_vec(), device_time: None };
                 let first = clients[(k + i) % 2].push(authed(&token, push())).await;
@@ -138,7 +147,7 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
             let get = pb::GetSlipRequest { id: slip_id.clone() };
             let slip = replica.slips().get_slip(authed(&f.manager, get)).await.unwrap_or_else(|e| panic!("{e}"));
             let slip = slip.into_inner();
-            assert_eq!(slip.cost_lines.len() as i64, BATCHES * PER_BATCH - 4, "engineer {engineer_id}");
+            assert_eq!(slip.cost_lines.len() as i64, BATCHES * PER_BATCH - VISIT, "engineer {engineer_id}");
             assert_eq!(slip.state(), pb::SlipState::OnSite);
         }
     }
@@ -180,6 +189,8 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
 fn postgres_restarting_mid_sync_loses_and_repeats_nothing() {
     const PHONES: usize = 4;
     const LINES: usize = 400;
+    // Actions before the lines: confirm, book, travel, check in, backup, fix.
+    const VISIT: usize = 6;
     let _turn = TURNS.blocking_lock();
     // The servers run on this runtime; the phones (blocking SDK calls) on threads of their own.
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
@@ -211,6 +222,8 @@ fn postgres_restarting_mid_sync_loses_and_repeats_nothing() {
             session.book(&slip, start, end, "Ms. Zhou")?;
             session.start_travel(&slip)?;
             session.check_in(&slip, 31.2046, 121.5996)?;
+            session.log_backup(&slip, Code::Known(BackupKind::Backup), "USB disk", "", &[])?;
+            session.record_fix(&slip, &fix(), &[])?;
             for _ in 0..LINES {
                 session.add_parts_cost(&slip, &parts()[..1])?;
             }
@@ -221,10 +234,10 @@ fn postgres_restarting_mid_sync_loses_and_repeats_nothing() {
     }
     let queued = || -> usize { phones.iter().map(|(s, _)| s.pending_changes().map_or(0, |p| p.len())).sum() };
     let total = queued();
-    assert_eq!(total, PHONES * (LINES + 4));
+    assert_eq!(total, PHONES * (LINES + VISIT));
     // The first phone says when its first push has landed.
     let (landed_tx, landed) = std::sync::mpsc::channel();
-    phones[0].0.set_observer(Arc::new(Landed(std::sync::Mutex::new(Some(landed_tx)), (LINES + 4) as u64)));
+    phones[0].0.set_observer(Arc::new(Landed(std::sync::Mutex::new(Some(landed_tx)), (LINES + VISIT) as u64)));
     // Set once PostgreSQL accepts connections again.
     let restarted = (std::sync::Mutex::new(false), std::sync::Condvar::new());
 

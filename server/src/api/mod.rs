@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod customers;
 pub mod dispatch;
 pub mod engineers;
+pub mod follow_ups;
 pub mod pending;
 pub mod quotes;
 pub mod slips;

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod devices;
 pub mod engineers;
 pub mod flags;
+pub mod follow_ups;
 pub mod parts;
 pub mod quotes;
 pub mod records;

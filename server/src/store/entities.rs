@@ -366,6 +366,29 @@ entity!(
 );
 
 entity!(
+    /// Follow-ups on unhappy customers.
+    follow_up, "follow_ups" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slip_id: String,
+        pub ticket_number: String,
+        pub customer_id: String,
+        pub customer_name: String,
+        pub reason: String,
+        pub signer_name: String,
+        pub customer_opinion: String,
+        pub due_at_us: i64,
+        pub created_at_us: i64,
+        /// `open` or `closed`.
+        pub state: String,
+        pub closed_at_us: Option<i64>,
+        pub outcome: String,
+        pub closed_by: Option<String>,
+        pub version: i64,
+    }
+);
+
+entity!(
     /// The append-only audit log of slip transitions.
     slip_event, "slip_events" {
         #[sea_orm(primary_key, auto_increment = false)]

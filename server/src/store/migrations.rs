@@ -299,6 +299,13 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX quotes_by_slip ON quotes (slip_id, id)",
             // What a visit is for; earlier slips were repairs.
             "ALTER TABLE slips ADD COLUMN kind TEXT NOT NULL DEFAULT 'repair'",
+            // Follow-ups on unhappy customers, open ones listed first by due time.
+            "CREATE TABLE follow_ups (id TEXT PRIMARY KEY, slip_id TEXT NOT NULL REFERENCES slips(id),
+                ticket_number TEXT NOT NULL, customer_id TEXT NOT NULL, customer_name TEXT NOT NULL,
+                reason TEXT NOT NULL, signer_name TEXT NOT NULL, customer_opinion TEXT NOT NULL,
+                due_at_us BIGINT NOT NULL, created_at_us BIGINT NOT NULL, state TEXT NOT NULL,
+                closed_at_us BIGINT, outcome TEXT NOT NULL, closed_by TEXT, version BIGINT NOT NULL)",
+            "CREATE INDEX follow_ups_by_state ON follow_ups (state, due_at_us, id)",
             // A manager's override of a line's billable decision, and why.
             "ALTER TABLE slip_cost_lines ADD COLUMN billable_override_reason TEXT",
         ],

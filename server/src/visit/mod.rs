@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::idempotency;
 use crate::repo::records::{self, NewRecord};
 use crate::repo::slips::{self as repo, Act, Origin};
-use crate::repo::{appointments, engineers};
+use crate::repo::{appointments, engineers, follow_ups};
 pub(crate) use crate::slip_views::full_view;
 use crate::store::entities::{attachment, slip};
 
@@ -173,6 +173,10 @@ pub(crate) async fn apply(
     }
     let act = Act { caller, action, etag: &etag, now, request_id: &request_id, detail, origin };
     let acted = crate::lifecycle::act(txn, &slip_id, act, extra).await?;
+    // An unhappy customer's sign-off opens a follow-up for the manager.
+    if let NewRecord::SignOff(sign_off) = &record {
+        follow_ups::open_if_unhappy(txn, &acted.saved, sign_off, now).await?;
+    }
     records::insert_record(txn, &acted.saved, record.decided(&acted.transition), caller, now).await?;
     Ok(acted.saved)
 }
