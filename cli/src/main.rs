@@ -15,6 +15,7 @@ mod desk;
 mod dispatch;
 mod follow_ups;
 mod map;
+mod quotes;
 mod table;
 mod text;
 
@@ -174,6 +175,22 @@ enum Command {
         #[arg(long)]
         outcome: String,
     },
+    /// Records the customer's decision on a quote, confirmed to the desk by phone or e-mail.
+    DecideQuote {
+        quote: String,
+        /// The customer accepted (without it: declined).
+        #[arg(long)]
+        accept: bool,
+        /// phone or email.
+        #[arg(long, default_value = "phone")]
+        channel: String,
+        /// Who decided at the customer.
+        #[arg(long)]
+        by: String,
+        /// The desk's record: when they called, the e-mail's subject.
+        #[arg(long)]
+        note: String,
+    },
     /// Draws engineers, open slips and assignment lines as an SVG picture.
     Map {
         /// Where to write the SVG.
@@ -255,6 +272,9 @@ async fn run(cli: Cli) -> Result {
         Command::Board { watch: false, .. } => board::snapshot(&ctx).await?,
         Command::Map { out, width } => map::draw(&ctx, &out, width).await?,
         Command::FollowUps { all } => follow_ups::list(&ctx, all).await?,
+        Command::DecideQuote { quote, accept, channel, by, note } => {
+            quotes::decide(&ctx, quotes::Decision { quote, accepted: accept, channel, by, note }).await?
+        }
         Command::CloseFollowUp { id, outcome } => follow_ups::close(&ctx, id, outcome).await?,
     };
     report.print(cli.json);

@@ -222,3 +222,31 @@ async fn the_desk_follows_up_unhappy_customers() {
     let (ok, _, err) = onsitectl(&f, &f.manager, &["close-follow-up", &id, "--outcome", "again"]).await;
     assert!(!ok && err.contains("closed already"), "{err}");
 }
+
+/// The customer calls the desk to accept a quote the engineer drafted: the desk records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_records_a_quote_the_customer_accepted_by_phone() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let (ticket, site_id) = f.lapsed_ticket().await;
+    let slip = f.dispatched_slip_at(&ticket, &site_id, &f.engineer_id).await;
+    let line = pb::CostLine {
+        kind: pb::CostKind::Part as i32,
+        description: "Power supply 750 W".into(),
+        part_number: "PSU-750".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 65_000, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let create = pb::CreateQuoteRequest { request_id: request_id(), slip_id: slip.id.clone(), lines: vec![line] };
+    let quote = f.server.quotes().create_quote(authed(&f.manager, create)).await;
+    let quote = quote.unwrap_or_else(|e| panic!("{e}")).into_inner();
+
+    let args = ["decide-quote", &quote.id, "--channel", "fax", "--by", "Mr. Qian", "--note", "x"];
+    let (ok, _, err) = onsitectl(&f, &f.manager, &args).await;
+    assert!(!ok && err.contains("phone or email"), "{err}");
+    let args = ["decide-quote", &quote.id, "--accept", "--by", "Mr. Qian", "--note", "Called at 14:10"];
+    let (ok, out, err) = onsitectl(&f, &f.manager, &args).await;
+    assert!(ok && out.contains("accepted") && out.contains("65000 CNY"), "{out}{err}");
+    let (ok, out, _) = onsitectl(&f, &f.manager, &["slip", &slip.id]).await;
+    assert!(ok && out.contains("accepted by Mr. Qian") && out.contains("billable (out of warranty)"), "{out}");
+}

@@ -472,7 +472,14 @@ impl Slip {
         self.quotes.iter().find(|q| q.id == id)
     }
 
-    /// Who pays for the visit's work, as the warranty decides it today (see [`warranty`]).
+    /// Who pays, for display: as the warranty decided at the check-in, or before it as it
+    /// would for a visit at `expected` (the appointment, or now). Decisions use [`Slip::cover`].
+    pub fn cover_expected(&self, expected: DateTime<Utc>) -> Cover {
+        warranty::decide(self.warranty_end, self.arrived_at.unwrap_or(expected), self.root_cause)
+    }
+
+    /// Who pays for the visit's work, as the warranty decides it on the check-in day (see
+    /// [`warranty`]); in warranty before the check-in, undecided.
     pub fn cover(&self) -> Cover {
         match (self.warranty_end, self.arrived_at) {
             (None, _) => warranty::decide(None, DateTime::UNIX_EPOCH, self.root_cause),

@@ -115,7 +115,10 @@ pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId
         VisitOp::Confirm | VisitOp::StartTravel | VisitOp::Complete => {}
     }
     // Who pays, as the slip now stands (a check-in dates the visit, a fix names the cause).
-    let cover = domain(&next)?.cover().to_wire();
+    let at = op.device_time.as_ref().and_then(|t| convert::datetime(t, "device_time").ok());
+    let expected = next.appointment.as_ref().and_then(|a| a.window.as_ref()).and_then(|w| w.start.as_ref());
+    let expected = expected.and_then(|t| convert::datetime(t, "window.start").ok()).or(at);
+    let cover = domain(&next)?.cover_expected(expected.unwrap_or_else(chrono::Utc::now)).to_wire();
     if let Some(warranty) = next.warranty.as_mut() {
         warranty.cover = cover;
     }

@@ -5,7 +5,10 @@
 use chrono::{Duration, NaiveDate, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::CustomerId;
-use onsite_core::slip::{BackupKind, FixOutcome, Role, SlipAction, SlipState, VisitKind, Window, WriteOffOutcome};
+use onsite_core::op::{Code, CostLine, Price};
+use onsite_core::slip::{
+    BackupKind, CostKind, FixOutcome, Role, SlipAction, SlipState, VisitKind, Window, WriteOffOutcome,
+};
 use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketIntake, Tier};
 use onsite_proto::v1 as pb;
 use sea_orm::{EntityTrait, PaginatorTrait, Set};
@@ -18,7 +21,7 @@ use crate::lifecycle;
 use crate::repo::follow_ups;
 use crate::repo::records::{self, NewRecord};
 use crate::repo::slips::{Act, NewSlip};
-use crate::repo::{customers, engineers, parts, slips, tickets};
+use crate::repo::{customers, engineers, parts, quotes, slips, tickets};
 use crate::store::entities::{backup, customer, fix, sign_off};
 use crate::store::{begin_write, now_us, to_us};
 
@@ -301,6 +304,9 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         let (engineer, engineer_caller) = &engineer_rows[(i * 5) % engineer_rows.len()];
         drive(&txn, &manager, engineer_caller, engineer, &slip.id, *target, now).await?;
     }
+    if let Some((engineer, engineer_caller)) = engineer_rows.last() {
+        billable_visit(&txn, app, &manager, engineer_caller, engineer, now).await?;
+    }
     // Logins for the engineers with a slip to act on: a new one first, then visits under way.
     let mut engineer_tokens = Vec::new();
     for wanted in [SlipState::Dispatched, SlipState::Scheduled, SlipState::OnSite] {
@@ -311,6 +317,123 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     }
     txn.commit().await?;
     Ok(Some(DemoLogins { manager_token, engineer_tokens }))
+}
+
+/// A customer whose warranty ended last year, and a completed visit to them: the parts were
+/// billable, so the customer accepted a quote by phone before the work.
+async fn billable_visit(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    manager: &Caller,
+    engineer_caller: &Caller,
+    engineer: &crate::store::entities::engineer::Model,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    let archive = customers::Archive {
+        name: "江南纺织有限公司 Jiangnan Textiles".into(),
+        project_name: "Plant scheduling".into(),
+        project_manager: "钱经理 Mr. Qian".into(),
+        implementation_staff: "Onsite implementation team".into(),
+        contract_signed_on: day(2022, 3, 1),
+        implementation_started_on: day(2022, 4, 1),
+        accepted_on: day(2022, 9, 30),
+        service_started_on: day(2022, 10, 1),
+        warranty_start: day(2022, 10, 1),
+        warranty_end: day(2025, 9, 30),
+        notes: "Out of warranty since October 2025: parts and travel are billable.".into(),
+    };
+    let contacts = vec![customers::NewContact {
+        name: "钱经理 Mr. Qian".into(),
+        role: "Plant manager".into(),
+        phone: "+86 510 5555 0188".into(),
+        email: "qian@jiangnan.example".into(),
+    }];
+    let sites = vec![customers::NewSite {
+        name: "无锡工厂 Wuxi plant".into(),
+        address: "无锡市新吴区长江路 88 号".into(),
+        position: GeoPoint::new(31.4912, 120.3119, "position"),
+    }];
+    let products = vec![customers::NewProduct {
+        site: Some("0".into()),
+        model: "Onsite Server S2".into(),
+        serial_number: "S2-00871".into(),
+        installed_on: day(2022, 6, 1),
+        warranty_end: day(2025, 9, 30),
+    }];
+    let new = customers::validate(archive, contacts, sites, products, now_us())?;
+    customers::insert(txn, &new).await?;
+    let intake = TicketIntake {
+        channel: Channel::Hotline,
+        category: Category::Bug,
+        severity: Severity::Important,
+        customer_id: new.customer.id.parse::<CustomerId>().unwrap_or_default(),
+        contact_name: "钱经理 Mr. Qian".into(),
+        contact_phone: "+86 510 5555 0188".into(),
+        organisation: new.customer.name.clone(),
+        product_id: new.products[0].id.parse().ok(),
+        product_model: "Onsite Server S2".into(),
+        serial_number: "S2-00871".into(),
+        fault_occurred_at: Some(now - Duration::hours(30)),
+        symptoms: "Scheduling server restarts under load; the power supply whines.".into(),
+        error_message: "PSU FAULT 0x21".into(),
+        impact_scope: "Night shift planning".into(),
+        initial_urgency: "this week".into(),
+        title: "Scheduling server restarts under load".into(),
+    };
+    let ticket = tickets::create(txn, app.config.service_levels(), manager, intake, now, "").await?;
+    let slip = NewSlip {
+        ticket_id: ticket.id.clone(),
+        site_id: new.sites[0].id.clone(),
+        instructions: "Replace the power supply; out of warranty, quote first. Back up first.".into(),
+        required_skills: vec!["server".into()],
+        follow_up_of: None,
+        state: SlipState::Draft,
+        kind: VisitKind::Repair,
+    };
+    let slip = lifecycle::create(txn, manager, slip, now, "").await?;
+    drive(txn, manager, engineer_caller, engineer, &slip.id, SlipState::OnSite, now).await?;
+    let fix = SlipAction::RecordFix { outcome: FixOutcome::Resolved, root_cause: Some(RootCause::MaterialDefect) };
+    for action in [SlipAction::LogBackup { kind: BackupKind::Backup }, fix] {
+        let record = demo_record(&action, now, false);
+        step(txn, engineer_caller, &slip.id, action, record, now).await?;
+    }
+    let psu = CostLine {
+        id: String::new(),
+        kind: Code::Known(CostKind::Part),
+        description: "Power supply 750 W".into(),
+        part_number: "PSU-750".into(),
+        quantity: 1,
+        unit_price: Some(Price { minor_units: 65_000, currency_code: "CNY".into() }),
+        billable: true,
+    };
+    let travel = CostLine {
+        kind: Code::Known(CostKind::Travel),
+        description: "Train Shanghai-Wuxi, return".into(),
+        part_number: String::new(),
+        unit_price: Some(Price { minor_units: 19_800, currency_code: "CNY".into() }),
+        ..psu.clone()
+    };
+    let lines = [psu, travel];
+    let quote = lifecycle::create_quote(txn, engineer_caller, &slip.id, &lines, now, "").await?;
+    let decision = quotes::Decision {
+        quote_id: &quote.id,
+        etag: "",
+        accepted: true,
+        channel: quotes::Channel::Phone,
+        decided_by_name: "钱经理 Mr. Qian",
+        confirmation: "Called the desk and accepted 848.00 CNY",
+    };
+    lifecycle::decide_quote(txn, manager, decision, now, "").await?;
+    let charges = lines.iter().filter_map(|l| onsite_core::quote::Charge::of(&l.stored())).collect();
+    let costs = lines.iter().map(|l| crate::visit::intents::cost_line_model(&l.stored(), to_us(now))).collect();
+    let parts = SlipAction::AddPartsCost { charges };
+    step(txn, engineer_caller, &slip.id, parts, NewRecord::Costs(costs), now).await?;
+    for action in [SlipAction::CaptureSignOff, SlipAction::Complete] {
+        let record = demo_record(&action, now, false);
+        step(txn, engineer_caller, &slip.id, action, record, now).await?;
+    }
+    Ok(())
 }
 
 /// Walks a slip to `target` through the state machine, recording what each step needs.
@@ -358,15 +481,34 @@ async fn drive(
         let caller = if by_manager { manager } else { engineer_caller };
         // The customer of the visit left completed is unhappy: the desk has a follow-up to do.
         let record = demo_record(&action, now, target == SlipState::Completed);
-        let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
-        let saved =
-            lifecycle::act(txn, slip_id, act, |_, c| c.appointment_contact = Set("IT lead".into())).await?.saved;
-        if let NewRecord::SignOff(sign_off) = &record {
-            follow_ups::open_if_unhappy(txn, &saved, sign_off, now).await?;
-        }
-        records::insert_record(txn, &saved, record, caller, now).await?;
+        step(txn, caller, slip_id, action, record, now).await?;
     }
     Ok(())
+}
+
+/// One action on a demo slip with its record, decided by the state machine and stored as
+/// decided; an unhappy sign-off opens its follow-up.
+async fn step(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    slip_id: &str,
+    action: SlipAction,
+    record: NewRecord,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let checks_in = action == SlipAction::CheckIn;
+    let act = Act { caller, action, etag: "", now, request_id: "", detail: "demo".into(), origin: None };
+    let extra = |_: &_, c: &mut crate::store::entities::slip::ActiveModel| {
+        c.appointment_contact = Set("IT lead".into());
+        if checks_in {
+            c.arrived_at_us = Set(Some(to_us(now)));
+        }
+    };
+    let acted = lifecycle::act(txn, slip_id, act, extra).await?;
+    if let NewRecord::SignOff(sign_off) = &record {
+        follow_ups::open_if_unhappy(txn, &acted.saved, sign_off, now).await?;
+    }
+    records::insert_record(txn, &acted.saved, record.decided(&acted.transition), caller, now).await
 }
 
 fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -> NewRecord {

@@ -154,7 +154,10 @@ pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
         site_position: labels.site_position.map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
         warranty: Some(pb::Warranty {
             last_day: date(s.warranty_end.as_deref()),
-            cover: slips::domain(s).map_or(0, |d| d.cover().to_wire()),
+            cover: slips::domain(s).map_or(0, |d| {
+                let expected = s.appointment_start_us.map_or_else(Utc::now, from_us);
+                d.cover_expected(expected).to_wire()
+            }),
         }),
         quotes: Vec::new(),
         kind: named::<VisitKind>(&s.kind),

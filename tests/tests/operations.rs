@@ -265,6 +265,24 @@ async fn demo_seed_gives_a_working_system() {
         .into_inner()
         .slips;
     assert!(!own.is_empty(), "the first demo engineer has work");
+
+    // A completed out-of-warranty visit whose customer accepted a quote, and an unhappy
+    // customer the desk has to call back.
+    let billable: Vec<&pb::Slip> =
+        slips.iter().filter(|s| s.warranty.as_ref().is_some_and(|w| w.cover() == pb::Cover::WarrantyEnded)).collect();
+    let [billable] = billable.as_slice() else { panic!("one out-of-warranty visit: {billable:?}") };
+    let billable = server.slips().get_slip(authed(manager, pb::GetSlipRequest { id: billable.id.clone() })).await;
+    let billable = billable.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(billable.state(), pb::SlipState::Completed);
+    assert!(billable.quotes.iter().any(|q| q.accepted) && billable.cost_lines.iter().all(|l| l.billable));
+    assert_eq!(billable.cost_lines.len(), 2);
+    let follow_ups = pb::follow_up_service_client::FollowUpServiceClient::new(server.channel.clone())
+        .list_follow_ups(authed(manager, pb::ListFollowUpsRequest::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner()
+        .follow_ups;
+    assert!(follow_ups.iter().any(|f| f.reason.contains("dissatisfied") && !f.closed), "{follow_ups:?}");
 }
 
 /// Until the database is migrated, health says NOT_SERVING and the API says UNAVAILABLE.

@@ -223,7 +223,7 @@ fn fix_model(f: &FixRecord, ctx: &Context<'_>) -> Result<fix::Model> {
 }
 
 /// A validated cost line, in its stored form, as a row.
-fn cost_line_model(line: &CostLine, at_us: i64) -> cost_line::Model {
+pub(crate) fn cost_line_model(line: &CostLine, at_us: i64) -> cost_line::Model {
     let price = line.unit_price.clone().unwrap_or(op::Price { minor_units: 0, currency_code: String::new() });
     cost_line::Model {
         id: record_id(&line.id),
