@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! draft -> verified -> dispatched -> confirmed -> scheduled -> en_route -> on_site -> completed -> written_off
-//!                         |  ^          |            |  (reschedule keeps scheduled)
-//!                         v  |          v            v
-//!                      declined      cancelled (manager, any state before completed)
+//!                         |  ^          |            |  (reschedule keeps scheduled)          ^
+//!                         v  |          v            v                                        |
+//!                      declined      cancelled (manager, any state before completed) ---------+
 //! ```
+//!
+//! Only completed or cancelled slips are written off; a visit that did not solve the problem
+//! (a cancelled one included) is written off with a follow-up slip or an escalation.
 //!
 //! The manager may send another engineer (back to `dispatched`) from any state up to `on_site`;
 //! replacing one who is on the way or on site needs a reason, and not after the customer signed
@@ -40,9 +43,9 @@ named_enum! {
 }
 
 impl SlipState {
-    /// Whether nothing can happen to the slip any more.
+    /// Whether nothing can happen to the slip any more. A cancelled slip is still written off.
     pub const fn is_final(self) -> bool {
-        matches!(self, Self::WrittenOff | Self::Cancelled)
+        matches!(self, Self::WrittenOff)
     }
 
     /// Whether the slip is still being worked (not completed, written off or cancelled).
@@ -414,7 +417,7 @@ impl Slip {
                 to(S::Completed)
             }
             (A::Cancel { .. }, s) if s.is_open() => to(S::Cancelled),
-            (A::WriteOff { outcome }, S::Completed) => {
+            (A::WriteOff { outcome }, S::Completed | S::Cancelled) => {
                 let side_effect = match (outcome, self.fix) {
                     (WriteOffOutcome::Resolved, Some(FixOutcome::Resolved)) => SideEffect::ResolveTicket,
                     (WriteOffOutcome::Resolved, _) => {
@@ -550,19 +553,16 @@ impl Slip {
     /// The structural invariants every reachable slip satisfies.
     pub fn check_invariants(&self) -> std::result::Result<(), &'static str> {
         use SlipState as S;
-        let needs_engineer = matches!(
-            self.state,
-            S::Dispatched | S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite | S::Completed | S::WrittenOff
-        );
+        let needs_engineer =
+            matches!(self.state, S::Dispatched | S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite | S::Completed);
         if needs_engineer && self.engineer.is_none() {
             return Err("an assigned state without an engineer");
         }
         if matches!(self.state, S::Scheduled | S::EnRoute) && self.appointment.is_none() {
             return Err("scheduled without an appointment");
         }
-        if matches!(self.state, S::Completed | S::WrittenOff)
-            && (self.backup.is_none() || self.fix.is_none() || !self.signed_off)
-        {
+        // A written-off slip may have been cancelled instead of completed.
+        if self.state == S::Completed && (self.backup.is_none() || self.fix.is_none() || !self.signed_off) {
             return Err("completed without backup-or-waiver, fix and sign-off");
         }
         if self.signed_off && self.fix.is_none() {
@@ -571,7 +571,7 @@ impl Slip {
         if self.fix.is_some() && self.backup.is_none() {
             return Err("a fix without a backup or waiver before it");
         }
-        if matches!(self.state, S::Completed | S::WrittenOff)
+        if self.state == S::Completed
             && self.cover().billable() == Some(true)
             && !self.quotes.iter().any(QuoteFacts::accepted)
         {
@@ -831,14 +831,26 @@ mod tests {
     }
 
     #[test]
-    fn nothing_happens_to_a_cancelled_slip() {
+    fn a_cancelled_slip_is_only_written_off_and_an_unsolved_one_goes_on() {
         let eng = EngineerId::new();
         let mut slip = Slip::new();
-        walk(&mut slip, eng, &[SlipAction::Cancel { reason: "customer solved it".into() }]);
+        walk(&mut slip, eng, &[SlipAction::Cancel { reason: "the engineer fell ill".into() }]);
         for action in happy_path(eng) {
             assert!(slip.decide(&Actor::manager(), &action).is_err());
             assert!(slip.decide(&Actor::engineer(eng), &action).is_err());
         }
+        let resolved = SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved };
+        assert!(
+            matches!(slip.decide(&Actor::manager(), &resolved), Err(DomainError::Precondition { reason, .. }) if reason == "UNRESOLVED_NEEDS_FOLLOW_UP")
+        );
+        let follow_up = SlipAction::WriteOff { outcome: WriteOffOutcome::FollowUp };
+        let t = slip.apply(&Actor::manager(), &follow_up);
+        assert_eq!(t.ok().and_then(|t| t.side_effect), Some(SideEffect::OpenFollowUp));
+        assert!(slip.state.is_final());
+        // An open slip is not written off.
+        let mut open = in_warranty();
+        walk(&mut open, eng, &happy_path(eng)[..3]);
+        assert!(matches!(open.decide(&Actor::manager(), &follow_up), Err(DomainError::InvalidTransition { .. })));
     }
 
     fn arb_action(engineers: [EngineerId; 2]) -> impl Strategy<Value = SlipAction> {

@@ -21,6 +21,7 @@ onsite_tests::conformance!(
     concurrent_transitions_on_one_etag_let_one_win,
     concurrent_slips_of_one_ticket_get_distinct_visits,
     a_slip_says_what_the_visit_is_for,
+    only_completed_or_cancelled_slips_are_written_off,
 );
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
@@ -959,4 +960,40 @@ async fn a_slip_says_what_the_visit_is_for(backend: Backend) {
     }
     let unknown = slips.create_slip(authed(&f.manager, create(42))).await;
     assert_eq!(violated_fields(&expect_code(unknown, Code::InvalidArgument)), ["kind"]);
+}
+
+/// Only completed or cancelled slips are written off; a cancelled visit solved nothing, so it
+/// is written off with a follow-up slip or an escalation, never as resolved.
+async fn only_completed_or_cancelled_slips_are_written_off(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mut slips = f.server.slips();
+    let slip = f.dispatched_slip(&f.engineer_id).await;
+    let write_off = |outcome: pb::WriteOffOutcome| pb::WriteOffSlipRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        etag: String::new(),
+        outcome: outcome as i32,
+        note: "the engineer fell ill; another goes tomorrow".into(),
+    };
+    let open = slips.write_off_slip(authed(&f.manager, write_off(pb::WriteOffOutcome::FollowUp))).await;
+    assert_eq!(reason(&expect_code(open, Code::FailedPrecondition)), "INVALID_TRANSITION");
+    let cancel = pb::ReasonRequest {
+        request_id: request_id(),
+        slip_id: slip.id.clone(),
+        etag: String::new(),
+        reason: "the engineer fell ill".into(),
+    };
+    slips.cancel_slip(authed(&f.manager, cancel)).await.unwrap_or_else(|e| panic!("{e}"));
+    let resolved = slips.write_off_slip(authed(&f.manager, write_off(pb::WriteOffOutcome::Resolved))).await;
+    assert_eq!(reason(&expect_code(resolved, Code::FailedPrecondition)), "UNRESOLVED_NEEDS_FOLLOW_UP");
+    let done = slips.write_off_slip(authed(&f.manager, write_off(pb::WriteOffOutcome::FollowUp))).await;
+    let done = done.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(done.slip.map(|s| s.state()), Some(pb::SlipState::WrittenOff));
+    let next = done.follow_up.unwrap_or_else(|| panic!("a follow-up slip"));
+    assert_eq!(
+        (next.state(), next.follow_up_of.as_str(), next.visit_number),
+        (pb::SlipState::Verified, slip.id.as_str(), 2)
+    );
+    let again = slips.write_off_slip(authed(&f.manager, write_off(pb::WriteOffOutcome::Escalate))).await;
+    assert_eq!(reason(&expect_code(again, Code::FailedPrecondition)), "INVALID_TRANSITION");
 }
