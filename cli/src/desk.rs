@@ -17,7 +17,18 @@ pub async fn whoami(ctx: &Ctx) -> Result<Report> {
     Ok(report)
 }
 
-pub async fn tickets(ctx: &Ctx, status: Option<String>, severity: Option<i32>, breached: bool) -> Result<Report> {
+/// Which tickets `tickets` lists, and in which order.
+#[derive(Debug)]
+pub struct TicketQuery {
+    pub status: Option<String>,
+    pub severity: Option<i32>,
+    pub breached: bool,
+    /// The desk's queue: bugs first, then severity, then the oldest.
+    pub queue: bool,
+}
+
+pub async fn tickets(ctx: &Ctx, q: TicketQuery) -> Result<Report> {
+    let TicketQuery { status, severity, breached, queue } = q;
     let status = match status.as_deref() {
         None => 0,
         Some(s) => pb::TicketStatus::from_str_name(&format!("TICKET_STATUS_{}", s.to_uppercase()))
@@ -28,6 +39,7 @@ pub async fn tickets(ctx: &Ctx, status: Option<String>, severity: Option<i32>, b
         status,
         severity: severity.unwrap_or(0),
         sla_breached: breached.then_some(true),
+        order: if queue { pb::TicketOrder::Queue } else { pb::TicketOrder::Unspecified } as i32,
         ..Default::default()
     };
     let list = TicketServiceClient::new(ctx.channel.clone()).list_tickets(ctx.req(request)?).await?.into_inner();

@@ -71,8 +71,11 @@ enum Command {
     },
     /// Who the token belongs to.
     Whoami,
-    /// Lists tickets, newest first.
+    /// Lists tickets, newest first, or with --queue in the desk's order.
     Tickets {
+        /// The desk's queue: bugs first, then by severity, then the oldest first.
+        #[arg(long)]
+        queue: bool,
         /// Only this status: open, in_progress, resolved, closed.
         #[arg(long)]
         status: Option<String>,
@@ -250,7 +253,9 @@ async fn run(cli: Cli) -> Result {
         Command::EnrolmentCode { engineer } => account::enrolment_code(&ctx, engineer).await?,
         Command::Audit { kind, limit } => account::audit(&ctx, kind, limit).await?,
         Command::Whoami => desk::whoami(&ctx).await?,
-        Command::Tickets { status, severity, breached } => desk::tickets(&ctx, status, severity, breached).await?,
+        Command::Tickets { queue, status, severity, breached } => {
+            desk::tickets(&ctx, desk::TicketQuery { status, severity, breached, queue }).await?
+        }
         Command::Ticket { id } => desk::ticket(&ctx, id).await?,
         Command::Slips { engineer } => desk::slips(&ctx, engineer).await?,
         Command::Slip { id } => desk::slip(&ctx, id).await?,

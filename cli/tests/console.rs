@@ -34,6 +34,8 @@ async fn the_console_shows_tickets_slips_and_history() {
     assert!(row.contains("in_progress") && row.contains("Payroll run aborts"), "{row}");
     let (ok, out, _) = onsitectl(&f, &f.manager, &["tickets", "--breached"]).await;
     assert!(ok && out.contains("(none)"), "{out}");
+    let (ok, out, _) = onsitectl(&f, &f.manager, &["tickets", "--queue", "--status", "in_progress"]).await;
+    assert!(ok && out.contains(&ticket.number), "{out}");
 
     let (ok, out, _) = onsitectl(&f, &f.manager, &["ticket", &ticket.number]).await;
     assert!(ok && out.contains("created") && out.contains("slip_opened"), "{out}");

@@ -22,6 +22,7 @@ onsite_tests::conformance!(
     concurrent_slips_of_one_ticket_get_distinct_visits,
     a_slip_says_what_the_visit_is_for,
     only_completed_or_cancelled_slips_are_written_off,
+    the_desk_queue_puts_bugs_first_then_severity_then_age,
 );
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
@@ -996,4 +997,60 @@ async fn only_completed_or_cancelled_slips_are_written_off(backend: Backend) {
     );
     let again = slips.write_off_slip(authed(&f.manager, write_off(pb::WriteOffOutcome::Escalate))).await;
     assert_eq!(reason(&expect_code(again, Code::FailedPrecondition)), "INVALID_TRANSITION");
+}
+
+/// The desk's queue: bugs first, then by severity, then by submission time, page by page.
+async fn the_desk_queue_puts_bugs_first_then_severity_then_age(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mut tickets = f.server.tickets();
+    let mut numbers = std::collections::HashMap::new();
+    for (name, category, severity) in [
+        ("general bug", pb::Category::Bug, pb::Severity::General),
+        ("urgent change", pb::Category::ChangeRequest, pb::Severity::Urgent),
+        ("urgent bug", pb::Category::Bug, pb::Severity::Urgent),
+        ("important bug", pb::Category::Bug, pb::Severity::Important),
+        ("general other", pb::Category::Other, pb::Severity::General),
+        ("second general bug", pb::Category::Bug, pb::Severity::General),
+    ] {
+        let intake = pb::Ticket { title: name.into(), category: category as i32, ..f.intake(severity) };
+        let create = pb::CreateTicketRequest { request_id: request_id(), ticket: Some(intake) };
+        let ticket = tickets.create_ticket(authed(&f.manager, create)).await.unwrap_or_else(|e| panic!("{e}"));
+        numbers.insert(ticket.into_inner().id, name);
+    }
+    let mut queue = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListTicketsRequest {
+            page_size: 2,
+            page_token,
+            order: pb::TicketOrder::Queue as i32,
+            ..Default::default()
+        };
+        let page = tickets.list_tickets(authed(&f.manager, request)).await.unwrap_or_else(|e| panic!("{e}"));
+        let page = page.into_inner();
+        queue.extend(page.tickets.iter().map(|t| numbers.get(&t.id).copied().unwrap_or("?")));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        queue,
+        ["urgent bug", "important bug", "general bug", "second general bug", "urgent change", "general other"]
+    );
+    let newest = pb::ListTicketsRequest { page_size: 1, ..Default::default() };
+    let newest = tickets.list_tickets(authed(&f.manager, newest)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(newest.tickets.iter().map(|t| numbers[&t.id]).collect::<Vec<_>>(), ["second general bug"]);
+    let other_order = pb::ListTicketsRequest {
+        page_token: newest.next_page_token,
+        order: pb::TicketOrder::Queue as i32,
+        ..Default::default()
+    };
+    let mixed = tickets.list_tickets(authed(&f.manager, other_order)).await;
+    assert_eq!(violated_fields(&expect_code(mixed, Code::InvalidArgument)), ["page_token"]);
+    let unknown = pb::ListTicketsRequest { order: 9, ..Default::default() };
+    assert_eq!(
+        violated_fields(&expect_code(tickets.list_tickets(authed(&f.manager, unknown)).await, Code::InvalidArgument)),
+        ["order"]
+    );
 }

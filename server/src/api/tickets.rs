@@ -62,12 +62,20 @@ impl TicketService for Tickets {
                 severity: v.take(convert::optional(req.severity, "severity")).flatten(),
                 customer_id: v.take(convert::opt_id(&req.customer_id, "customer_id")).flatten(),
                 sla_breached: req.sla_breached,
+                queue: match pb::TicketOrder::try_from(req.order) {
+                    Ok(pb::TicketOrder::Unspecified) => false,
+                    Ok(pb::TicketOrder::Queue) => true,
+                    Err(_) => {
+                        v.push("order", "must be a known order");
+                        false
+                    }
+                },
             };
             v.check()?;
             let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
             let now = Utc::now();
             let mut rows = tickets::list(&app.db, &filter, page.after.as_deref(), page.fetch(), now).await?;
-            let next_page_token = page.finish(&mut rows, |t| t.id.clone());
+            let next_page_token = page.finish(&mut rows, |t| tickets::page_key(&filter, t));
             Ok(pb::ListTicketsResponse {
                 tickets: rows.iter().map(|t| views::ticket(t, now)).collect(),
                 next_page_token,

@@ -402,9 +402,27 @@ pub struct ListFilter {
     pub severity: Option<onsite_core::ticket::Severity>,
     pub customer_id: Option<CustomerId>,
     pub sla_breached: Option<bool>,
+    /// The desk's queue order instead of newest first.
+    pub queue: bool,
 }
 
-/// One page of tickets, newest first.
+/// The desk's queue order as SQL: bugs first, then severity (1, urgent, first), then the
+/// oldest submission, then the id.
+const QUEUE_KEY: &str = "(CASE WHEN category = 'bug' THEN 0 ELSE 1 END), severity, submitted_at_us, id";
+/// Bugs before everything else, as SQL: the first part of [`QUEUE_KEY`].
+const BUG_RANK: &str = "(CASE WHEN category = 'bug' THEN 0 ELSE 1 END)";
+
+/// The page key of a ticket in `filter`'s order.
+pub fn page_key(filter: &ListFilter, t: &ticket::Model) -> String {
+    if filter.queue {
+        let rank = u8::from(t.category != "bug");
+        format!("{rank}\u{1f}{}\u{1f}{}\u{1f}{}", t.severity, t.submitted_at_us, t.id)
+    } else {
+        t.id.clone()
+    }
+}
+
+/// One page of tickets, newest first or in the desk's queue order.
 pub async fn list(
     db: &impl ConnectionTrait,
     filter: &ListFilter,
@@ -425,6 +443,28 @@ pub async fn list(
     if let Some(breached) = filter.sla_breached {
         let condition = breached_condition(to_us(now));
         query = query.filter(if breached { condition } else { condition.not() });
+    }
+    if filter.queue {
+        if let Some(after) = after {
+            let bad = || Error::invalid("page_token", "is not a token from the previous page of this query");
+            let mut parts = after.split('\u{1f}');
+            let mut number = || parts.next().and_then(|p| p.parse::<i64>().ok()).ok_or_else(bad);
+            let (rank, severity, submitted) = (number()?, number()?, number()?);
+            let id = parts.next().ok_or_else(bad)?.to_owned();
+            // (rank, severity, submitted, id) > the key, spelled out for both backends.
+            use ticket::Column as C;
+            let rank_expr = || Expr::cust(BUG_RANK);
+            let after_id = Condition::all().add(C::SubmittedAtUs.eq(submitted)).add(C::Id.gt(id));
+            let after_time = Condition::any().add(C::SubmittedAtUs.gt(submitted)).add(after_id);
+            let after_severity = Condition::any()
+                .add(C::Severity.gt(severity))
+                .add(Condition::all().add(C::Severity.eq(severity)).add(after_time));
+            let later = Condition::any()
+                .add(rank_expr().gt(rank))
+                .add(Condition::all().add(rank_expr().eq(rank)).add(after_severity));
+            query = query.filter(later);
+        }
+        return Ok(query.order_by(Expr::cust(QUEUE_KEY), sea_orm::Order::Asc).limit(limit).all(db).await?);
     }
     if let Some(after) = after {
         query = query.filter(ticket::Column::Id.lt(after));
