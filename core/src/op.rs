@@ -164,13 +164,13 @@ impl VisitOp {
             Self::RecordFix(f) => SlipAction::RecordFix { outcome: f.validate()?, root_cause: f.root_cause.known() },
             Self::AddPartsCost(p) => {
                 p.validate()?;
-                SlipAction::AddPartsCost { charges: p.lines.iter().filter_map(|l| Charge::of(&l.stored())).collect() }
+                SlipAction::AddPartsCost { charges: p.lines.iter().filter_map(CostLine::charge).collect() }
             }
             Self::DraftQuote(q) => {
                 q.validate()?;
                 SlipAction::DraftQuote {
                     id: q.id.clone(),
-                    charges: q.lines.iter().filter_map(|l| Charge::of(&l.stored())).collect(),
+                    charges: q.lines.iter().filter_map(CostLine::charge).collect(),
                 }
             }
             Self::DecideQuote(d) => {
@@ -406,10 +406,55 @@ impl CostLine {
         }
     }
 
+    /// The charge of the line in its stored form, as quotes are compared; `None` for a line
+    /// that does not validate.
+    pub fn charge(&self) -> Option<Charge> {
+        let line = self.stored();
+        let price = line.unit_price.as_ref()?;
+        Some(Charge {
+            kind: line.kind.known()?,
+            item: Charge::item(&line.part_number, &line.description),
+            quantity: line.quantity,
+            unit_price_minor: price.minor_units,
+            currency: price.currency("unit_price.currency_code").ok()?,
+        })
+    }
+
     /// Quantity times unit price, in minor units; `None` on a line that does not validate.
     pub fn total_minor(&self) -> Option<i64> {
         self.unit_price.as_ref()?.minor_units.checked_mul(i64::from(self.quantity))
     }
+}
+
+/// The lines of a new quote, validated as `lines[i]`, and their total in the one currency every
+/// line must share.
+pub fn quote_total(lines: &[CostLine]) -> Result<Money> {
+    let mut v = Violations::new();
+    if lines.is_empty() || lines.len() > MAX_COST_LINES {
+        v.push("lines", format!("quote between 1 and {MAX_COST_LINES} lines"));
+    }
+    for (i, line) in lines.iter().enumerate() {
+        line.check(&mut v, i);
+    }
+    v.check()?;
+    let mut v = Violations::new();
+    let charges: Vec<Charge> = lines.iter().filter_map(CostLine::charge).collect();
+    let Some(currency) = charges.first().map(|c| c.currency) else {
+        return Err(FieldViolation::new("lines", "is required").into());
+    };
+    let mut minor_units: i64 = 0;
+    for (i, charge) in charges.iter().enumerate() {
+        if charge.currency != currency {
+            v.push(format!("lines[{i}].unit_price.currency_code"), format!("must be {currency}, like the first line"));
+        }
+        // Bounded lines cannot overflow one by one; their sum is checked all the same.
+        match charge.unit_price_minor.checked_mul(i64::from(charge.quantity)).and_then(|t| minor_units.checked_add(t)) {
+            Some(sum) => minor_units = sum,
+            None => v.push("lines", "the total is too large"),
+        }
+    }
+    v.check()?;
+    Ok(Money { minor_units, currency })
 }
 
 /// Parts and cost lines added in one go.
@@ -445,7 +490,7 @@ impl QuoteDraft {
         let bad_id = uuid::Uuid::parse_str(&self.id)
             .is_err()
             .then(|| FieldViolation::new("quote.id", "must be the UUID the device gave the quote"));
-        match (crate::quote::total(&self.lines), bad_id) {
+        match (quote_total(&self.lines), bad_id) {
             (Ok(total), None) => Ok(total),
             (Ok(_), Some(id)) => Err(id.into()),
             (Err(DomainError::Invalid(mut lines)), Some(id)) => {
@@ -804,6 +849,25 @@ mod tests {
             ]
         );
         assert_eq!(fields(PartsCost { lines: vec![] }.validate()), ["lines"]);
+    }
+
+    #[test]
+    fn a_quote_totals_exactly_in_one_currency() {
+        let line = |kind, part: &str, qty, minor, currency: &str| CostLine {
+            id: String::new(),
+            kind: Code::Known(kind),
+            description: "item".into(),
+            part_number: part.into(),
+            quantity: qty,
+            unit_price: Some(Price { minor_units: minor, currency_code: currency.into() }),
+            billable: false,
+        };
+        let lines = [line(CostKind::Part, "FU-1", 2, 45_001, "CNY"), line(CostKind::Labour, "", 3, 33_333, "cny")];
+        let total = quote_total(&lines).ok().map(|m| (m.minor_units, m.currency.to_string()));
+        assert_eq!(total, Some((190_001, "CNY".to_owned())));
+        let mixed = [lines[0].clone(), line(CostKind::Travel, "", 1, 100, "EUR")];
+        assert_eq!(fields(quote_total(&mixed)), ["lines[1].unit_price.currency_code"]);
+        assert_eq!(fields(quote_total(&[])), ["lines"]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::error::{DomainError, Result, Violations};
 use crate::id::EngineerId;
+pub use crate::quote::CostKind;
 use crate::quote::{self, Charge, QuoteFacts};
 use crate::ticket::{RootCause, named_enum};
 use crate::warranty::{self, Cover};
@@ -106,22 +107,6 @@ named_enum! {
         FollowUp = "follow_up",
         /// Not solved: the ticket goes to tier 3 and is tracked there.
         Escalate = "escalate",
-    }
-}
-
-named_enum! {
-    /// Kind of a cost line of a visit.
-    CostKind {
-        /// A spare part.
-        Part = "part",
-        /// Consumable materials.
-        Material = "material",
-        /// Labour.
-        Labour = "labour",
-        /// Travel; must match the destination.
-        Travel = "travel",
-        /// Transport of goods.
-        Transport = "transport",
     }
 }
 

@@ -49,6 +49,15 @@ pub struct SignerInput {
 /// A photo's hash, content type and bytes, stored with the op that names it.
 type Blob = (String, &'static str, Vec<u8>);
 
+/// A signature drawn on the screen: its image, uploaded with the op, and what seals it.
+struct Signature {
+    png_sha256: String,
+    secret: [u8; 32],
+    device_id: String,
+    signed_at: DateTime<Utc>,
+    image: Blob,
+}
+
 /// Fixes closer together than this replace each other while they wait.
 pub const MIN_FIX_GAP: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -148,13 +157,9 @@ impl Session {
         canvas_width: u32,
         canvas_height: u32,
     ) -> Result<Slip> {
-        let png = render_png(strokes, canvas_width, canvas_height)?;
-        let png_sha256 = signoff::sha256_hex(&png);
-        let (secret, _) = self.engine.device_key(&*self.engine.lock()?)?;
-        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
-        let signed_at = self.engine.now_ms();
-        let blobs = vec![(png_sha256.clone(), "image/png", png)];
-        self.enqueue(slip_id, blobs, |local| {
+        let Signature { png_sha256, secret, device_id, signed_at, image } =
+            self.signature(strokes, canvas_width, canvas_height)?;
+        self.enqueue(slip_id, vec![image], |local| {
             let draft = pb::SignOff {
                 signer_name: signer.signer_name.trim().to_owned(),
                 satisfaction: onsite_proto::convert::op::wire_code(signer.satisfaction),
@@ -191,13 +196,9 @@ impl Session {
         canvas_width: u32,
         canvas_height: u32,
     ) -> Result<Slip> {
-        let png = render_png(strokes, canvas_width, canvas_height)?;
-        let png_sha256 = signoff::sha256_hex(&png);
-        let (secret, _) = self.engine.device_key(&*self.engine.lock()?)?;
-        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
-        let signed_at = self.engine.now_ms();
-        let blobs = vec![(png_sha256.clone(), "image/png", png)];
-        self.enqueue(slip_id, blobs, |local| {
+        let Signature { png_sha256, secret, device_id, signed_at, image } =
+            self.signature(strokes, canvas_width, canvas_height)?;
+        self.enqueue(slip_id, vec![image], |local| {
             let draft = pb::QuoteDecisionOp {
                 quote_id: quote_id.to_owned(),
                 accepted: decision.accepted,
@@ -259,6 +260,21 @@ impl Session {
 
     /// Validates an op and applies it to the local view through the core rules, then queues it
     /// with its attachments, in one transaction.
+    /// A signature drawn on the screen, rendered and ready to seal with the device key.
+    fn signature(&self, strokes: &[Vec<StrokePoint>], canvas_width: u32, canvas_height: u32) -> Result<Signature> {
+        let png = render_png(strokes, canvas_width, canvas_height)?;
+        let png_sha256 = signoff::sha256_hex(&png);
+        let (secret, _) = self.engine.device_key(&*self.engine.lock()?)?;
+        let device_id = self.device_id()?.ok_or(SdkError::NotSignedIn)?;
+        Ok(Signature {
+            image: (png_sha256.clone(), "image/png", png),
+            png_sha256,
+            secret,
+            device_id,
+            signed_at: self.engine.now_ms(),
+        })
+    }
+
     fn enqueue(
         &self,
         slip_id: &str,

@@ -3,7 +3,7 @@
 //! it arrives; until then the engineer sees what they did.
 
 use onsite_core::op::{CostLine, DeviceAction, VisitOp};
-use onsite_core::quote::{Charge, QuoteFacts};
+use onsite_core::quote::QuoteFacts;
 use onsite_core::slip::{Actor, Role, Slip};
 use onsite_proto::convert::{self, WireEnum};
 use onsite_proto::v1 as pb;
@@ -43,7 +43,7 @@ fn domain(slip: &pb::Slip) -> Result<Slip> {
             .iter()
             .map(|q| QuoteFacts {
                 id: q.id.clone(),
-                charges: q.lines.iter().filter_map(|l| Charge::of(&CostLine::from(l).stored())).collect(),
+                charges: q.lines.iter().filter_map(|l| CostLine::from(l).charge()).collect(),
                 decision: (q.accepted || q.rejected).then_some(q.accepted),
             })
             .collect(),
@@ -90,7 +90,7 @@ pub fn apply(slip: &pb::Slip, op: &pb::Op, engineer: onsite_core::id::EngineerId
         VisitOp::RecordFix(f) => next.fix = Some(f.into()),
         VisitOp::AddPartsCost(p) => next.cost_lines.extend(p.lines.iter().map(|l| (&billable(l)).into())),
         VisitOp::DraftQuote(q) => {
-            let total = onsite_core::quote::total(&q.lines)?;
+            let total = onsite_core::op::quote_total(&q.lines)?;
             next.quotes.push(pb::Quote {
                 id: q.id.clone(),
                 slip_id: slip.id.clone(),

@@ -425,7 +425,7 @@ async fn billable_visit(
         confirmation: "Called the desk and accepted 848.00 CNY",
     };
     lifecycle::decide_quote(txn, manager, decision, now, "").await?;
-    let charges = lines.iter().filter_map(|l| onsite_core::quote::Charge::of(&l.stored())).collect();
+    let charges = lines.iter().filter_map(CostLine::charge).collect();
     let costs = lines.iter().map(|l| crate::visit::intents::cost_line_model(&l.stored(), to_us(now))).collect();
     let parts = SlipAction::AddPartsCost { charges };
     step(txn, engineer_caller, &slip.id, parts, NewRecord::Costs(costs), now).await?;

@@ -27,7 +27,7 @@ impl QuoteService for Quotes {
             let (app, caller) = self.shared.enter(&request).await?;
             let req = request.get_ref();
             let lines = cost_lines(&req.lines);
-            onsite_core::quote::total(&lines)?;
+            onsite_core::op::quote_total(&lines)?;
             let now = Utc::now();
             idempotency::run(app, &caller, "CreateQuote", &req.request_id, req, |txn| async {
                 let quote = lifecycle::create_quote(&txn, &caller, &req.slip_id, &lines, now, &req.request_id).await?;

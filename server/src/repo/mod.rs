@@ -10,6 +10,7 @@ pub mod engineers;
 pub mod flags;
 pub mod follow_ups;
 pub mod parts;
+pub mod quote_facts;
 pub mod quotes;
 pub mod records;
 pub mod slips;

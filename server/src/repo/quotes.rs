@@ -8,14 +8,13 @@
 
 use chrono::{DateTime, Utc};
 use onsite_core::id::QuoteId;
-use onsite_core::money::Currency;
-use onsite_core::op::{Code, CostLine, Price};
-use onsite_core::quote::{Charge, QuoteFacts, total};
-use onsite_core::slip::{CostKind, SlipState};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use onsite_core::op::{CostLine, quote_total};
+use onsite_core::quote::QuoteFacts;
+use onsite_core::slip::SlipState;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
-use super::{check_etag, slips};
+use super::{check_etag, quote_facts, slips};
 use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{quote, slip};
@@ -75,19 +74,6 @@ impl StoredLine {
             currency,
         }
     }
-
-    /// The line as the core compares it.
-    pub fn cost_line(&self) -> CostLine {
-        CostLine {
-            id: self.id.clone(),
-            kind: self.kind.parse::<CostKind>().map_or(Code::Unset, Code::Known),
-            description: self.description.clone(),
-            part_number: self.part_number.clone(),
-            quantity: self.quantity,
-            unit_price: Some(Price { minor_units: self.unit_price_minor, currency_code: self.currency.clone() }),
-            billable: true,
-        }
-    }
 }
 
 /// The lines of a stored quote.
@@ -95,76 +81,10 @@ pub fn lines(model: &quote::Model) -> Result<Vec<StoredLine>> {
     serde_json::from_str(&model.lines).map_err(|_| Error::Internal(format!("quote {} has bad lines", model.id)))
 }
 
-/// A quote's facts as kept on its slip (JSON).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct StoredFacts {
-    id: String,
-    decision: Option<bool>,
-    charges: Vec<StoredCharge>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct StoredCharge {
-    kind: String,
-    item: String,
-    quantity: i32,
-    unit_price_minor: i64,
-    currency: String,
-}
-
-/// The facts of a slip's quotes, as the state machine reads them.
-pub fn facts(slip: &slip::Model) -> Result<Vec<QuoteFacts>> {
-    let bad = || Error::Internal(format!("slip {} has bad quote facts", slip.id));
-    let stored: Vec<StoredFacts> = serde_json::from_str(&slip.quote_facts).map_err(|_| bad())?;
-    stored
-        .into_iter()
-        .map(|q| {
-            let charges = q
-                .charges
-                .into_iter()
-                .map(|c| {
-                    Some(Charge {
-                        kind: c.kind.parse::<CostKind>().ok()?,
-                        item: c.item,
-                        quantity: c.quantity,
-                        unit_price_minor: c.unit_price_minor,
-                        currency: Currency::parse(&c.currency, "currency").ok()?,
-                    })
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(bad)?;
-            Ok(QuoteFacts { id: q.id, charges, decision: q.decision })
-        })
-        .collect()
-}
-
-/// The facts of a slip's quotes as stored on the slip.
-pub fn encode_facts(quotes: &[QuoteFacts]) -> Result<String> {
-    let stored: Vec<StoredFacts> = quotes
-        .iter()
-        .map(|q| StoredFacts {
-            id: q.id.clone(),
-            decision: q.decision,
-            charges: q
-                .charges
-                .iter()
-                .map(|c| StoredCharge {
-                    kind: c.kind.as_str().to_owned(),
-                    item: c.item.clone(),
-                    quantity: c.quantity,
-                    unit_price_minor: c.unit_price_minor,
-                    currency: c.currency.to_string(),
-                })
-                .collect(),
-        })
-        .collect();
-    serde_json::to_string(&stored).map_err(|e| Error::Internal(format!("encoding quote facts: {e}")))
-}
-
 /// A quote drafted on the phone, as a row: the device's id, the lines in their stored form and
 /// the total the core computed. `slip_id` and `created_by` are filled in when it is stored.
 pub fn drafted(id: &str, lines: &[CostLine], at_us: i64) -> Result<quote::Model> {
-    let total = total(lines)?;
+    let total = quote_total(lines)?;
     let stored: Vec<StoredLine> = lines.iter().map(StoredLine::of).collect();
     Ok(quote::Model {
         id: id.to_owned(),
@@ -251,7 +171,7 @@ pub async fn create(
         ..drafted(&QuoteId::new().to_string(), lines, to_us(now))?
     };
     quote::Entity::insert(quote::ActiveModel::from(model.clone())).exec(db).await?;
-    let charges = lines.iter().filter_map(|l| Charge::of(&l.stored())).collect();
+    let charges = lines.iter().filter_map(CostLine::charge).collect();
     let slip =
         touch(db, &current, |quotes| quotes.push(QuoteFacts { id: model.id.clone(), charges, decision: None }), now)
             .await?;
@@ -343,16 +263,6 @@ pub async fn load_visible(db: &impl ConnectionTrait, caller: &Caller, id: &str) 
     }
 }
 
-/// The quotes of a slip, oldest first.
-pub async fn of_slip(db: &impl ConnectionTrait, slip_id: &str) -> Result<Vec<quote::Model>> {
-    Ok(quote::Entity::find()
-        .filter(quote::Column::SlipId.eq(slip_id))
-        .order_by_asc(quote::Column::CreatedAtUs)
-        .order_by_asc(quote::Column::Id)
-        .all(db)
-        .await?)
-}
-
 /// Quotes are for visits still being worked.
 fn ensure_open(slip: &slip::Model) -> Result<()> {
     let state = slips::state(slip)?;
@@ -374,9 +284,9 @@ async fn touch(
     now: DateTime<Utc>,
 ) -> Result<slip::Model> {
     slips::touch(db, current, now, |slip| {
-        let mut quotes = facts(current)?;
+        let mut quotes = quote_facts::decode(current)?;
         change(&mut quotes);
-        slip.quote_facts = encode_facts(&quotes)?;
+        slip.quote_facts = quote_facts::encode(&quotes)?;
         Ok(())
     })
     .await

@@ -14,7 +14,7 @@ use sea_orm::{
 use super::{check_etag, join_lines, tickets};
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::store::entities::{backup, cost_line, fix, sign_off, site, slip, slip_event, ticket};
+use crate::store::entities::{backup, cost_line, fix, quote, sign_off, site, slip, slip_event, ticket};
 use crate::store::{from_us, to_us};
 
 /// Loads a slip.
@@ -65,7 +65,7 @@ pub fn domain(m: &slip::Model) -> Result<Slip> {
         warranty_end: m.warranty_end.as_deref().map(str::parse).transpose().map_err(|_| bad("warranty end"))?,
         arrived_at: m.arrived_at_us.map(from_us),
         root_cause: m.root_cause.as_deref().map(str::parse).transpose().map_err(|()| bad("root cause"))?,
-        quotes: super::quotes::facts(m)?,
+        quotes: super::quote_facts::decode(m)?,
     })
 }
 
@@ -237,7 +237,7 @@ pub fn plan(
         backup_kind: Set(slip.backup.map(|b| b.as_str().to_owned())),
         fix_outcome: Set(slip.fix.map(|f| f.as_str().to_owned())),
         root_cause: Set(slip.root_cause.map(|c| c.as_str().to_owned())),
-        quote_facts: Set(super::quotes::encode_facts(&slip.quotes)?),
+        quote_facts: Set(super::quote_facts::encode(&slip.quotes)?),
         signed_off: Set(slip.signed_off),
         version: Set(current.version + 1),
         updated_at_us: Set(to_us(act.now)),
@@ -466,7 +466,8 @@ pub struct Records {
     pub sign_off: Option<sign_off::Model>,
     /// Device records kept for the manager (see `sync::push`).
     pub flagged: Vec<onsite_proto::v1::FlaggedRecord>,
-    pub quotes: Vec<crate::store::entities::quote::Model>,
+    /// The slip's quotes, oldest first.
+    pub quotes: Vec<quote::Model>,
 }
 
 /// Loads the records of a slip.
@@ -492,7 +493,12 @@ pub async fn records(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<Re
             .await?,
         sign_off: sign_off::Entity::find_by_id(slip.id.clone()).one(db).await?,
         flagged: super::flags::of_slip(db, &slip.id).await?,
-        quotes: super::quotes::of_slip(db, &slip.id).await?,
+        quotes: quote::Entity::find()
+            .filter(quote::Column::SlipId.eq(slip.id.as_str()))
+            .order_by_asc(quote::Column::CreatedAtUs)
+            .order_by_asc(quote::Column::Id)
+            .all(db)
+            .await?,
     })
 }
 
