@@ -16,8 +16,10 @@ mod dispatch;
 mod follow_ups;
 mod map;
 mod quotes;
+mod slips;
 mod table;
 mod text;
+mod tickets;
 
 use clap::{Parser, Subcommand};
 use tonic::Request;
@@ -85,6 +87,72 @@ enum Command {
         /// Only tickets whose SLA is breached.
         #[arg(long)]
         breached: bool,
+    },
+    /// Takes a fault report in as a ticket.
+    Intake {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        title: String,
+        /// 1 urgent, 2 important, 3 general.
+        #[arg(long)]
+        severity: i32,
+        /// bug, change or other.
+        #[arg(long, default_value = "bug")]
+        category: String,
+        /// hotline, email, web, chat, remote or onsite.
+        #[arg(long, default_value = "hotline")]
+        channel: String,
+        /// Who reported it.
+        #[arg(long)]
+        contact: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// The installed product's id, when it is on record.
+        #[arg(long, default_value = "")]
+        product: String,
+        /// What the customer sees.
+        #[arg(long)]
+        symptoms: String,
+        /// Who and what is affected.
+        #[arg(long)]
+        impact: String,
+    },
+    /// Escalates a ticket (id or TS number) one tier up.
+    Escalate {
+        ticket: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Closes a ticket (id or TS number) with how it ended.
+    Close {
+        ticket: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Opens a slip (a visit) for a ticket (id or TS number) at one of its customer's sites.
+    OpenSlip {
+        ticket: String,
+        /// The site's id.
+        #[arg(long)]
+        site: String,
+        /// The agreed solution plan.
+        #[arg(long)]
+        instructions: String,
+        /// installation, repair or maintenance.
+        #[arg(long, default_value = "repair")]
+        kind: String,
+    },
+    /// Verifies a draft slip's on-site request.
+    Verify { slip: String },
+    /// Writes a completed or cancelled slip off: resolved, follow-up or escalate.
+    WriteOff {
+        slip: String,
+        #[arg(long)]
+        outcome: String,
+        #[arg(long, default_value = "")]
+        note: String,
     },
     /// Shows one ticket (by id or TS number) with its history.
     Ticket { id: String },
@@ -257,6 +325,28 @@ async fn run(cli: Cli) -> Result {
             desk::tickets(&ctx, desk::TicketQuery { status, severity, breached, queue }).await?
         }
         Command::Ticket { id } => desk::ticket(&ctx, id).await?,
+        Command::Intake { customer, title, severity, category, channel, contact, phone, product, symptoms, impact } => {
+            let intake = tickets::Intake {
+                customer,
+                title,
+                severity,
+                category,
+                channel,
+                contact,
+                phone,
+                product,
+                symptoms,
+                impact,
+            };
+            tickets::intake(&ctx, intake).await?
+        }
+        Command::Escalate { ticket, reason } => tickets::escalate(&ctx, &ticket, reason).await?,
+        Command::Close { ticket, note } => tickets::close(&ctx, &ticket, note).await?,
+        Command::OpenSlip { ticket, site, instructions, kind } => {
+            slips::open(&ctx, &ticket, site, instructions, &kind).await?
+        }
+        Command::Verify { slip } => slips::verify(&ctx, slip).await?,
+        Command::WriteOff { slip, outcome, note } => slips::write_off(&ctx, slip, &outcome, note).await?,
         Command::Slips { engineer } => desk::slips(&ctx, engineer).await?,
         Command::Slip { id } => desk::slip(&ctx, id).await?,
         Command::Engineers => desk::engineers(&ctx).await?,

@@ -252,3 +252,72 @@ async fn the_desk_records_a_quote_the_customer_accepted_by_phone() {
     let (ok, out, _) = onsitectl(&f, &f.manager, &["slip", &slip.id]).await;
     assert!(ok && out.contains("accepted by Mr. Qian") && out.contains("billable (out of warranty)"), "{out}");
 }
+
+/// A desk's day from the terminal: a fault report taken in, a visit opened and verified, the
+/// ticket escalated, the visit cancelled and written off with a follow-up, and, once every
+/// slip is written off, the ticket closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_runs_a_ticket_from_the_terminal() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let m = &f.manager;
+    let field = |out: &str, name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::trim)
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    let intake = [
+        "intake",
+        "--customer",
+        &f.customer_id,
+        "--title",
+        "Label printer jams",
+        "--severity",
+        "2",
+        "--category",
+        "bug",
+        "--contact",
+        "Ms. Zhou",
+        "--symptoms",
+        "Jams every tenth label",
+        "--impact",
+        "Packing line 2",
+    ];
+    let (ok, out, err) = onsitectl(&f, m, &intake).await;
+    assert!(ok && out.contains("TICKET_STATUS_OPEN"), "{out}{err}");
+    let number = field(&out, "number");
+    let bad = ["intake", "--customer", &f.customer_id, "--title", "x", "--severity", "2", "--category", "gripe"];
+    let (ok, _, err) =
+        onsitectl(&f, m, &[&bad[..], &["--contact", "x", "--symptoms", "x", "--impact", "x"]].concat()).await;
+    assert!(!ok && err.contains("bug, change or other"), "{err}");
+
+    let open = ["open-slip", &number, "--site", &f.site_id, "--instructions", "Replace the roller", "--kind", "repair"];
+    let (ok, out, err) = onsitectl(&f, m, &open).await;
+    assert!(ok && out.contains("draft"), "{out}{err}");
+    let slip = field(&out, "slip");
+    let (ok, out, _) = onsitectl(&f, m, &["verify", &slip]).await;
+    assert!(ok && out.contains("verified"), "{out}");
+    let (ok, out, _) = onsitectl(&f, m, &["escalate", &number, "--reason", "needs a field engineer today"]).await;
+    assert!(ok && out.contains("TIER_FIELD"), "{out}");
+
+    let (ok, _, err) = onsitectl(&f, m, &["write-off", &slip, "--outcome", "follow-up"]).await;
+    assert!(!ok && err.contains("cannot write_off a slip that is verified"), "only completed or cancelled: {err}");
+    let cancel = pb::ReasonRequest {
+        request_id: request_id(),
+        slip_id: slip.clone(),
+        etag: String::new(),
+        reason: "the roller is out of stock".into(),
+    };
+    f.server.slips().cancel_slip(authed(m, cancel.clone())).await.unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out, err) =
+        onsitectl(&f, m, &["write-off", &slip, "--outcome", "follow-up", "--note", "roller ordered"]).await;
+    assert!(ok && out.contains("written_off"), "{out}{err}");
+    let follow_up = field(&out, "follow-up slip");
+    let (ok, _, err) = onsitectl(&f, m, &["close", &number, "--note", "solved by phone"]).await;
+    assert!(!ok && err.contains("write off or cancel"), "the follow-up visit is still open: {err}");
+    let cancel = pb::ReasonRequest { slip_id: follow_up, request_id: request_id(), ..cancel };
+    f.server.slips().cancel_slip(authed(m, cancel)).await.unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out, err) = onsitectl(&f, m, &["close", &number, "--note", "the customer replaced the printer"]).await;
+    assert!(ok && out.contains("TICKET_STATUS_CLOSED"), "{out}{err}");
+}
