@@ -246,6 +246,24 @@ enum Command {
         #[arg(long)]
         outcome: String,
     },
+    /// Drafts a quote for a slip's billable work.
+    Quote {
+        slip: String,
+        /// KIND:PART:DESCRIPTION:QTY:PRICE:CURRENCY, e.g. part:PSU-750:Power supply:1:650.00:CNY
+        /// (repeatable; the price in major units).
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+    },
+    /// Sets a cost line billable (or free, with --free) against the rule, with a reason.
+    OverrideBillable {
+        slip: String,
+        line: String,
+        /// Free instead of billable.
+        #[arg(long)]
+        free: bool,
+        #[arg(long)]
+        reason: String,
+    },
     /// Records the customer's decision on a quote, confirmed to the desk by phone or e-mail.
     DecideQuote {
         quote: String,
@@ -367,6 +385,10 @@ async fn run(cli: Cli) -> Result {
         Command::Board { watch: false, .. } => board::snapshot(&ctx).await?,
         Command::Map { out, width } => map::draw(&ctx, &out, width).await?,
         Command::FollowUps { all } => follow_ups::list(&ctx, all).await?,
+        Command::Quote { slip, lines } => quotes::create(&ctx, slip, &lines).await?,
+        Command::OverrideBillable { slip, line, free, reason } => {
+            slips::override_billable(&ctx, slip, line, !free, reason).await?
+        }
         Command::DecideQuote { quote, accept, channel, by, note } => {
             quotes::decide(&ctx, quotes::Decision { quote, accepted: accept, channel, by, note }).await?
         }

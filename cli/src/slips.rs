@@ -75,3 +75,30 @@ pub async fn write_off(ctx: &Ctx, slip: String, outcome: &str, note: String) -> 
 fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// Sets one cost line billable or free against the rule's decision, with the reason.
+pub async fn override_billable(
+    ctx: &Ctx,
+    slip: String,
+    line: String,
+    billable: bool,
+    reason: String,
+) -> Result<Report> {
+    let request = pb::OverrideBillableRequest {
+        request_id: request_id(),
+        slip_id: slip,
+        etag: String::new(),
+        line_id: line.clone(),
+        billable,
+        reason,
+    };
+    let s = SlipServiceClient::new(ctx.channel.clone()).override_billable(ctx.req(request)?).await?.into_inner();
+    let l = s.cost_lines.iter().find(|l| l.id == line).cloned().unwrap_or_default();
+    let mut report = Report::default();
+    report
+        .field("slip", &s.id)
+        .field("line", format!("{} x{}", l.description, l.quantity))
+        .field("billable", if l.billable { "yes" } else { "no" })
+        .field("reason", &l.billable_override_reason);
+    Ok(report)
+}

@@ -239,6 +239,19 @@ async fn the_desk_records_a_quote_the_customer_accepted_by_phone() {
         unit_price: Some(pb::Money { minor_units: 65_000, currency_code: "CNY".into() }),
         ..Default::default()
     };
+    let (ok, _, err) =
+        onsitectl(&f, &f.manager, &["quote", &slip.id, "--line", "part:PSU-750:Power supply:1:6.505:CNY"]).await;
+    assert!(!ok && err.contains("KIND:PART"), "{err}");
+    let quoted = [
+        "quote",
+        &slip.id,
+        "--line",
+        "part:PSU-750:Power supply 750 W:1:650:CNY",
+        "--line",
+        "travel::Train:1:198.5:CNY",
+    ];
+    let (ok, out, err) = onsitectl(&f, &f.manager, &quoted).await;
+    assert!(ok && out.contains("84850 CNY"), "{out}{err}");
     let create = pb::CreateQuoteRequest { request_id: request_id(), slip_id: slip.id.clone(), lines: vec![line] };
     let quote = f.server.quotes().create_quote(authed(&f.manager, create)).await;
     let quote = quote.unwrap_or_else(|e| panic!("{e}")).into_inner();
@@ -320,4 +333,27 @@ async fn the_desk_runs_a_ticket_from_the_terminal() {
     f.server.slips().cancel_slip(authed(m, cancel)).await.unwrap_or_else(|e| panic!("{e}"));
     let (ok, out, err) = onsitectl(&f, m, &["close", &number, "--note", "the customer replaced the printer"]).await;
     assert!(ok && out.contains("TICKET_STATUS_CLOSED"), "{out}{err}");
+}
+
+/// A manager makes a free line billable against the rule, with the reason shown on the line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_overrides_a_line_with_a_reason() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let slip = f.signed_off_slip(pb::Satisfaction::Satisfied, [5, 5, 5]).await;
+    let taxi = pb::CostLine {
+        kind: pb::CostKind::Travel as i32,
+        description: "Express courier".into(),
+        quantity: 1,
+        unit_price: Some(pb::Money { minor_units: 12_000, currency_code: "CNY".into() }),
+        ..Default::default()
+    };
+    let parts = pb::AddPartsCostRequest { request_id: request_id(), slip_id: slip.id.clone(), lines: vec![taxi] };
+    let costed = f.server.slips().add_parts_cost(authed(&f.engineer, parts)).await;
+    let line = costed.unwrap_or_else(|e| panic!("{e}")).into_inner().cost_lines[0].id.clone();
+    let why = "the customer asked for the courier";
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["override-billable", &slip.id, &line, "--reason", why]).await;
+    assert!(ok && out.contains("billable: yes") && out.contains(why), "{out}{err}");
+    let (ok, _, err) =
+        onsitectl(&f, &f.engineer, &["override-billable", &slip.id, &line, "--free", "--reason", "x"]).await;
+    assert!(!ok && err.to_lowercase().contains("permission"), "{err}");
 }
