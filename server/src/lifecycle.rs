@@ -10,7 +10,7 @@ use crate::caller::Caller;
 use crate::error::Result;
 use crate::feed;
 use crate::repo::slips::{self as repo, Act, Acted, NewSlip};
-use crate::repo::{quotes, records, split_lines, tickets};
+use crate::repo::{customer_updates, customers, quotes, records, split_lines, tickets};
 use crate::store::entities::{quote, slip, ticket};
 use crate::store::to_us;
 
@@ -153,4 +153,20 @@ pub async fn override_billable(
     let saved = records::override_billable(db, caller, o, now, request_id).await?;
     feed::slip_changed(db, saved.engineer_id.as_deref(), &saved, to_us(now)).await?;
     Ok(saved)
+}
+
+/// Changes a customer's archive (see `repo::customer_updates::update`) and tells the board of
+/// each of the customer's open slips, so the phones holding them pull the customer again (and
+/// the slips whose warranty end moved with it).
+pub async fn update_customer(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    update: customer_updates::Update<'_>,
+    now: DateTime<Utc>,
+) -> Result<customers::NewCustomer> {
+    let updated = customer_updates::update(db, caller, update, now).await?;
+    for slip in &updated.slips {
+        feed::slip_changed(db, slip.engineer_id.as_deref(), slip, to_us(now)).await?;
+    }
+    Ok(updated.customer)
 }

@@ -10,8 +10,8 @@ use onsite_proto::v1 as pb;
 use crate::repo::slips::{self, Labels, Records};
 use crate::repo::{engineers, etag, follow_ups, quotes, split_lines, tickets};
 use crate::store::entities::{
-    backup, contact, cost_line, customer, device, engineer, engineer_position, fix, follow_up, product, quote,
-    sign_off, site, slip, slip_event, ticket, ticket_event, user,
+    backup, contact, cost_line, customer, customer_event, device, engineer, engineer_position, fix, follow_up, product,
+    quote, sign_off, site, slip, slip_event, ticket, ticket_event, user,
 };
 use crate::store::from_us;
 
@@ -451,5 +451,16 @@ pub fn follow_up(f: &follow_up::Model) -> pb::FollowUp {
         outcome: f.outcome.clone(),
         closed_by: f.closed_by.clone().unwrap_or_default(),
         etag: etag(f.version),
+    }
+}
+
+/// A customer audit record as the wire shows it.
+pub fn customer_event(e: &customer_event::Model) -> pb::CustomerEvent {
+    pb::CustomerEvent {
+        id: e.id.clone(),
+        action: e.action.clone(),
+        detail: e.detail.clone(),
+        actor_user_id: e.actor_user_id.clone(),
+        time: ts(e.at_us),
     }
 }

@@ -521,6 +521,21 @@ fn rows() -> Vec<Row> {
         }),
         row!("CustomerService/ListCustomers", [Yes, Yes, Pd, Pd], |w, who| pb::ListCustomersRequest::default()
             .encode_to_vec()),
+        // No etag: each cell's change applies to the record as it is.
+        row!("CustomerService/UpdateCustomer", [Yes, Yes, Pd, Pd], |w, who| pb::UpdateCustomerRequest {
+            request_id: request_id(),
+            customer: Some(pb::Customer {
+                id: w.f.customer_id.clone(),
+                notes: format!("changed by {who:?} {}", uuid::Uuid::now_v7()),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["notes".into()] }),
+        }
+        .encode_to_vec()),
+        row!("CustomerService/ListCustomerEvents", [Yes, Yes, Pd, Pd], |w, who| pb::ListCustomerEventsRequest {
+            id: w.f.customer_id.clone()
+        }
+        .encode_to_vec()),
         row!("DispatchService/SuggestEngineers", [Yes, Yes, Pd, Pd], |w, who| pb::SuggestEngineersRequest {
             slip_id: w.verified_slip().await.id,
             ..Default::default()

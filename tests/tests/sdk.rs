@@ -474,6 +474,51 @@ fn the_phone_decides_who_pays_offline_as_the_server_does() {
     }
 }
 
+/// The desk corrects the customer's records: the phone holding the customer's slip pulls the
+/// new notes and the product's new warranty end, and then decides who pays on them offline.
+#[test]
+fn customer_record_updates_reach_the_phone() {
+    let desk = Desk::new(Backend::Sqlite);
+    let f = desk.f();
+    let slip = desk.dispatched(&f.engineer_id);
+    let session = desk.signed_in_phone();
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    let mut customers = f.server.customers();
+    let get = pb::GetCustomerRequest { id: f.customer_id.clone() };
+    let before = desk.rt.block_on(customers.get_customer(authed(&f.manager, get))).unwrap_or_else(|e| panic!("{e}"));
+    let before = before.into_inner();
+    let mut product = before.products[0].clone();
+    product.warranty_end = Some(pb::Date { year: 2025, month: 12, day: 31 });
+    let changed = pb::Customer {
+        id: before.id.clone(),
+        etag: before.etag.clone(),
+        notes: "Gate code 4471".into(),
+        products: vec![product],
+        ..Default::default()
+    };
+    let update = pb::UpdateCustomerRequest {
+        request_id: request_id(),
+        customer: Some(changed),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["notes".into(), "products".into()] }),
+    };
+    desk.rt.block_on(customers.update_customer(authed(&f.manager, update))).unwrap_or_else(|e| panic!("{e}"));
+    session.sync().unwrap_or_else(|e| panic!("{e}"));
+    let customer = session.customer(&f.customer_id).unwrap_or_else(|e| panic!("{e}"));
+    let customer = customer.unwrap_or_else(|| panic!("the phone holds the customer"));
+    assert_eq!(customer.notes, "Gate code 4471");
+    assert_eq!(customer.products[0].warranty_end, chrono::NaiveDate::from_ymd_opt(2025, 12, 31));
+    let local = session.slip(&slip.id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.warranty.last_day, chrono::NaiveDate::from_ymd_opt(2025, 12, 31));
+
+    // Offline now, the visit's parts are billable: the phone refuses them without a quote.
+    desk.proxy.set_online(false);
+    for step in &visit_steps(&slip.id)[..6] {
+        step(&session).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let refused = session.add_parts_cost(&slip.id, &parts());
+    assert!(matches!(&refused, Err(SdkError::Refused { reason, .. }) if reason == "QUOTE_REQUIRED"), "{refused:?}");
+}
+
 /// Out of warranty and offline, the engineer drafts a quote on the phone and the customer
 /// accepts it there with their signature; the billable lines it covers go in at once, the
 /// visit completes, and after the sync the server holds the quote as accepted on the device,

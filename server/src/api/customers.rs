@@ -11,9 +11,10 @@ use super::{handle, required};
 use crate::app::Shared;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
+use crate::repo::customer_updates::{self, ArchiveField, ProductChange, Update};
 use crate::repo::customers::{self as repo, Archive, NewContact, NewCustomer, NewProduct, NewSite};
 use crate::store::to_us;
-use crate::{idempotency, views};
+use crate::{idempotency, lifecycle, views};
 
 /// The customer service.
 #[derive(Clone, Debug)]
@@ -81,6 +82,76 @@ pub fn new_customer(c: &pb::Customer, now_us: i64) -> Result<NewCustomer> {
     repo::validate(archive, contacts, sites, products, now_us)
 }
 
+/// The changes an update request names, validated.
+fn changes(req: &pb::UpdateCustomerRequest) -> Result<(Vec<ArchiveField>, Option<Vec<ProductChange>>)> {
+    let c = required(req.customer.as_ref(), "customer")?;
+    let paths = req.update_mask.as_ref().map(|m| m.paths.as_slice()).unwrap_or_default();
+    let mut v = Violations::new();
+    if paths.is_empty() {
+        v.push("update_mask", "name the fields to change");
+    }
+    let mut date = |d: Option<&pb::Date>, path: &str| v.take(convert::date(d, &format!("customer.{path}"))).flatten();
+    let mut fields = Vec::new();
+    let mut products = None;
+    let mut unknown = Vec::new();
+    for path in paths {
+        let field = match path.as_str() {
+            "name" => ArchiveField::Name(c.name.clone()),
+            "project_name" => ArchiveField::ProjectName(c.project_name.clone()),
+            "project_manager" => ArchiveField::ProjectManager(c.project_manager.clone()),
+            "implementation_staff" => ArchiveField::ImplementationStaff(c.implementation_staff.clone()),
+            "notes" => ArchiveField::Notes(c.notes.clone()),
+            "contract_signed_on" => ArchiveField::ContractSignedOn(date(c.contract_signed_on.as_ref(), path)),
+            "implementation_started_on" => {
+                ArchiveField::ImplementationStartedOn(date(c.implementation_started_on.as_ref(), path))
+            }
+            "accepted_on" => ArchiveField::AcceptedOn(date(c.accepted_on.as_ref(), path)),
+            "service_started_on" => ArchiveField::ServiceStartedOn(date(c.service_started_on.as_ref(), path)),
+            "warranty_start" => ArchiveField::WarrantyStart(date(c.warranty_start.as_ref(), path)),
+            "warranty_end" => ArchiveField::WarrantyEnd(date(c.warranty_end.as_ref(), path)),
+            "products" => {
+                let mut list = Vec::new();
+                for (i, p) in c.products.iter().enumerate() {
+                    let field = |name: &str| format!("customer.products[{i}].{name}");
+                    let id =
+                        if p.id.is_empty() { None } else { deferred(&mut unknown, convert::id(&p.id, &field("id"))) };
+                    list.push(ProductChange {
+                        id,
+                        site_id: p.site_id.clone(),
+                        model: p.model.clone(),
+                        serial_number: p.serial_number.clone(),
+                        installed_on: date(p.installed_on.as_ref(), &format!("products[{i}].installed_on")),
+                        warranty_end: date(p.warranty_end.as_ref(), &format!("products[{i}].warranty_end")),
+                    });
+                }
+                products = Some(list);
+                continue;
+            }
+            other => {
+                unknown.push(onsite_core::FieldViolation::new(
+                    "update_mask.paths",
+                    format!("{other:?} is not an updatable field"),
+                ));
+                continue;
+            }
+        };
+        fields.push(field);
+    }
+    for violation in unknown {
+        v.take::<()>(Err(violation));
+    }
+    v.check()?;
+    Ok((fields, products))
+}
+
+/// A result whose violation is kept for later, so every bad field is named at once.
+fn deferred<T>(
+    violations: &mut Vec<onsite_core::FieldViolation>,
+    result: std::result::Result<T, onsite_core::FieldViolation>,
+) -> Option<T> {
+    result.map_err(|e| violations.push(e)).ok()
+}
+
 #[tonic::async_trait]
 impl CustomerService for Customers {
     async fn create_customer(
@@ -133,6 +204,40 @@ impl CustomerService for Customers {
             let next_page_token = page.finish(&mut rows, repo::page_key);
             let customers = rows.iter().map(|c| views::customer(c, &[], &[], &[])).collect();
             Ok(pb::ListCustomersResponse { customers, next_page_token })
+        })
+        .await
+    }
+
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let req = request.get_ref();
+            let (fields, products) = changes(req)?;
+            let c = required(req.customer.as_ref(), "customer")?;
+            let now = Utc::now();
+            idempotency::run(app, &caller, "UpdateCustomer", &req.request_id, req, |txn| async {
+                let update = Update { customer_id: &c.id, etag: &c.etag, fields, products };
+                let updated = lifecycle::update_customer(&txn, &caller, update, now).await?;
+                Ok((txn, view(&updated)))
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn list_customer_events(
+        &self,
+        request: Request<pb::ListCustomerEventsRequest>,
+    ) -> Result<Response<pb::ListCustomerEventsResponse>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            caller.require_manager()?;
+            let events = customer_updates::events(&app.db, &request.get_ref().id).await?;
+            Ok(pb::ListCustomerEventsResponse { events: events.iter().map(views::customer_event).collect() })
         })
         .await
     }

@@ -4,6 +4,7 @@
 pub mod appointments;
 pub mod audit;
 pub mod board;
+pub mod customer_updates;
 pub mod customers;
 pub mod devices;
 pub mod engineers;

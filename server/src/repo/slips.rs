@@ -155,7 +155,10 @@ pub async fn create(
 
 /// The last day of the warranty a visit for `ticket` is judged on: the product's, or else the
 /// customer's free service.
-async fn warranty_end(db: &impl ConnectionTrait, ticket: &ticket::Model) -> Result<Option<chrono::NaiveDate>> {
+pub(crate) async fn warranty_end(
+    db: &impl ConnectionTrait,
+    ticket: &ticket::Model,
+) -> Result<Option<chrono::NaiveDate>> {
     let row = super::query_one(
         db,
         "SELECT COALESCE((SELECT p.warranty_end FROM installed_products p WHERE p.id = $1),

@@ -366,6 +366,19 @@ entity!(
 );
 
 entity!(
+    /// The customer archive's append-only audit trail.
+    customer_event, "customer_events" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub action: String,
+        pub detail: String,
+        pub actor_user_id: String,
+        pub at_us: i64,
+    }
+);
+
+entity!(
     /// Follow-ups on unhappy customers.
     follow_up, "follow_ups" {
         #[sea_orm(primary_key, auto_increment = false)]

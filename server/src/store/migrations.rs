@@ -274,7 +274,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "warranty_and_quotes",
+        name: "service_loop",
         common: &[
             // The facts who pays is decided on (onsite_core::warranty), kept on the slip so a push
             // decides in memory: the warranty's last day, the fix's root cause, and its quotes'
@@ -306,11 +306,21 @@ pub const MIGRATIONS: &[Migration] = &[
                 due_at_us BIGINT NOT NULL, created_at_us BIGINT NOT NULL, state TEXT NOT NULL,
                 closed_at_us BIGINT, outcome TEXT NOT NULL, closed_by TEXT, version BIGINT NOT NULL)",
             "CREATE INDEX follow_ups_by_state ON follow_ups (state, due_at_us, id)",
+            // The customer archive's audit trail (append-only, see the triggers).
+            "CREATE TABLE customer_events (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+                action TEXT NOT NULL, detail TEXT NOT NULL, actor_user_id TEXT NOT NULL, at_us BIGINT NOT NULL)",
+            "CREATE INDEX customer_events_by_customer ON customer_events (customer_id, id)",
             // A manager's override of a line's billable decision, and why.
             "ALTER TABLE slip_cost_lines ADD COLUMN billable_override_reason TEXT",
         ],
-        sqlite: &[],
-        postgres: &[],
+        sqlite: &[
+            "CREATE TRIGGER customer_events_no_update BEFORE UPDATE ON customer_events
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            "CREATE TRIGGER customer_events_no_delete BEFORE DELETE ON customer_events
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        ],
+        postgres: &["CREATE TRIGGER customer_events_append_only BEFORE UPDATE OR DELETE ON customer_events
+            FOR EACH ROW EXECUTE FUNCTION onsite_append_only()"],
     },
 ];
 
