@@ -87,12 +87,41 @@ async fn the_archive_changes_under_its_etag_and_open_slips_follow_the_warranty(b
         Code::PermissionDenied,
     );
 
+    // A contact's new phone, a new contact, and the site moved across the road: the open slip
+    // is shown at the new position.
+    let mut zhou = before.contacts[0].clone();
+    zhou.phone = "+86 21 5555 0199".into();
+    let sun = pb::Contact { name: "Mr. Sun".into(), role: "Night shift lead".into(), ..Default::default() };
+    let mut plant = before.sites[0].clone();
+    plant.position = Some(pb::GeoPoint { latitude: 31.2101, longitude: 121.6012 });
+    let moved = pb::Customer {
+        id: before.id.clone(),
+        etag: after.etag.clone(),
+        contacts: vec![zhou, sun],
+        sites: vec![plant],
+        ..Default::default()
+    };
+    let moved = customers.update_customer(authed(&f.manager, update(moved, &["contacts", "sites"]))).await;
+    let moved = moved.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(moved.contacts.iter().map(|c| c.phone.as_str()).collect::<Vec<_>>(), ["+86 21 5555 0199", ""]);
+    assert_eq!(moved.contacts[1].name, "Mr. Sun");
+    let here = f.server.slips().get_slip(authed(&f.manager, pb::GetSlipRequest { id: slip.id.clone() })).await;
+    let here = here.unwrap_or_else(|e| panic!("{e}")).into_inner();
+    assert_eq!(here.site_position, Some(pb::GeoPoint { latitude: 31.2101, longitude: 121.6012 }));
+    let nowhere =
+        pb::Site { position: Some(pb::GeoPoint { latitude: 91.0, longitude: 0.0 }), ..before.sites[0].clone() };
+    let nowhere = pb::Customer { etag: moved.etag.clone(), sites: vec![nowhere], ..Default::default() };
+    let nowhere = pb::Customer { id: before.id.clone(), ..nowhere };
+    let nowhere = customers.update_customer(authed(&f.manager, update(nowhere, &["sites"]))).await;
+    let fields = violated_fields(&expect_code(nowhere, Code::InvalidArgument));
+    assert!(fields.iter().all(|f| f.starts_with("customer.sites[0].position")), "{fields:?}");
+
     // The audit trail says who changed what, old -> new.
     let trail = pb::ListCustomerEventsRequest { id: f.customer_id.clone() };
     let trail = customers.list_customer_events(authed(&f.manager, trail)).await.unwrap_or_else(|e| panic!("{e}"));
     let trail = trail.into_inner().events;
     let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["update", "update_product", "add_product"]);
+    assert_eq!(actions, ["update", "update_product", "add_product", "update_contact", "add_contact", "update_site"]);
     assert!(trail[0].detail.contains("Night shift contact"), "{:?}", trail[0]);
     assert!(trail[1].detail.contains("2027-03-01 -> 2025-12-31"), "{:?}", trail[1]);
     assert!(trail.iter().all(|e| !e.actor_user_id.is_empty() && e.time.is_some()));

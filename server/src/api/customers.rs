@@ -11,7 +11,7 @@ use super::{handle, required};
 use crate::app::Shared;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
-use crate::repo::customer_updates::{self, ArchiveField, ProductChange, Update};
+use crate::repo::customer_updates::{self, ArchiveField, ContactChange, ProductChange, SiteChange, Update};
 use crate::repo::customers::{self as repo, Archive, NewContact, NewCustomer, NewProduct, NewSite};
 use crate::store::to_us;
 use crate::{idempotency, lifecycle, views};
@@ -83,7 +83,7 @@ pub fn new_customer(c: &pb::Customer, now_us: i64) -> Result<NewCustomer> {
 }
 
 /// The changes an update request names, validated.
-fn changes(req: &pb::UpdateCustomerRequest) -> Result<(Vec<ArchiveField>, Option<Vec<ProductChange>>)> {
+fn changes(req: &pb::UpdateCustomerRequest) -> Result<Changes> {
     let c = required(req.customer.as_ref(), "customer")?;
     let paths = req.update_mask.as_ref().map(|m| m.paths.as_slice()).unwrap_or_default();
     let mut v = Violations::new();
@@ -92,7 +92,7 @@ fn changes(req: &pb::UpdateCustomerRequest) -> Result<(Vec<ArchiveField>, Option
     }
     let mut date = |d: Option<&pb::Date>, path: &str| v.take(convert::date(d, &format!("customer.{path}"))).flatten();
     let mut fields = Vec::new();
-    let mut products = None;
+    let (mut contacts, mut sites, mut products) = (None, None, None);
     let mut unknown = Vec::new();
     for path in paths {
         let field = match path.as_str() {
@@ -109,6 +109,35 @@ fn changes(req: &pb::UpdateCustomerRequest) -> Result<(Vec<ArchiveField>, Option
             "service_started_on" => ArchiveField::ServiceStartedOn(date(c.service_started_on.as_ref(), path)),
             "warranty_start" => ArchiveField::WarrantyStart(date(c.warranty_start.as_ref(), path)),
             "warranty_end" => ArchiveField::WarrantyEnd(date(c.warranty_end.as_ref(), path)),
+            "contacts" => {
+                let list = c.contacts.iter().enumerate().map(|(i, k)| ContactChange {
+                    id: if k.id.is_empty() {
+                        None
+                    } else {
+                        deferred(&mut unknown, convert::id(&k.id, &format!("customer.contacts[{i}].id")))
+                    },
+                    name: k.name.clone(),
+                    role: k.role.clone(),
+                    phone: k.phone.clone(),
+                    email: k.email.clone(),
+                });
+                contacts = Some(list.collect());
+                continue;
+            }
+            "sites" => {
+                let list = c.sites.iter().enumerate().map(|(i, s)| SiteChange {
+                    id: if s.id.is_empty() {
+                        None
+                    } else {
+                        deferred(&mut unknown, convert::id(&s.id, &format!("customer.sites[{i}].id")))
+                    },
+                    name: s.name.clone(),
+                    address: s.address.clone(),
+                    position: convert::geo_point(s.position.as_ref(), "position"),
+                });
+                sites = Some(list.collect());
+                continue;
+            }
             "products" => {
                 let mut list = Vec::new();
                 for (i, p) in c.products.iter().enumerate() {
@@ -141,7 +170,15 @@ fn changes(req: &pb::UpdateCustomerRequest) -> Result<(Vec<ArchiveField>, Option
         v.take::<()>(Err(violation));
     }
     v.check()?;
-    Ok((fields, products))
+    Ok(Changes { fields, contacts, sites, products })
+}
+
+/// The changes an update request names.
+struct Changes {
+    fields: Vec<ArchiveField>,
+    contacts: Option<Vec<ContactChange>>,
+    sites: Option<Vec<SiteChange>>,
+    products: Option<Vec<ProductChange>>,
 }
 
 /// A result whose violation is kept for later, so every bad field is named at once.
@@ -216,11 +253,11 @@ impl CustomerService for Customers {
             let (app, caller) = self.shared.enter(&request).await?;
             caller.require_manager()?;
             let req = request.get_ref();
-            let (fields, products) = changes(req)?;
+            let Changes { fields, contacts, sites, products } = changes(req)?;
             let c = required(req.customer.as_ref(), "customer")?;
             let now = Utc::now();
             idempotency::run(app, &caller, "UpdateCustomer", &req.request_id, req, |txn| async {
-                let update = Update { customer_id: &c.id, etag: &c.etag, fields, products };
+                let update = Update { customer_id: &c.id, etag: &c.etag, fields, contacts, sites, products };
                 let updated = lifecycle::update_customer(&txn, &caller, update, now).await?;
                 Ok((txn, view(&updated)))
             })

@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use onsite_core::error::Violations;
-use onsite_core::id::ProductId;
+use onsite_core::geo::GeoPoint;
+use onsite_core::id::{ContactId, ProductId, SiteId};
 use onsite_core::slip::SlipState;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{check_etag, customers, slips};
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::store::entities::{customer, customer_event, product, slip, ticket};
+use crate::store::entities::{contact, customer, customer_event, product, site, slip, ticket};
 use crate::store::to_us;
 
 const SHORT: usize = onsite_core::ticket::MAX_SHORT;
@@ -44,13 +45,34 @@ pub struct ProductChange {
     pub warranty_end: Option<NaiveDate>,
 }
 
-/// What an update changes.
+/// A contact as the update names it: with an id, changed; without, added.
+#[derive(Clone, Debug)]
+pub struct ContactChange {
+    pub id: Option<ContactId>,
+    pub name: String,
+    pub role: String,
+    pub phone: String,
+    pub email: String,
+}
+
+/// A site as the update names it: with an id, changed (name, address, position); without,
+/// added.
+#[derive(Clone, Debug)]
+pub struct SiteChange {
+    pub id: Option<SiteId>,
+    pub name: String,
+    pub address: String,
+    pub position: std::result::Result<GeoPoint, onsite_core::FieldViolation>,
+}
+
+/// What an update changes; a list is `None` when the mask does not name it.
 #[derive(Debug)]
 pub struct Update<'a> {
     pub customer_id: &'a str,
     pub etag: &'a str,
     pub fields: Vec<ArchiveField>,
-    /// `None` when `products` is not in the mask.
+    pub contacts: Option<Vec<ContactChange>>,
+    pub sites: Option<Vec<SiteChange>>,
     pub products: Option<Vec<ProductChange>>,
 }
 
@@ -77,6 +99,13 @@ pub async fn update(db: &impl ConnectionTrait, caller: &Caller, u: Update<'_>, n
     if !changed.is_empty() {
         events.push(("update", changed.join("; ")));
     }
+    if let Some(contacts) = &u.contacts {
+        events.extend(change_contacts(db, &current, contacts).await?);
+    }
+    if let Some(sites) = &u.sites {
+        events.extend(change_sites(db, &current, sites).await?);
+    }
+    let current = if u.sites.is_some() { customers::load(db, u.customer_id).await? } else { current };
     if let Some(products) = &u.products {
         events.extend(change_products(db, &current, products).await?);
     }
@@ -177,6 +206,109 @@ fn check_archive(row: &customer::Model) -> Result<()> {
         v.push("customer.warranty_end", "must not be before warranty_start");
     }
     Ok(v.check()?)
+}
+
+/// Updates and adds contacts; returns their audit events.
+async fn change_contacts(
+    db: &impl ConnectionTrait,
+    current: &customers::NewCustomer,
+    changes: &[ContactChange],
+) -> Result<Vec<(&'static str, String)>> {
+    let mut v = Violations::new();
+    for (i, c) in changes.iter().enumerate() {
+        v.required_text(&format!("customer.contacts[{i}].name"), &c.name, SHORT);
+        v.optional_text(&format!("customer.contacts[{i}].email"), &c.email, SHORT);
+        v.optional_text(&format!("customer.contacts[{i}].phone"), &c.phone, 50);
+        if c.id.is_some_and(|id| !current.contacts.iter().any(|k| k.id == id.to_string())) {
+            v.push(format!("customer.contacts[{i}].id"), "is not a contact of this customer");
+        }
+    }
+    v.check()?;
+    let mut events = Vec::new();
+    let mut next = i32::try_from(current.contacts.len()).unwrap_or(i32::MAX);
+    for c in changes {
+        let row = contact::Model {
+            id: c.id.map_or_else(|| ContactId::new().to_string(), |id| id.to_string()),
+            customer_id: current.customer.id.clone(),
+            ordinal: next,
+            name: c.name.trim().to_owned(),
+            role: c.role.trim().to_owned(),
+            phone: c.phone.trim().to_owned(),
+            email: c.email.trim().to_owned(),
+        };
+        let detail = format!("{} ({}), {}, {}", row.name, row.role, row.phone, row.email);
+        if let Some(old) = current.contacts.iter().find(|k| k.id == row.id) {
+            let changes = contact::ActiveModel {
+                name: Set(row.name.clone()),
+                role: Set(row.role.clone()),
+                phone: Set(row.phone.clone()),
+                email: Set(row.email.clone()),
+                ..Default::default()
+            };
+            contact::Entity::update_many()
+                .set(changes)
+                .filter(contact::Column::Id.eq(row.id.as_str()))
+                .exec(db)
+                .await?;
+            events.push(("update_contact", format!("{} -> {detail}", old.name)));
+        } else {
+            contact::Entity::insert(contact::ActiveModel::from(row)).exec(db).await?;
+            next = next.saturating_add(1);
+            events.push(("add_contact", detail));
+        }
+    }
+    Ok(events)
+}
+
+/// Updates and adds sites; returns their audit events. A moved site moves its open slips on
+/// the board with the slips' board events (see [`update`]).
+async fn change_sites(
+    db: &impl ConnectionTrait,
+    current: &customers::NewCustomer,
+    changes: &[SiteChange],
+) -> Result<Vec<(&'static str, String)>> {
+    let mut v = Violations::new();
+    let mut positions = Vec::new();
+    for (i, s) in changes.iter().enumerate() {
+        v.required_text(&format!("customer.sites[{i}].name"), &s.name, SHORT);
+        v.required_text(&format!("customer.sites[{i}].address"), &s.address, 500);
+        positions.push(v.take(s.position.clone().map_err(|e| e.nested(&format!("customer.sites[{i}]")))));
+        if s.id.is_some_and(|id| !current.sites.iter().any(|k| k.id == id.to_string())) {
+            v.push(format!("customer.sites[{i}].id"), "is not a site of this customer");
+        }
+    }
+    v.check()?;
+    let mut events = Vec::new();
+    let mut next = i32::try_from(current.sites.len()).unwrap_or(i32::MAX);
+    for (s, position) in changes.iter().zip(positions) {
+        let Some(position) = position else { continue };
+        let row = site::Model {
+            id: s.id.map_or_else(|| SiteId::new().to_string(), |id| id.to_string()),
+            customer_id: current.customer.id.clone(),
+            ordinal: next,
+            name: s.name.trim().to_owned(),
+            address: s.address.trim().to_owned(),
+            latitude: position.latitude(),
+            longitude: position.longitude(),
+        };
+        let detail = format!("{}, {} ({:.5}, {:.5})", row.name, row.address, row.latitude, row.longitude);
+        if let Some(old) = current.sites.iter().find(|k| k.id == row.id) {
+            let changes = site::ActiveModel {
+                name: Set(row.name.clone()),
+                address: Set(row.address.clone()),
+                latitude: Set(row.latitude),
+                longitude: Set(row.longitude),
+                ..Default::default()
+            };
+            site::Entity::update_many().set(changes).filter(site::Column::Id.eq(row.id.as_str())).exec(db).await?;
+            events.push(("update_site", format!("{}, {} -> {detail}", old.name, old.address)));
+        } else {
+            site::Entity::insert(site::ActiveModel::from(row)).exec(db).await?;
+            next = next.saturating_add(1);
+            events.push(("add_site", detail));
+        }
+    }
+    Ok(events)
 }
 
 /// Updates and adds installed products; returns their audit events.
