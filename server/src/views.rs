@@ -7,7 +7,7 @@ use onsite_core::ticket::{Category, Channel, RootCause, Severity, TicketStatus, 
 use onsite_proto::convert::{WireEnum, timestamp, wire_date};
 use onsite_proto::v1 as pb;
 
-use crate::repo::slips::{self, Labels, Records};
+use crate::repo::slips::{Labels, Records};
 use crate::repo::{engineers, etag, follow_ups, quotes, split_lines, tickets};
 use crate::store::entities::{
     backup, contact, cost_line, customer, customer_event, device, engineer, engineer_position, fix, follow_up, product,
@@ -152,16 +152,19 @@ pub fn slip_summary(s: &slip::Model, labels: &Labels) -> pb::Slip {
         update_time: ts(s.updated_at_us),
         etag: etag(s.version),
         site_position: labels.site_position.map(|(latitude, longitude)| pb::GeoPoint { latitude, longitude }),
-        warranty: Some(pb::Warranty {
-            last_day: date(s.warranty_end.as_deref()),
-            cover: slips::domain(s).map_or(0, |d| {
-                let expected = s.appointment_start_us.map_or_else(Utc::now, from_us);
-                d.cover_expected(expected).to_wire()
-            }),
-        }),
+        warranty: Some(pb::Warranty { last_day: date(s.warranty_end.as_deref()), cover: cover_expected(s).to_wire() }),
         quotes: Vec::new(),
         kind: named::<VisitKind>(&s.kind),
     }
+}
+
+/// Who pays, as decided at the check-in, or before it as it would be at the appointment (or
+/// now): the columns the decision needs, without reading the slip's quotes.
+fn cover_expected(s: &slip::Model) -> onsite_core::warranty::Cover {
+    let last_day = s.warranty_end.as_deref().and_then(|d| d.parse().ok());
+    let visit = s.arrived_at_us.or(s.appointment_start_us).map_or_else(Utc::now, from_us);
+    let cause = s.root_cause.as_deref().and_then(|c| c.parse().ok());
+    onsite_core::warranty::decide(last_day, visit, cause)
 }
 
 /// A quote as the wire shows it.

@@ -7,9 +7,10 @@ use onsite_core::error::Violations;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{ContactId, ProductId, SiteId};
 use onsite_core::slip::SlipState;
+use sea_orm::sea_query::Query;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::{check_etag, customers, slips};
+use super::{check_etag, customers, slips, tickets};
 use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{contact, customer, customer_event, product, site, slip, ticket};
@@ -377,29 +378,35 @@ async fn change_products(
 /// Moves the warranty end of the customer's open slips to what the archive says now; returns
 /// the open slips, those that changed one version on.
 async fn follow_warranty(db: &impl ConnectionTrait, customer_id: &str, now: DateTime<Utc>) -> Result<Vec<slip::Model>> {
-    let tickets = ticket::Entity::find().filter(ticket::Column::CustomerId.eq(customer_id)).all(db).await?;
-    let mut touched = Vec::new();
-    for t in &tickets {
-        let open = slip::Entity::find().filter(slip::Column::TicketId.eq(t.id.as_str())).all(db).await?;
-        let open: Vec<slip::Model> =
-            open.into_iter().filter(|s| slips::state(s).is_ok_and(SlipState::is_open)).collect();
-        if open.is_empty() {
+    let of_customer = Query::select()
+        .column(ticket::Column::Id)
+        .from(ticket::Entity)
+        .and_where(ticket::Column::CustomerId.eq(customer_id))
+        .to_owned();
+    let slips_of_customer =
+        slip::Entity::find().filter(slip::Column::TicketId.in_subquery(of_customer)).all(db).await?;
+    let open: Vec<slip::Model> =
+        slips_of_customer.into_iter().filter(|s| slips::state(s).is_ok_and(SlipState::is_open)).collect();
+    let mut last_days = std::collections::HashMap::new();
+    let mut touched = Vec::with_capacity(open.len());
+    for s in open {
+        // One lookup per ticket: its slips share the product and the customer.
+        if !last_days.contains_key(&s.ticket_id) {
+            let ticket = tickets::load(db, &s.ticket_id).await?;
+            last_days.insert(s.ticket_id.clone(), slips::warranty_end(db, &ticket).await?.map(|d| d.to_string()));
+        }
+        let last_day = last_days.get(&s.ticket_id).cloned().flatten();
+        if s.warranty_end == last_day {
+            touched.push(s);
             continue;
         }
-        let last_day = slips::warranty_end(db, t).await?.map(|d| d.to_string());
-        for s in open {
-            if s.warranty_end == last_day {
-                touched.push(s);
-                continue;
-            }
-            touched.push(
-                slips::touch(db, &s, now, |row| {
-                    row.warranty_end = last_day.clone();
-                    Ok(())
-                })
-                .await?,
-            );
-        }
+        touched.push(
+            slips::touch(db, &s, now, |row| {
+                row.warranty_end = last_day;
+                Ok(())
+            })
+            .await?,
+        );
     }
     Ok(touched)
 }
