@@ -98,7 +98,9 @@ pub async fn watch(ctx: &Ctx, cursor: String, json: bool) -> Result {
             }
             None => continue,
         };
-        println!("{line}");
+        if !crate::table::out(&format!("{line}\n")) {
+            break;
+        }
     }
     Ok(())
 }

@@ -164,12 +164,12 @@ fn records(s: &pb::Slip) -> Table {
         table.row(["backup".into(), format!("{} ({} photos)", b.location, b.attachment_sha256.len()), String::new()]);
     }
     for c in &s.cost_lines {
-        let price = c.unit_price.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+        let price = crate::text::money(c.unit_price.as_ref());
         let billable = if c.billable { ", billable" } else { "" };
         table.row(["cost".into(), format!("{} x{} at {price}{billable}", c.description, c.quantity), String::new()]);
     }
     for q in &s.quotes {
-        let total = q.total.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+        let total = crate::text::money(q.total.as_ref());
         let state = match (q.accepted, q.rejected) {
             (true, _) => format!("accepted by {}", q.decided_by_name),
             (_, true) => format!("declined by {}", q.decided_by_name),

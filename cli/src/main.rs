@@ -16,6 +16,7 @@ mod dispatch;
 mod follow_ups;
 mod map;
 mod quotes;
+mod reports;
 mod slips;
 mod table;
 mod text;
@@ -280,6 +281,29 @@ enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Writes a slip's service report (PDF): the visit, costs, data custody and signature.
+    Report {
+        slip: String,
+        /// Where to write the PDF.
+        #[arg(long, default_value = "report.pdf")]
+        out: std::path::PathBuf,
+        /// The labels' language: zh-CN or en (default: the server's).
+        #[arg(long = "report-lang", default_value = "")]
+        lang: String,
+    },
+    /// A month's statistics: visits, person-days, costs and KPIs, for the team and per
+    /// engineer, product line and customer.
+    Stats {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// An archived revision (default: the latest, or live figures before archiving).
+        #[arg(long, default_value_t = 0)]
+        revision: i32,
+        /// Print the figures as CSV.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Draws engineers, open slips and assignment lines as an SVG picture.
     Map {
         /// Where to write the SVG.
@@ -393,6 +417,12 @@ async fn run(cli: Cli) -> Result {
             quotes::decide(&ctx, quotes::Decision { quote, accepted: accept, channel, by, note }).await?
         }
         Command::CloseFollowUp { id, outcome } => follow_ups::close(&ctx, id, outcome).await?,
+        Command::Report { slip, out, lang } => reports::service_report(&ctx, slip, &out, lang).await?,
+        Command::Stats { month, revision, csv } => match reports::statistics(&ctx, &month, revision, csv).await? {
+            Some(report) => report,
+            // CSV went to standard output already.
+            None => return Ok(()),
+        },
     };
     report.print(cli.json);
     Ok(())

@@ -35,7 +35,7 @@ pub async fn decide(ctx: &Ctx, d: Decision) -> Result<Report> {
         confirmation: d.note,
     };
     let q = client.decide_quote(ctx.req(request)?).await?.into_inner();
-    let total = q.total.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+    let total = crate::text::money(q.total.as_ref());
     let mut report = Report::default();
     report
         .field("quote", &q.id)
@@ -53,7 +53,7 @@ pub async fn create(ctx: &Ctx, slip: String, lines: &[String]) -> Result<Report>
     let lines = lines.iter().map(|l| parse_line(l)).collect::<Result<Vec<_>>>()?;
     let request = pb::CreateQuoteRequest { request_id: uuid::Uuid::now_v7().to_string(), slip_id: slip, lines };
     let q = QuoteServiceClient::new(ctx.channel.clone()).create_quote(ctx.req(request)?).await?.into_inner();
-    let total = q.total.as_ref().map(|m| format!("{} {}", m.minor_units, m.currency_code)).unwrap_or_default();
+    let total = crate::text::money(q.total.as_ref());
     let mut report = Report::default();
     report.field("quote", &q.id).field("slip", &q.slip_id).field("lines", q.lines.len()).field("total", total);
     Ok(report)

@@ -39,6 +39,24 @@ impl Table {
         out
     }
 
+    /// The table as CSV (RFC 4180): a header line, then one line per row.
+    pub fn csv(&self) -> String {
+        let line = |cells: &[String]| {
+            let quoted: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n', '\r']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            quoted.join(",") + "\r\n"
+        };
+        std::iter::once(&self.headers).chain(&self.rows).map(|r| line(r)).collect()
+    }
+
     /// The rows as JSON objects keyed by the lower-case headers.
     pub fn to_json(&self) -> Value {
         let keys: Vec<String> = self.headers.iter().map(|h| json_key(h)).collect();
@@ -60,6 +78,14 @@ fn json_key(header: &str) -> String {
     let words: Vec<String> =
         header.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     words.join("_")
+}
+
+/// Writes to standard output; false when the reader went away (`onsitectl ... | head`), which
+/// is no error to report.
+pub fn out(text: &str) -> bool {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_ok()
 }
 
 /// Everything one command prints.
@@ -85,10 +111,10 @@ impl Report {
     /// Prints as text, or as one JSON object when `json`.
     pub fn print(&self, json: bool) {
         if json {
-            println!("{}", self.to_json());
+            out(&format!("{}\n", self.to_json()));
         } else {
-            print!("{}", self.render());
-        }
+            out(&self.render());
+        };
     }
 
     /// The report as text: fields, then tables (titled when there are several).
@@ -141,5 +167,12 @@ mod tests {
             report.to_json().to_string(),
             r#"{"search_radius":"100 km","suggestions":[{"no":"17","travel_straight_line":"12 min"}]}"#
         );
+    }
+
+    #[test]
+    fn csv_quotes_what_would_break_a_field() {
+        let mut table = Table::new(["NAME", "NOTE"]);
+        table.row(["江南纺织有限公司".into(), "said \"fine\", then left".into()]);
+        assert_eq!(table.csv(), "NAME,NOTE\r\n江南纺织有限公司,\"said \"\"fine\"\", then left\"\r\n");
     }
 }

@@ -41,3 +41,12 @@ pub fn is_open(state: i32) -> bool {
         Ok(S::Draft | S::Verified | S::Dispatched | S::Confirmed | S::Scheduled | S::EnRoute | S::OnSite)
     )
 }
+
+/// An amount as people read it, `CNY 1,234.50`; empty when there is none.
+pub fn money(money: Option<&pb::Money>) -> String {
+    let Some(money) = money else { return String::new() };
+    match onsite_core::money::Currency::parse(&money.currency_code, "currency") {
+        Ok(currency) => onsite_core::money::Money { minor_units: money.minor_units, currency }.to_string(),
+        Err(_) => format!("{} {}", money.minor_units, money.currency_code),
+    }
+}

@@ -251,7 +251,7 @@ async fn the_desk_records_a_quote_the_customer_accepted_by_phone() {
         "travel::Train:1:198.5:CNY",
     ];
     let (ok, out, err) = onsitectl(&f, &f.manager, &quoted).await;
-    assert!(ok && out.contains("84850 CNY"), "{out}{err}");
+    assert!(ok && out.contains("CNY 848.50"), "{out}{err}");
     let create = pb::CreateQuoteRequest { request_id: request_id(), slip_id: slip.id.clone(), lines: vec![line] };
     let quote = f.server.quotes().create_quote(authed(&f.manager, create)).await;
     let quote = quote.unwrap_or_else(|e| panic!("{e}")).into_inner();
@@ -261,7 +261,7 @@ async fn the_desk_records_a_quote_the_customer_accepted_by_phone() {
     assert!(!ok && err.contains("phone or email"), "{err}");
     let args = ["decide-quote", &quote.id, "--accept", "--by", "Mr. Qian", "--note", "Called at 14:10"];
     let (ok, out, err) = onsitectl(&f, &f.manager, &args).await;
-    assert!(ok && out.contains("accepted") && out.contains("65000 CNY"), "{out}{err}");
+    assert!(ok && out.contains("accepted") && out.contains("CNY 650.00"), "{out}{err}");
     let (ok, out, _) = onsitectl(&f, &f.manager, &["slip", &slip.id]).await;
     assert!(ok && out.contains("accepted by Mr. Qian") && out.contains("billable (out of warranty)"), "{out}");
 }
@@ -356,4 +356,33 @@ async fn the_desk_overrides_a_line_with_a_reason() {
     let (ok, _, err) =
         onsitectl(&f, &f.engineer, &["override-billable", &slip.id, &line, "--free", "--reason", "x"]).await;
     assert!(!ok && err.to_lowercase().contains("permission"), "{err}");
+}
+
+/// The desk prints a visit's service report and the month's figures, as a table and as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_prints_the_service_report_and_the_months_figures() {
+    let f = Fixture::new(Backend::Sqlite).await;
+    let slip = f.signed_off_slip(pb::Satisfaction::Satisfied, [5, 5, 5]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pdf = dir.path().join("report.pdf");
+    let path = pdf.to_string_lossy().into_owned();
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["report", &slip.id, "--out", &path, "--report-lang", "en"]).await;
+    assert!(ok && out.contains("signature verified: yes"), "{out}{err}");
+    let written = std::fs::read(&pdf).unwrap_or_default();
+    assert!(written.starts_with(b"%PDF-") && written.len() < 200_000, "a PDF of {} bytes", written.len());
+    let (ok, _, err) = onsitectl(&f, &f.manager, &["report", &slip.id, "--report-lang", "fr"]).await;
+    assert!(!ok && err.contains("language"), "{err}");
+
+    // The visit happened this month (the server's calendar is UTC).
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let (ok, out, err) = onsitectl(&f, &f.manager, &["stats", "--month", &month]).await;
+    assert!(ok && out.contains("live (not archived yet)") && out.contains("Wang Lei"), "{out}{err}");
+    let (ok, csv, err) = onsitectl(&f, &f.manager, &["stats", "--month", &month, "--csv"]).await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(ok && lines.first().is_some_and(|h| h.starts_with("SCOPE,NAME,INSTALL VISITS")), "{csv}{err}");
+    let team: Vec<&str> = lines.get(1).map(|l| l.split(',').collect()).unwrap_or_default();
+    assert_eq!(team.get(..2), Some(&["team", "all"][..]), "{csv}");
+    assert_eq!(team.get(5), Some(&"1"), "one repair visit: {csv}");
+    let (ok, _, err) = onsitectl(&f, &f.manager, &["stats", "--month", "October"]).await;
+    assert!(!ok && err.contains("YYYY-MM"), "{err}");
 }

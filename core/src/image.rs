@@ -71,7 +71,7 @@ pub fn signature(png: &[u8], field: &str) -> Result<(), FieldViolation> {
 }
 
 /// Width and height from a PNG's IHDR chunk.
-fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.get(12..16)? != b"IHDR" {
         return None;
     }

@@ -18,6 +18,9 @@ pub struct Money {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Renminbi, the default reporting currency.
+    pub const CNY: Self = Self(*b"CNY");
+
     /// Accepts three upper-case ASCII letters.
     pub fn parse(code: &str, field: &str) -> Result<Self, FieldViolation> {
         match code.as_bytes() {
@@ -39,9 +42,58 @@ impl fmt::Display for Currency {
     }
 }
 
+impl Currency {
+    /// Digits after the decimal point (ISO 4217): none for yen and won, three for the Gulf
+    /// dinars, two for the rest.
+    pub fn minor_digits(&self) -> u32 {
+        match self.as_str() {
+            "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    /// `CNY 1,234.50`: exact, from the minor units.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.minor_digits();
+        let scale = 10_u64.pow(digits);
+        let magnitude = self.minor_units.unsigned_abs();
+        let (major, minor) = (magnitude / scale, magnitude % scale);
+        let grouped = major
+            .to_string()
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sign = if self.minor_units < 0 { "-" } else { "" };
+        if digits == 0 {
+            write!(f, "{} {sign}{grouped}", self.currency)
+        } else {
+            write!(f, "{} {sign}{grouped}.{minor:0width$}", self.currency, width = digits as usize)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_print_exactly_in_their_currency() {
+        let money = |minor_units, code| Money {
+            minor_units,
+            currency: Currency::parse(code, "c").unwrap_or_else(|e| panic!("{e:?}")),
+        };
+        assert_eq!(money(123_450, "CNY").to_string(), "CNY 1,234.50");
+        assert_eq!(money(-5, "EUR").to_string(), "EUR -0.05");
+        assert_eq!(money(1_000_000, "JPY").to_string(), "JPY 1,000,000");
+        assert_eq!(money(1_500, "KWD").to_string(), "KWD 1.500");
+        assert_eq!(money(i64::MIN, "CNY").to_string(), "CNY -92,233,720,368,547,758.08");
+    }
 
     #[test]
     fn currency_codes() {

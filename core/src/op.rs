@@ -259,19 +259,31 @@ pub struct CheckIn {
     pub position: GeoPoint,
 }
 
-/// The customer's data backup, or their signed refusal (waiver).
+/// The customer's data backup, or their signed refusal (waiver). The handbooks ask for what
+/// was saved, where to, its size, who did it and whether the copy was checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackupRecord {
     /// UUID made by the device; empty lets the server make one.
     pub id: String,
     pub kind: Code<BackupKind>,
-    /// Where the copy went; for a waiver, who refused.
+    /// Where the copy went. Required for a backup.
     pub location: String,
+    /// Free notes; for a waiver, why the customer declined.
     pub note: String,
-    /// SHA-256 (hex) of photos and the signed waiver.
+    /// SHA-256 (hex) of photos.
     pub attachments: Vec<String>,
     /// By the device's clock; `None` means when the op happened.
     pub recorded_at: Option<DateTime<Utc>>,
+    /// What was saved. Required for a backup.
+    pub contents: String,
+    /// Size of the copy; at least 1 for a backup.
+    pub size_bytes: i64,
+    /// Who performed the backup. Required for a backup.
+    pub performed_by: String,
+    /// The copy was read back and checked.
+    pub verified: bool,
+    /// The customer's signature refusing the backup: required for a waiver, absent otherwise.
+    pub waiver: Option<CustomerSignature>,
 }
 
 impl BackupRecord {
@@ -279,13 +291,86 @@ impl BackupRecord {
     pub fn validate(&self) -> Result<BackupKind> {
         let mut v = Violations::new();
         let kind = v.take(self.kind.required("backup.kind"));
-        v.required_text("backup.location", &self.location, MAX_LOCATION);
         v.optional_text("backup.note", &self.note, MAX_TEXT);
         check_attachments(&mut v, "backup.attachment_sha256", &self.attachments);
         v.take(record_id(&self.id, "backup.id"));
         check_device_time(&mut v, self.recorded_at, "backup.recorded_at");
+        match kind {
+            Some(BackupKind::Backup) => {
+                v.required_text("backup.location", &self.location, MAX_LOCATION);
+                v.required_text("backup.contents", &self.contents, MAX_TEXT);
+                v.required_text("backup.performed_by", &self.performed_by, MAX_SHORT);
+                if self.size_bytes < 1 {
+                    v.push("backup.size_bytes", "must be the size of the copy, at least 1 byte");
+                }
+                if self.waiver.is_some() {
+                    v.push("backup.waiver", "is for a waiver only: a backup was made");
+                }
+            }
+            Some(BackupKind::Waiver) => {
+                v.optional_text("backup.location", &self.location, MAX_LOCATION);
+                v.optional_text("backup.contents", &self.contents, MAX_TEXT);
+                v.optional_text("backup.performed_by", &self.performed_by, MAX_SHORT);
+                if self.size_bytes != 0 {
+                    v.push("backup.size_bytes", "a waiver has no copy: leave the size unset");
+                }
+                if self.verified {
+                    v.push("backup.verified", "a waiver has no copy to verify");
+                }
+                match &self.waiver {
+                    Some(signature) => signature.check(&mut v, "backup.waiver"),
+                    None => v.push("backup.waiver", "is required: the customer signs the refusal"),
+                }
+            }
+            None => {}
+        }
         v.check()?;
         kind.ok_or_else(|| FieldViolation::new("backup.kind", "is required").into())
+    }
+}
+
+/// A customer's handwritten signature taken on the phone. The image travels as an attachment
+/// under its hash; the customer's sign-off later seals that hash with the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerSignature {
+    pub signer_name: String,
+    /// SHA-256 (hex) of the signature image.
+    pub png_sha256: String,
+    /// By the device's clock; `None` means when the op happened.
+    pub signed_at: Option<DateTime<Utc>>,
+}
+
+impl CustomerSignature {
+    /// Checks the signature as `prefix.*`.
+    pub fn check(&self, v: &mut Violations, prefix: &str) {
+        v.required_text(&format!("{prefix}.signer_name"), &self.signer_name, MAX_SHORT);
+        if !is_sha256_hex(&self.png_sha256) {
+            v.push(
+                format!("{prefix}.signature_png_sha256"),
+                "must be the 64 lower-case hex digits of the signature image",
+            );
+        }
+        check_device_time(v, self.signed_at, &format!("{prefix}.signed_at"));
+    }
+
+    /// As both sides store it: the name trimmed.
+    pub fn stored(&self) -> Self {
+        Self { signer_name: self.signer_name.trim().to_owned(), ..self.clone() }
+    }
+}
+
+/// The customer's written authorisation to take their data off site: what may be taken and
+/// what for, and their signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Custody {
+    pub scope: String,
+    pub signature: CustomerSignature,
+}
+
+impl Custody {
+    fn check(&self, v: &mut Violations) {
+        v.required_text("fix.custody.scope", &self.scope, MAX_TEXT);
+        self.signature.check(v, "fix.custody.signature");
     }
 }
 
@@ -293,7 +378,13 @@ impl BackupRecord {
     /// The record as both sides store it: the location trimmed. The signed report content is
     /// built from stored records, so the device and the server must agree on this.
     pub fn stored(&self) -> Self {
-        Self { location: self.location.trim().to_owned(), ..self.clone() }
+        Self {
+            location: self.location.trim().to_owned(),
+            contents: self.contents.trim().to_owned(),
+            performed_by: self.performed_by.trim().to_owned(),
+            waiver: self.waiver.as_ref().map(CustomerSignature::stored),
+            ..self.clone()
+        }
     }
 }
 
@@ -308,12 +399,14 @@ pub struct FixRecord {
     pub solution: String,
     pub prevention: String,
     pub time_spent_minutes: i32,
-    /// The customer authorised in writing that data be taken away for analysis.
-    pub data_removal_authorised: bool,
+    /// Customer data left the site with the engineer; needs `custody`.
+    pub data_taken_off_site: bool,
     /// SHA-256 (hex) of photos.
     pub attachments: Vec<String>,
     /// By the device's clock; `None` means when the op happened.
     pub recorded_at: Option<DateTime<Utc>>,
+    /// The customer's written authorisation to take data off site.
+    pub custody: Option<Custody>,
 }
 
 impl FixRecord {
@@ -329,6 +422,14 @@ impl FixRecord {
             v.push("fix.time_spent_minutes", "must be between 0 and one week");
         }
         check_attachments(&mut v, "fix.attachment_sha256", &self.attachments);
+        match &self.custody {
+            Some(custody) => custody.check(&mut v),
+            // The handbooks: customer data never leaves the site without written authorisation.
+            None if self.data_taken_off_site => {
+                v.push("fix.custody", "is required when data is taken off site: the customer's signed authorisation")
+            }
+            None => {}
+        }
         v.take(record_id(&self.id, "fix.id"));
         check_device_time(&mut v, self.recorded_at, "fix.recorded_at");
         v.check()?;
@@ -764,10 +865,93 @@ mod tests {
             solution: "replaced the fuser".into(),
             prevention: String::new(),
             time_spent_minutes: 45,
-            data_removal_authorised: false,
+            data_taken_off_site: false,
             attachments: Vec::new(),
             recorded_at: None,
+            custody: None,
         }
+    }
+
+    fn signature() -> CustomerSignature {
+        CustomerSignature { signer_name: "周女士".into(), png_sha256: "a".repeat(64), signed_at: None }
+    }
+
+    fn backup() -> BackupRecord {
+        BackupRecord {
+            id: String::new(),
+            kind: Code::Known(BackupKind::Backup),
+            location: "USB disk SN 4471".into(),
+            note: String::new(),
+            attachments: Vec::new(),
+            recorded_at: None,
+            contents: "the project folders".into(),
+            size_bytes: 52_000_000_000,
+            performed_by: "the engineer".into(),
+            verified: true,
+            waiver: None,
+        }
+    }
+
+    #[test]
+    fn a_backup_records_what_where_how_much_and_who() {
+        assert_eq!(backup().validate().ok(), Some(BackupKind::Backup));
+        let vague = BackupRecord {
+            location: " ".into(),
+            contents: String::new(),
+            performed_by: String::new(),
+            size_bytes: 0,
+            waiver: Some(signature()),
+            ..backup()
+        };
+        assert_eq!(
+            fields(vague.validate()),
+            ["backup.location", "backup.contents", "backup.performed_by", "backup.size_bytes", "backup.waiver"]
+        );
+    }
+
+    #[test]
+    fn a_waiver_needs_the_customers_signature() {
+        let unsigned = BackupRecord {
+            kind: Code::Known(BackupKind::Waiver),
+            location: String::new(),
+            contents: String::new(),
+            performed_by: String::new(),
+            size_bytes: 0,
+            verified: false,
+            waiver: None,
+            ..backup()
+        };
+        assert_eq!(fields(unsigned.validate()), ["backup.waiver"]);
+        let signed = BackupRecord { waiver: Some(signature()), ..unsigned.clone() };
+        assert_eq!(signed.validate().ok(), Some(BackupKind::Waiver));
+        let forged = BackupRecord {
+            waiver: Some(CustomerSignature { signer_name: String::new(), png_sha256: "nope".into(), signed_at: None }),
+            size_bytes: 10,
+            ..unsigned
+        };
+        assert_eq!(
+            fields(forged.validate()),
+            ["backup.size_bytes", "backup.waiver.signer_name", "backup.waiver.signature_png_sha256"]
+        );
+    }
+
+    #[test]
+    fn data_leaves_the_site_only_with_a_signed_authorisation() {
+        let taken = FixRecord { data_taken_off_site: true, ..fix() };
+        assert_eq!(fields(taken.validate()), ["fix.custody"]);
+        let authorised = FixRecord {
+            custody: Some(Custody { scope: "the failed disk, for recovery at the lab".into(), signature: signature() }),
+            ..taken.clone()
+        };
+        assert!(authorised.validate().is_ok());
+        let blank = FixRecord {
+            custody: Some(Custody {
+                scope: String::new(),
+                signature: CustomerSignature { png_sha256: String::new(), ..signature() },
+            }),
+            ..taken
+        };
+        assert_eq!(fields(blank.validate()), ["fix.custody.scope", "fix.custody.signature.signature_png_sha256"]);
     }
 
     #[test]

@@ -211,9 +211,40 @@ pub struct ContactInfo {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct BackupInfo {
     pub kind: BackupKind,
+    /// What was saved, where to, how much and by whom.
+    pub contents: String,
     pub location: String,
+    pub size_bytes: i64,
+    pub performed_by: String,
+    /// The copy was read back and checked.
+    pub verified: bool,
+    /// Who signed a waiver.
+    pub waiver_signer: Option<String>,
     pub note: String,
     pub photo_count: u32,
+}
+
+/// A data backup as the engineer records it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct BackupInput {
+    /// What was saved.
+    pub contents: String,
+    /// Where the copy went.
+    pub location: String,
+    pub size_bytes: i64,
+    /// Who performed it: the engineer, or the customer's IT by name.
+    pub performed_by: String,
+    /// The copy was read back and checked.
+    pub verified: bool,
+    pub note: String,
+}
+
+/// The customer's authorisation to take their data off site.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CustodyInput {
+    /// What may be taken, and what for.
+    pub scope: String,
+    pub signer_name: String,
 }
 
 /// The fix as recorded.
@@ -223,6 +254,8 @@ pub struct FixInfo {
     pub cause: String,
     pub solution: String,
     pub time_spent_minutes: i32,
+    /// What the customer authorised taking off site, when data left with the engineer.
+    pub custody_scope: Option<String>,
 }
 
 /// The customer's sign-off as recorded.
@@ -264,8 +297,6 @@ pub struct FixInput {
     pub solution: String,
     pub prevention: String,
     pub time_spent_minutes: i32,
-    /// The customer authorised removing data from the device.
-    pub data_removal_authorised: bool,
 }
 
 /// A parts or cost line, as the engineer enters it and as recorded.
@@ -311,6 +342,14 @@ pub struct StrokePoint {
     pub t_ms: u32,
     /// 0.0-1.0; 0.5 on screens without pressure.
     pub pressure: f32,
+}
+
+/// A signature as drawn: its strokes on a canvas of the given size.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SignatureDrawing {
+    pub strokes: Vec<Stroke>,
+    pub canvas_width: u32,
+    pub canvas_height: u32,
 }
 
 /// One pen-down-to-pen-up stroke.
@@ -466,7 +505,12 @@ pub(crate) fn detail(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Cust
             .iter()
             .map(|b| BackupInfo {
                 kind: b.kind.into(),
+                contents: b.contents.clone(),
                 location: b.location.clone(),
+                size_bytes: b.size_bytes,
+                performed_by: b.performed_by.clone(),
+                verified: b.verified,
+                waiver_signer: b.waiver.as_ref().map(|w| w.signer_name.clone()),
                 note: b.note.clone(),
                 photo_count: u32::try_from(b.attachments.len()).unwrap_or(u32::MAX),
             })
@@ -476,6 +520,7 @@ pub(crate) fn detail(slip: &onsite_sdk::Slip, customer: Option<&onsite_sdk::Cust
             cause: f.cause.clone(),
             solution: f.solution.clone(),
             time_spent_minutes: f.time_spent_minutes,
+            custody_scope: f.custody.as_ref().map(|c| c.scope.clone()),
         }),
         cost_lines: slip.cost_lines.iter().map(CostLine::from).collect(),
         sign_off: slip.sign_off.as_ref().map(|s| SignOffInfo {

@@ -212,30 +212,49 @@ impl EngineerSession {
         self.detail(self.inner.check_in(&slip_id, latitude, longitude)?)
     }
 
-    /// Records the data backup (or the customer's waiver) with photos (JPEG or PNG bytes).
-    pub fn log_backup(
+    /// Records the customer's data backup with photos (JPEG or PNG bytes). A fix waits for a
+    /// backup or a signed waiver.
+    pub fn log_backup(&self, slip_id: String, backup: BackupInput, photos: Vec<Vec<u8>>) -> Result<SlipDetail> {
+        let backup = onsite_sdk::BackupInput {
+            contents: backup.contents,
+            location: backup.location,
+            size_bytes: backup.size_bytes,
+            performed_by: backup.performed_by,
+            verified: backup.verified,
+            note: backup.note,
+        };
+        self.detail(self.inner.log_backup(&slip_id, &backup, &photos)?)
+    }
+
+    /// Records the customer's refusal of a backup, signed on a canvas of the given size.
+    pub fn log_waiver(
         &self,
         slip_id: String,
-        kind: BackupKind,
-        location: String,
-        note: String,
-        photos: Vec<Vec<u8>>,
+        signer_name: String,
+        reason: String,
+        signature: SignatureDrawing,
     ) -> Result<SlipDetail> {
-        self.detail(self.inner.log_backup(&slip_id, kind.into(), &location, &note, &photos)?)
+        self.detail(self.inner.log_waiver(&slip_id, &signer_name, &reason, &drawing(signature))?)
     }
 
     /// Records what was found and done, with photos.
     pub fn record_fix(&self, slip_id: String, fix: FixInput, photos: Vec<Vec<u8>>) -> Result<SlipDetail> {
-        let record = onsite_sdk::FixInput {
-            outcome: fix.outcome.into(),
-            root_cause: fix.root_cause.into(),
-            cause: fix.cause,
-            solution: fix.solution,
-            prevention: fix.prevention,
-            time_spent_minutes: fix.time_spent_minutes,
-            data_removal_authorised: fix.data_removal_authorised,
-        };
-        self.detail(self.inner.record_fix(&slip_id, &record, &photos)?)
+        self.detail(self.inner.record_fix(&slip_id, &sdk_fix(fix), &photos)?)
+    }
+
+    /// Records a fix that takes the customer's data off site, with the customer's signed
+    /// authorisation (what may be taken, and what for).
+    pub fn record_fix_taking_data(
+        &self,
+        slip_id: String,
+        fix: FixInput,
+        photos: Vec<Vec<u8>>,
+        custody: CustodyInput,
+        signature: SignatureDrawing,
+    ) -> Result<SlipDetail> {
+        let custody = onsite_sdk::CustodyInput { scope: custody.scope, signer_name: custody.signer_name };
+        let drawing = drawing(signature);
+        self.detail(self.inner.record_fix_taking_data(&slip_id, &sdk_fix(fix), &photos, &custody, &drawing)?)
     }
 
     /// Adds parts and cost lines.
@@ -315,6 +334,26 @@ impl EngineerSession {
 
     fn detail(&self, slip: onsite_sdk::Slip) -> Result<SlipDetail> {
         self.with_place(&slip, model::detail)
+    }
+}
+
+fn sdk_fix(fix: FixInput) -> onsite_sdk::FixInput {
+    onsite_sdk::FixInput {
+        outcome: fix.outcome.into(),
+        root_cause: fix.root_cause.into(),
+        cause: fix.cause,
+        solution: fix.solution,
+        prevention: fix.prevention,
+        time_spent_minutes: fix.time_spent_minutes,
+        data_taken_off_site: false,
+    }
+}
+
+fn drawing(signature: SignatureDrawing) -> onsite_sdk::Drawing {
+    onsite_sdk::Drawing {
+        strokes: sdk_strokes(signature.strokes),
+        canvas_width: signature.canvas_width,
+        canvas_height: signature.canvas_height,
     }
 }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::v1 as pb;
 
 /// Version tag of the canonical content.
-pub const FORMAT: &str = "onsite-report/1";
+pub const FORMAT: &str = "onsite-report/2";
 /// Domain separation of the signed message.
 const SIGNED_PREFIX: &[u8] = b"onsite-sign-off/1\0";
 /// Version tag of the canonical content of a quote decision.
@@ -52,6 +52,28 @@ pub struct BackupLine {
     pub location: String,
     pub note: String,
     pub attachments: Vec<String>,
+    pub contents: String,
+    pub size_bytes: i64,
+    pub performed_by: String,
+    pub verified: bool,
+    /// The waiver's signer and signature image hash.
+    pub waiver: Option<SignatureLine>,
+}
+
+/// A customer's signature taken before the sign-off (a waiver, a custody authorisation): the
+/// sign-off seals its image hash with the report. Its time is left out, as the server corrects
+/// device times for clock skew.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignatureLine {
+    pub signer_name: String,
+    pub signature_png_sha256: String,
+}
+
+/// The customer's authorisation to take data off site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustodyLine {
+    pub scope: String,
+    pub signature: Option<SignatureLine>,
 }
 
 /// The fix in the report.
@@ -64,8 +86,9 @@ pub struct FixLine {
     pub solution: String,
     pub prevention: String,
     pub time_spent_minutes: i32,
-    pub data_removal_authorised: bool,
+    pub data_taken_off_site: bool,
     pub attachments: Vec<String>,
+    pub custody: Option<CustodyLine>,
 }
 
 /// A parts or cost line in the report.
@@ -113,6 +136,11 @@ impl ReportContent {
                 location: trim(&b.location),
                 note: trim(&b.note),
                 attachments: b.attachment_sha256.clone(),
+                contents: trim(&b.contents),
+                size_bytes: b.size_bytes,
+                performed_by: trim(&b.performed_by),
+                verified: b.verified,
+                waiver: b.waiver.as_ref().map(signature_line),
             })
             .collect();
         backups.sort_by(|a, b| a.id.cmp(&b.id));
@@ -132,8 +160,12 @@ impl ReportContent {
                 solution: trim(&f.solution),
                 prevention: trim(&f.prevention),
                 time_spent_minutes: f.time_spent_minutes,
-                data_removal_authorised: f.data_removal_authorised,
+                data_taken_off_site: f.data_taken_off_site,
                 attachments: f.attachment_sha256.clone(),
+                custody: f.custody.as_ref().map(|c| CustodyLine {
+                    scope: trim(&c.scope),
+                    signature: c.signature.as_ref().map(signature_line),
+                }),
             }),
             costs,
             signer_name: trim(&sign_off.signer_name),
@@ -254,6 +286,10 @@ fn cost_entry(c: &pb::CostLine) -> CostEntry {
         currency: c.unit_price.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
         billable: c.billable,
     }
+}
+
+fn signature_line(s: &pb::CustomerSignature) -> SignatureLine {
+    SignatureLine { signer_name: s.signer_name.trim().to_owned(), signature_png_sha256: s.signature_png_sha256.clone() }
 }
 
 fn unix_ms(t: Option<&prost_types::Timestamp>) -> i64 {

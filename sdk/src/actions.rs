@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use onsite_core::geo::GeoPoint;
 use onsite_core::op::{
-    BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
-    PositionReport, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp,
+    BackupRecord, Booking, CheckIn, Code, CostLine, Custody, CustomerSignature, Decline, DeviceAction, FixRecord,
+    PartsCost, PositionFix, PositionReport, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp,
 };
 use onsite_core::slip::{BackupKind, FixOutcome, Satisfaction, Window};
 use onsite_core::ticket::RootCause;
@@ -31,8 +31,40 @@ pub struct FixInput {
     pub solution: String,
     pub prevention: String,
     pub time_spent_minutes: i32,
-    /// The customer authorised in writing that data be taken away for analysis.
-    pub data_removal_authorised: bool,
+    /// Customer data leaves the site with the engineer: set by
+    /// [`Session::record_fix_taking_data`], which takes the customer's authorisation.
+    pub data_taken_off_site: bool,
+}
+
+/// A data backup as the engineer records it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct BackupInput {
+    /// What was saved.
+    pub contents: String,
+    /// Where the copy went.
+    pub location: String,
+    pub size_bytes: i64,
+    /// Who performed it: the engineer, or the customer's IT by name.
+    pub performed_by: String,
+    /// The copy was read back and checked.
+    pub verified: bool,
+    pub note: String,
+}
+
+/// The customer's authorisation to take their data off site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustodyInput {
+    /// What may be taken, and what for.
+    pub scope: String,
+    pub signer_name: String,
+}
+
+/// A signature as drawn on the screen: strokes on a canvas.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawing {
+    pub strokes: Vec<Vec<StrokePoint>>,
+    pub canvas_width: u32,
+    pub canvas_height: u32,
 }
 
 /// The customer's side of a sign-off.
@@ -102,30 +134,72 @@ impl Session {
         self.act(slip_id, VisitOp::CheckIn(CheckIn { position }))
     }
 
-    /// Records the data backup, or the customer's waiver, with photos (JPEG or PNG bytes).
-    pub fn log_backup(
-        &self,
-        slip_id: &str,
-        kind: Code<BackupKind>,
-        location: &str,
-        note: &str,
-        photos: &[Vec<u8>],
-    ) -> Result<Slip> {
+    /// Records the customer's data backup, with photos (JPEG or PNG bytes).
+    pub fn log_backup(&self, slip_id: &str, backup: &BackupInput, photos: &[Vec<u8>]) -> Result<Slip> {
         let blobs = photo_blobs(photos)?;
         let record = BackupRecord {
             id: uuid::Uuid::now_v7().to_string(),
-            kind,
-            location: location.to_owned(),
-            note: note.to_owned(),
+            kind: Code::Known(BackupKind::Backup),
+            location: backup.location.clone(),
+            note: backup.note.clone(),
             attachments: blobs.iter().map(|b| b.0.clone()).collect(),
             recorded_at: Some(self.engine.now_ms()),
+            contents: backup.contents.clone(),
+            size_bytes: backup.size_bytes,
+            performed_by: backup.performed_by.clone(),
+            verified: backup.verified,
+            waiver: None,
         };
         self.enqueue(slip_id, blobs, |_| Ok(VisitOp::LogBackup(record)))
     }
 
-    /// Records what was found and done, with photos.
+    /// Records the customer's refusal of a backup, signed on the screen by `signer_name`.
+    pub fn log_waiver(&self, slip_id: &str, signer_name: &str, reason: &str, drawing: &Drawing) -> Result<Slip> {
+        let (waiver, image) = self.customer_signature(signer_name, drawing)?;
+        let record = BackupRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: Code::Known(BackupKind::Waiver),
+            location: String::new(),
+            note: reason.to_owned(),
+            attachments: Vec::new(),
+            recorded_at: Some(self.engine.now_ms()),
+            contents: String::new(),
+            size_bytes: 0,
+            performed_by: String::new(),
+            verified: false,
+            waiver: Some(waiver),
+        };
+        self.enqueue(slip_id, vec![image], |_| Ok(VisitOp::LogBackup(record)))
+    }
+
+    /// Records what was found and done, with photos. A fix that takes data off site needs
+    /// [`Self::record_fix_taking_data`].
     pub fn record_fix(&self, slip_id: &str, fix: &FixInput, photos: &[Vec<u8>]) -> Result<Slip> {
-        let blobs = photo_blobs(photos)?;
+        self.fix(slip_id, fix, photos, None)
+    }
+
+    /// Records a fix that takes the customer's data off site, with the customer's written
+    /// authorisation: what may be taken and what for, signed on the screen.
+    pub fn record_fix_taking_data(
+        &self,
+        slip_id: &str,
+        fix: &FixInput,
+        photos: &[Vec<u8>],
+        custody: &CustodyInput,
+        drawing: &Drawing,
+    ) -> Result<Slip> {
+        let (signature, image) = self.customer_signature(&custody.signer_name, drawing)?;
+        let custody = Custody { scope: custody.scope.clone(), signature };
+        self.fix(slip_id, &FixInput { data_taken_off_site: true, ..fix.clone() }, photos, Some((custody, image)))
+    }
+
+    fn fix(&self, slip_id: &str, fix: &FixInput, photos: &[Vec<u8>], custody: Option<(Custody, Blob)>) -> Result<Slip> {
+        let mut blobs = photo_blobs(photos)?;
+        let attachments = blobs.iter().map(|b| b.0.clone()).collect();
+        let custody = custody.map(|(custody, image)| {
+            blobs.push(image);
+            custody
+        });
         let record = FixRecord {
             id: uuid::Uuid::now_v7().to_string(),
             outcome: fix.outcome,
@@ -134,9 +208,10 @@ impl Session {
             solution: fix.solution.clone(),
             prevention: fix.prevention.clone(),
             time_spent_minutes: fix.time_spent_minutes,
-            data_removal_authorised: fix.data_removal_authorised,
-            attachments: blobs.iter().map(|b| b.0.clone()).collect(),
+            data_taken_off_site: fix.data_taken_off_site,
+            attachments,
             recorded_at: Some(self.engine.now_ms()),
+            custody,
         };
         self.enqueue(slip_id, blobs, |_| Ok(VisitOp::RecordFix(record)))
     }
@@ -258,8 +333,15 @@ impl Session {
         self.enqueue(slip_id, Vec::new(), |_| Ok(op))
     }
 
-    /// Validates an op and applies it to the local view through the core rules, then queues it
-    /// with its attachments, in one transaction.
+    /// A customer's signature drawn on the screen, as a record names it, and its image.
+    fn customer_signature(&self, signer_name: &str, drawing: &Drawing) -> Result<(CustomerSignature, Blob)> {
+        let Signature { png_sha256, signed_at, image, .. } =
+            self.signature(&drawing.strokes, drawing.canvas_width, drawing.canvas_height)?;
+        let signature =
+            CustomerSignature { signer_name: signer_name.trim().to_owned(), png_sha256, signed_at: Some(signed_at) };
+        Ok((signature, image))
+    }
+
     /// A signature drawn on the screen, rendered and ready to seal with the device key.
     fn signature(&self, strokes: &[Vec<StrokePoint>], canvas_width: u32, canvas_height: u32) -> Result<Signature> {
         let png = render_png(strokes, canvas_width, canvas_height)?;
@@ -275,6 +357,8 @@ impl Session {
         })
     }
 
+    /// Validates an op and applies it to the local view through the core rules, then queues it
+    /// with its attachments, in one transaction.
     fn enqueue(
         &self,
         slip_id: &str,
@@ -380,7 +464,7 @@ mod tests {
     #[test]
     fn bad_photos_and_signatures_are_refused_before_anything_is_kept() {
         let (session, _dir) = session();
-        let backup = |photo: Vec<u8>| session.log_backup("s", Code::Known(BackupKind::Backup), "USB", "", &[photo]);
+        let backup = |photo: Vec<u8>| session.log_backup("s", &BackupInput::default(), &[photo]);
         assert_eq!(field(backup(b"\x89PNG\r\n\x1a\n".to_vec())), "photos[0]", "a bare PNG header");
         let mut twelve_mb =
             vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00];

@@ -35,7 +35,7 @@ pub mod signature;
 mod store;
 mod sync;
 
-pub use actions::{FixInput, MIN_FIX_GAP, QuoteDecisionInput, SignerInput};
+pub use actions::{BackupInput, CustodyInput, Drawing, FixInput, MIN_FIX_GAP, QuoteDecisionInput, SignerInput};
 pub use engine::{Clock, Config, SyncObserver, SyncStatus};
 pub use error::{Result, SdkError};
 pub use model::{

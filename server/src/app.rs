@@ -48,6 +48,38 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Encoded bytes of slip views kept for lookups (`slip_views`); 0 keeps none.
     pub slip_view_cache_bytes: u64,
+    /// The CJK font service reports are set in.
+    pub report_font: std::path::PathBuf,
+    /// The language of service reports' labels when a request names none.
+    pub report_lang: crate::report::Lang,
+    /// When and how monthly statistics are archived.
+    pub statistics: StatisticsConfig,
+}
+
+/// When and how monthly statistics are archived.
+#[derive(Clone, Copy, Debug)]
+pub struct StatisticsConfig {
+    /// The day of the next month (1-5) by which a month's report is archived.
+    pub archive_day: u32,
+    /// How often the server looks for a report to archive or correct; `None` never does.
+    pub check_interval: Option<Duration>,
+    /// The currency amounts are reported in.
+    pub currency: onsite_core::money::Currency,
+}
+
+impl StatisticsConfig {
+    /// The latest day of the month a report may be archived on.
+    pub const LATEST_ARCHIVE_DAY: u32 = 5;
+}
+
+impl Default for StatisticsConfig {
+    fn default() -> Self {
+        Self {
+            archive_day: 3,
+            check_interval: Some(Duration::from_secs(3600)),
+            currency: onsite_core::money::Currency::CNY,
+        }
+    }
 }
 
 /// The server's TLS identity, in PEM.
@@ -90,6 +122,9 @@ impl Config {
             caller_cache_ttl: Duration::from_secs(1),
             metrics_listen: None,
             slip_view_cache_bytes: 32 * 1024 * 1024,
+            report_font: crate::report::font::DEFAULT_PATH.into(),
+            report_lang: crate::report::Lang::default(),
+            statistics: StatisticsConfig::default(),
         }
     }
 }
@@ -109,6 +144,7 @@ pub struct App {
     pub hasher: crate::auth::password::Hasher,
     pub callers: crate::auth::cache::Callers,
     pub slip_views: crate::slip_views::SlipViews,
+    pub fonts: crate::report::Fonts,
 }
 
 impl App {
@@ -121,7 +157,8 @@ impl App {
         let hasher = crate::auth::password::Hasher::new(2);
         let callers = crate::auth::cache::Callers::new(config.caller_cache_ttl);
         let slip_views = crate::slip_views::SlipViews::new(config.slip_view_cache_bytes);
-        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher, callers, slip_views })
+        let fonts = crate::report::Fonts::new(config.report_font.clone());
+        Ok(Self { db, config, dispatch, throttle, sign_in_throttle, hasher, callers, slip_views, fonts })
     }
 
     /// What the sign-in flows work with, for an attempt from `address`.

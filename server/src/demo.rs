@@ -307,6 +307,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
     if let Some((engineer, engineer_caller)) = engineer_rows.last() {
         billable_visit(&txn, app, &manager, engineer_caller, engineer, now).await?;
     }
+    last_month(&txn, app, &manager, &engineer_rows, &sites, now).await?;
     // Logins for the engineers with a slip to act on: a new one first, then visits under way.
     let mut engineer_tokens = Vec::new();
     for wanted in [SlipState::Dispatched, SlipState::Scheduled, SlipState::OnSite] {
@@ -436,6 +437,104 @@ async fn billable_visit(
     Ok(())
 }
 
+/// Last month's finished visits (day, kind, severity, what was wrong, the root cause), so the
+/// monthly statistics have a closed month to show.
+const LAST_MONTH: &[(u32, VisitKind, Severity, &str, RootCause)] = &[
+    (3, VisitKind::Installation, Severity::General, "Commission the new Server S2", RootCause::AssemblyDefect),
+    (6, VisitKind::Repair, Severity::Urgent, "Payroll export hangs", RootCause::SoftwareDefect),
+    (9, VisitKind::Repair, Severity::Important, "Disk array reports a failed drive", RootCause::MaterialDefect),
+    (14, VisitKind::Maintenance, Severity::General, "Quarterly check of the Server S2", RootCause::SoftwareDefect),
+    (17, VisitKind::Repair, Severity::Urgent, "Payroll export hangs again", RootCause::SoftwareDefect),
+    (23, VisitKind::Repair, Severity::Important, "Fan noise and overheating", RootCause::ManufacturingDefect),
+];
+
+async fn last_month(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    manager: &Caller,
+    engineers: &[(crate::store::entities::engineer::Model, Caller)],
+    sites: &[(String, String, String, String)],
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    use chrono::TimeZone;
+    let tz = app.config.calendar.time_zone();
+    let month = crate::statistics::YearMonth::of(now.with_timezone(&tz).date_naive()).previous();
+    for (i, (day, kind, severity, title, cause)) in LAST_MONTH.iter().enumerate() {
+        let Some(at) = tz.with_ymd_and_hms(month.year, month.month, *day, 9, 0, 0).earliest() else { continue };
+        let at = at.with_timezone(&Utc);
+        // The same site for the two payroll visits: the second is a repeat repair.
+        let (customer_id, site_id, customer_name, product_id) = sites[if i == 4 { 1 } else { i % sites.len() }].clone();
+        let intake = TicketIntake {
+            channel: Channel::Hotline,
+            category: Category::Bug,
+            severity: *severity,
+            customer_id: customer_id.parse::<CustomerId>().unwrap_or_default(),
+            contact_name: "IT lead".into(),
+            contact_phone: "+86 21 5555 0100".into(),
+            organisation: customer_name,
+            product_id: product_id.parse().ok(),
+            product_model: "Onsite Server S2".into(),
+            serial_number: String::new(),
+            fault_occurred_at: Some(at - Duration::hours(2)),
+            symptoms: format!("{title}."),
+            error_message: String::new(),
+            impact_scope: "One department".into(),
+            initial_urgency: "today".into(),
+            title: (*title).into(),
+        };
+        let ticket = tickets::create(txn, app.config.service_levels(), manager, intake, at, "").await?;
+        let new = NewSlip {
+            ticket_id: ticket.id.clone(),
+            site_id,
+            instructions: format!("{title}. Back up first."),
+            required_skills: Vec::new(),
+            follow_up_of: None,
+            state: SlipState::Draft,
+            kind: *kind,
+        };
+        let slip = lifecycle::create(txn, manager, new, at, "").await?;
+        let (engineer, engineer_caller) = &engineers[(i * 3) % engineers.len()];
+        drive(txn, manager, engineer_caller, engineer, &slip.id, SlipState::OnSite, at).await?;
+        let on_site = at + Duration::hours(2);
+        let fix = SlipAction::RecordFix { outcome: FixOutcome::Resolved, root_cause: Some(*cause) };
+        for action in [SlipAction::LogBackup { kind: BackupKind::Backup }, fix] {
+            let record = demo_record(&action, on_site, false);
+            step(txn, engineer_caller, &slip.id, action, record, on_site).await?;
+        }
+        let (number, description, price, _) = PARTS[i % PARTS.len()];
+        let part = CostLine {
+            id: String::new(),
+            kind: Code::Known(CostKind::Part),
+            description: description.into(),
+            part_number: number.into(),
+            quantity: 1,
+            unit_price: Some(Price { minor_units: price, currency_code: "CNY".into() }),
+            billable: false,
+        };
+        let travel = CostLine {
+            kind: Code::Known(CostKind::Travel),
+            description: "Taxi, return".into(),
+            part_number: String::new(),
+            unit_price: Some(Price { minor_units: 8_650, currency_code: "CNY".into() }),
+            ..part.clone()
+        };
+        let lines = [part, travel];
+        let charges = lines.iter().filter_map(CostLine::charge).collect();
+        let costs = lines.iter().map(|l| crate::visit::intents::cost_line_model(&l.stored(), to_us(on_site))).collect();
+        step(txn, engineer_caller, &slip.id, SlipAction::AddPartsCost { charges }, NewRecord::Costs(costs), on_site)
+            .await?;
+        let done = on_site + Duration::hours(1);
+        for action in [SlipAction::CaptureSignOff, SlipAction::Complete] {
+            let record = demo_record(&action, done, false);
+            step(txn, engineer_caller, &slip.id, action, record, done).await?;
+        }
+        let write_off = SlipAction::WriteOff { outcome: WriteOffOutcome::Resolved };
+        step(txn, manager, &slip.id, write_off, NewRecord::None, done).await?;
+        tickets::resolve(txn, &ticket.id, manager, done, "").await?;
+    }
+    Ok(())
+}
+
 /// Walks a slip to `target` through the state machine, recording what each step needs.
 async fn drive(
     txn: &sea_orm::DatabaseTransaction,
@@ -523,6 +622,13 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -
             attachments: String::new(),
             recorded_by: String::new(),
             recorded_at_us: to_us(now),
+            contents: "payroll database and the job configuration".into(),
+            size_bytes: 18_400_000_000,
+            performed_by: "the engineer, with the customer's IT lead".into(),
+            verified: true,
+            waiver_signer: None,
+            waiver_png_sha256: None,
+            waiver_signed_at_us: None,
         }),
         SlipAction::RecordFix { outcome, root_cause } => NewRecord::Fix(fix::Model {
             id: id(),
@@ -533,10 +639,14 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -
             solution: "Moved the job and added a lock".into(),
             prevention: "Job calendar reviewed with the customer".into(),
             time_spent_minutes: 95,
-            data_removal_authorised: false,
+            data_taken_off_site: false,
             attachments: String::new(),
             recorded_by: String::new(),
             recorded_at_us: to_us(now),
+            custody_scope: None,
+            custody_signer: None,
+            custody_png_sha256: None,
+            custody_signed_at_us: None,
         }),
         SlipAction::CaptureSignOff => NewRecord::SignOff(sign_off::Model {
             slip_id: String::new(),
@@ -551,8 +661,8 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -
                 "Quick and tidy."
             }
             .into(),
-            signature_png: Vec::new(),
-            signature_png_sha256: String::new(),
+            signature_png_sha256: onsite_proto::signoff::sha256_hex(&signature_png()),
+            signature_png: signature_png(),
             report_content_sha256: String::new(),
             device_signature: Vec::new(),
             device_id: "demo".into(),
@@ -564,4 +674,32 @@ fn demo_record(action: &SlipAction, now: chrono::DateTime<Utc>, unhappy: bool) -
         }),
         _ => NewRecord::None,
     }
+}
+
+/// A drawn signature for seeded sign-offs, so a demo service report shows one: a 320 x 120
+/// grayscale PNG with a looping stroke.
+fn signature_png() -> Vec<u8> {
+    const W: u32 = 320;
+    const H: u32 = 120;
+    let mut pixels = vec![255_u8; (W * H) as usize];
+    for step in 0..2000_u32 {
+        let t = step as f32 / 2000.0;
+        let x = 20.0 + t * 280.0;
+        let y = 60.0 + 30.0 * (t * 18.0).sin() * (1.0 - t);
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
+            let (px, py) = (x as u32 + dx, y as u32 + dy);
+            if px < W && py < H {
+                pixels[(py * W + px) as usize] = 0;
+            }
+        }
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, W, H);
+    encoder.set_color(png::ColorType::Grayscale);
+    // Encoding a fixed, valid image into memory does not fail; an empty image shows no signature.
+    let written = encoder.write_header().and_then(|mut writer| writer.write_image_data(&pixels));
+    if written.is_err() {
+        return Vec::new();
+    }
+    png
 }

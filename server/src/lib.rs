@@ -27,8 +27,10 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod pagination;
 pub mod repo;
+pub mod report;
 pub mod sla_watch;
 pub mod slip_views;
+pub mod statistics;
 pub mod store;
 pub mod sync;
 pub mod throttle;
@@ -160,7 +162,7 @@ pub async fn run(
             pb::catalog_service_server::CatalogServiceServer::new(api::catalog::Catalog { shared: shared.clone() })
                 .accept_compressed(CompressionEncoding::Gzip),
         )
-        .add_service(pb::report_service_server::ReportServiceServer::new(api::pending::Pending {
+        .add_service(pb::report_service_server::ReportServiceServer::new(api::reports::Reports {
             shared: shared.clone(),
         }))
         .add_service(pb::quote_service_server::QuoteServiceServer::new(api::quotes::Quotes { shared: shared.clone() }))
@@ -188,6 +190,7 @@ pub async fn run(
         let _ = ready.send(report);
     }
     tokio::spawn(sla_watch::watch(app.clone(), stop_rx.clone()));
+    tokio::spawn(statistics::schedule::watch(app.clone(), stop_rx.clone()));
     tokio::spawn(app::follow_board(app, stop_rx));
 
     serving.await.map_err(|e| Error::Internal(format!("server task: {e}")))?.map_err(|e| Error::Internal(e.to_string()))

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use onsite_core::calendar::BusinessCalendar;
 use onsite_core::sla::SlaPolicy;
+use onsite_server::app::StatisticsConfig;
 use onsite_server::{Config, store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -55,6 +56,18 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless set).
     #[arg(long, env = "ONSITE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// The CJK font service reports are set in (an OpenType font or collection).
+    #[arg(long, env = "ONSITE_REPORT_FONT", default_value = onsite_server::report::font::DEFAULT_PATH)]
+    report_font: PathBuf,
+    /// The language of service reports' labels: zh-CN or en (a request may name another).
+    #[arg(long, env = "ONSITE_REPORT_LANG", default_value = "zh-CN")]
+    report_lang: String,
+    /// The day of the next month (1-5) by which the server archives a month's statistics.
+    #[arg(long, env = "ONSITE_STATS_DAY", default_value_t = 3)]
+    stats_day: u32,
+    /// The currency the monthly statistics report amounts in.
+    #[arg(long, env = "ONSITE_STATS_CURRENCY", default_value = "CNY")]
+    stats_currency: String,
     /// Log format: text for people, json for log collectors.
     #[arg(long, env = "ONSITE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -108,6 +121,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         burst: args.rate_limit.saturating_mul(2),
     });
     config.metrics_listen = args.metrics_listen;
+    config.report_lang = onsite_server::report::Lang::parse(&args.report_lang)
+        .ok_or_else(|| format!("--report-lang {:?}: must be zh-CN or en", args.report_lang))?;
+    if !args.report_font.exists() {
+        say(format_args!(
+            "Service reports need a CJK font: {} is missing (install Debian's fonts-noto-cjk, or pass --report-font)",
+            args.report_font.display()
+        ));
+    }
+    config.report_font = args.report_font;
+    if !(1..=StatisticsConfig::LATEST_ARCHIVE_DAY).contains(&args.stats_day) {
+        return Err(format!("--stats-day {}: must be 1-5, so each month is reported by the 5th", args.stats_day).into());
+    }
+    config.statistics.archive_day = args.stats_day;
+    config.statistics.currency = onsite_core::money::Currency::parse(&args.stats_currency, "--stats-currency")
+        .map_err(|e| format!("--stats-currency {:?}: {}", args.stats_currency, e.description))?;
     let tls = config.tls.is_some();
 
     let listener = TcpListener::bind(args.listen).await?;

@@ -15,7 +15,7 @@ use crate::store::entities::{
 };
 use crate::store::from_us;
 
-fn named<E: WireEnum + std::str::FromStr>(text: &str) -> i32 {
+pub(crate) fn named<E: WireEnum + std::str::FromStr>(text: &str) -> i32 {
     text.parse::<E>().map(WireEnum::to_wire).unwrap_or(0)
 }
 
@@ -217,6 +217,15 @@ fn backup_record(b: &backup::Model) -> pb::BackupRecord {
         attachment_sha256: split_lines(&b.attachments),
         recorded_by: b.recorded_by.clone(),
         recorded_at: ts(b.recorded_at_us),
+        contents: b.contents.clone(),
+        size_bytes: b.size_bytes,
+        performed_by: b.performed_by.clone(),
+        verified: b.verified,
+        waiver: b.waiver_signer.as_ref().map(|signer| pb::CustomerSignature {
+            signer_name: signer.clone(),
+            signature_png_sha256: b.waiver_png_sha256.clone().unwrap_or_default(),
+            signed_at: b.waiver_signed_at_us.and_then(ts),
+        }),
     }
 }
 
@@ -229,10 +238,18 @@ fn fix_record(f: &fix::Model) -> pb::FixRecord {
         solution: f.solution.clone(),
         prevention: f.prevention.clone(),
         time_spent_minutes: f.time_spent_minutes,
-        data_removal_authorised: f.data_removal_authorised,
+        data_taken_off_site: f.data_taken_off_site,
         attachment_sha256: split_lines(&f.attachments),
         recorded_by: f.recorded_by.clone(),
         recorded_at: ts(f.recorded_at_us),
+        custody: f.custody_scope.as_ref().map(|scope| pb::CustodyAuthorisation {
+            scope: scope.clone(),
+            signature: Some(pb::CustomerSignature {
+                signer_name: f.custody_signer.clone().unwrap_or_default(),
+                signature_png_sha256: f.custody_png_sha256.clone().unwrap_or_default(),
+                signed_at: f.custody_signed_at_us.and_then(ts),
+            }),
+        }),
     }
 }
 

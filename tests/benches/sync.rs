@@ -55,7 +55,7 @@ fn checked_in(rt: &tokio::runtime::Runtime, f: &Fixture) -> Vec<String> {
             let backup = pb::BackupRecord {
                 kind: pb::BackupKind::Backup as i32,
                 location: "USB disk".into(),
-                ..Default::default()
+                ..onsite_tests::visit::wire_backup()
             };
             let backup =
                 pb::LogBackupRequest { request_id: request_id(), slip_id: slip.id.clone(), backup: Some(backup) };

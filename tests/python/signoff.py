@@ -81,6 +81,11 @@ def sign(secret, message):
     return big_r + int.to_bytes(s, 32, "little")
 
 
+def _signature(signature):
+    """A customer's signature taken before the sign-off, as the report names it."""
+    return {"signer_name": signature.signer_name.strip(), "signature_png_sha256": signature.signature_png_sha256}
+
+
 def report_content(slip, sign_off):
     """The canonical bytes of what the customer signs, from a Slip and a SignOff message."""
     check_in = None
@@ -91,17 +96,23 @@ def report_content(slip, sign_off):
         f = slip.fix
         fix = {"id": f.id, "outcome": f.outcome, "root_cause": f.root_cause, "cause": f.cause.strip(),
                "solution": f.solution.strip(), "prevention": f.prevention.strip(),
-               "time_spent_minutes": f.time_spent_minutes, "data_removal_authorised": f.data_removal_authorised,
-               "attachments": list(f.attachment_sha256)}
+               "time_spent_minutes": f.time_spent_minutes, "data_taken_off_site": f.data_taken_off_site,
+               "attachments": list(f.attachment_sha256),
+               "custody": {"scope": f.custody.scope.strip(),
+                           "signature": _signature(f.custody.signature) if f.custody.HasField("signature") else None}
+               if f.HasField("custody") else None}
     content = {
-        "format": "onsite-report/1",
+        "format": "onsite-report/2",
         "slip_id": slip.id,
         "ticket_number": slip.ticket_number,
         "visit_number": slip.visit_number,
         "engineer_id": slip.engineer_id,
         "check_in": check_in,
         "backups": [{"id": b.id, "kind": b.kind, "location": b.location.strip(), "note": b.note.strip(),
-                     "attachments": list(b.attachment_sha256)} for b in sorted(slip.backups, key=lambda b: b.id)],
+                     "attachments": list(b.attachment_sha256), "contents": b.contents.strip(),
+                     "size_bytes": b.size_bytes, "performed_by": b.performed_by.strip(), "verified": b.verified,
+                     "waiver": _signature(b.waiver) if b.HasField("waiver") else None}
+                    for b in sorted(slip.backups, key=lambda b: b.id)],
         "fix": fix,
         "costs": [{"id": c.id, "kind": c.kind, "description": c.description.strip(),
                    "part_number": c.part_number.strip(), "quantity": c.quantity,

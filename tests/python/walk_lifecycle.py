@@ -127,8 +127,16 @@ def main():
                                     longitude=customer.sites[0].position.longitude)
     slip = act(slips.CheckIn, s.CheckInRequest(request_id=rid(), slip_id=slip.id, position=here), engineer)
     check("engineer on site", slip.state == s.SLIP_STATE_ON_SITE)
+    # Mr. Chen declines the backup and signs the waiver; its image is uploaded by hash.
+    sync = m["sync_pb2_grpc"].SyncServiceStub(channel)
+    waiver_png = signature_png(width=80)
+    waiver_sha256 = hashlib.sha256(waiver_png).hexdigest()
+    sync.UploadAttachment(iter([m["sync_pb2"].AttachmentChunk(sha256=waiver_sha256, total_size=len(waiver_png),
+                                                              data=waiver_png, content_type="image/png")]),
+                          metadata=engineer)
     act(slips.LogBackup, s.LogBackupRequest(request_id=rid(), slip_id=slip.id, backup=s.BackupRecord(
-        kind=s.BACKUP_KIND_WAIVER, location="Mr. Chen declined; waiver signed")), engineer)
+        kind=s.BACKUP_KIND_WAIVER, note="nothing on the device to keep",
+        waiver=s.CustomerSignature(signer_name="Mr. Chen", signature_png_sha256=waiver_sha256))), engineer)
     act(slips.RecordFix, s.RecordFixRequest(request_id=rid(), slip_id=slip.id, fix=s.FixRecord(
         outcome=s.FIX_OUTCOME_RESOLVED, root_cause=t.ROOT_CAUSE_MATERIAL_DEFECT, solution="Replaced the print head",
         time_spent_minutes=40)), engineer)
@@ -136,7 +144,6 @@ def main():
         kind=s.COST_KIND_PART, description="Print head PH-3", quantity=1,
         unit_price=m["common_pb2"].Money(minor_units=12900, currency_code="CNY"))]), engineer)
     # The phone registers its key, then signs what the customer sees: the report and the image.
-    sync = m["sync_pb2_grpc"].SyncServiceStub(channel)
     secret, device_id = os.urandom(32), str(uuid.uuid4())
     sync.RegisterDevice(m["sync_pb2"].RegisterDeviceRequest(device_id=device_id, public_key=signoff.public_key(secret),
                                                             label="python walk"), metadata=engineer)

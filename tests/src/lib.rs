@@ -234,6 +234,10 @@ impl TestServer {
         pb::quote_service_client::QuoteServiceClient::new(self.channel.clone())
     }
 
+    pub fn reports(&self) -> pb::report_service_client::ReportServiceClient<Channel> {
+        pb::report_service_client::ReportServiceClient::new(self.channel.clone())
+    }
+
     pub fn customers(&self) -> pb::customer_service_client::CustomerServiceClient<Channel> {
         pb::customer_service_client::CustomerServiceClient::new(self.channel.clone())
     }
@@ -252,6 +256,21 @@ impl TestServer {
 
     pub fn sync(&self) -> pb::sync_service_client::SyncServiceClient<Channel> {
         pb::sync_service_client::SyncServiceClient::new(self.channel.clone())
+    }
+
+    /// Uploads a PNG as `token`'s attachment in one chunk, as a phone does with a signature.
+    pub async fn upload_png(&self, token: &str, png: &[u8]) {
+        let chunk = pb::AttachmentChunk {
+            sha256: onsite_proto::signoff::sha256_hex(png),
+            total_size: png.len() as i64,
+            offset: 0,
+            data: png.to_vec(),
+            content_type: "image/png".into(),
+        };
+        self.sync()
+            .upload_attachment(authed(token, tokio_stream::iter(vec![chunk])))
+            .await
+            .unwrap_or_else(|e| panic!("upload: {e}"));
     }
 
     pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
@@ -474,7 +493,7 @@ impl Fixture {
     }
 
     /// A new slip verified and dispatched to `engineer_id`.
-    async fn verify_and_dispatch(&self, slip: &pb::Slip, engineer_id: &str) -> pb::Slip {
+    pub async fn verify_and_dispatch(&self, slip: &pb::Slip, engineer_id: &str) -> pb::Slip {
         let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
         self.server.slips().verify_slip(authed(&self.manager, action)).await.unwrap_or_else(|e| panic!("verify: {e}"));
         let dispatch = pb::DispatchSlipRequest {
@@ -552,26 +571,16 @@ impl Fixture {
         let slip = self.dispatched_slip(&self.engineer_id).await;
         let (e, id) = (&self.engineer, slip.id.clone());
         let mut slips = self.server.slips();
-        let action = || pb::SlipActionRequest { request_id: request_id(), slip_id: id.clone(), etag: String::new() };
         let ok = |r: Result<tonic::Response<pb::Slip>, tonic::Status>| r.unwrap_or_else(|e| panic!("the visit: {e}"));
-        ok(slips.confirm_slip(authed(e, action())).await);
-        // Two hours apart for each new visit, so the engineer is never double-booked.
+        // Three hours apart for each new visit, so the engineer is never double-booked.
         let hours = 2 + 3 * i64::from(self.visits.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-        let book = pb::BookAppointmentRequest {
-            request_id: request_id(),
-            slip_id: id.clone(),
-            window: Some(window(hours)),
-            contact_name: "Ms. Zhou".into(),
-            ..Default::default()
+        let site = pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 };
+        self.arrive(e, &id, hours, "Ms. Zhou", site).await;
+        let backup = pb::BackupRecord {
+            kind: pb::BackupKind::Backup as i32,
+            location: "USB disk".into(),
+            ..visit::wire_backup()
         };
-        ok(slips.book_appointment(authed(e, book)).await);
-        ok(slips.start_travel(authed(e, action())).await);
-        let position = Some(pb::GeoPoint { latitude: 31.2046, longitude: 121.5996 });
-        let check_in =
-            pb::CheckInRequest { request_id: request_id(), slip_id: id.clone(), etag: String::new(), position };
-        ok(slips.check_in(authed(e, check_in)).await);
-        let backup =
-            pb::BackupRecord { kind: pb::BackupKind::Backup as i32, location: "USB disk".into(), ..Default::default() };
         let backup = pb::LogBackupRequest { request_id: request_id(), slip_id: id.clone(), backup: Some(backup) };
         ok(slips.log_backup(authed(e, backup)).await);
         let fix = pb::RecordFixRequest { request_id: request_id(), slip_id: id.clone(), fix: Some(visit::wire_fix()) };
@@ -587,6 +596,32 @@ impl Fixture {
         };
         let request = signed_sign_off(&self.server, e, &id, sign_off, &signature_png(3)).await;
         ok(slips.capture_sign_off(authed(e, request)).await).into_inner()
+    }
+
+    /// The assigned engineer (`token`) confirms the dispatched slip, books a window `hours` from
+    /// now agreed with `contact`, travels and checks in at `site`.
+    pub async fn arrive(&self, token: &str, slip_id: &str, hours: i64, contact: &str, site: pb::GeoPoint) {
+        let mut slips = self.server.slips();
+        let ok = |r: Result<tonic::Response<pb::Slip>, tonic::Status>| r.unwrap_or_else(|e| panic!("the visit: {e}"));
+        let action =
+            || pb::SlipActionRequest { request_id: request_id(), slip_id: slip_id.into(), etag: String::new() };
+        ok(slips.confirm_slip(authed(token, action())).await);
+        let book = pb::BookAppointmentRequest {
+            request_id: request_id(),
+            slip_id: slip_id.into(),
+            window: Some(window(hours)),
+            contact_name: contact.into(),
+            ..Default::default()
+        };
+        ok(slips.book_appointment(authed(token, book)).await);
+        ok(slips.start_travel(authed(token, action())).await);
+        let check_in = pb::CheckInRequest {
+            request_id: request_id(),
+            slip_id: slip_id.into(),
+            etag: String::new(),
+            position: Some(site),
+        };
+        ok(slips.check_in(authed(token, check_in)).await);
     }
 
     /// Opens a slip for `ticket` at the fixture's site.

@@ -2,8 +2,8 @@
 //! with the same records, so the server's copy can be checked against them.
 
 use onsite_sdk::{
-    BackupKind, Code, CostKind, CostLine, FixInput, FixOutcome, Price, RootCause, Satisfaction, Session, SignerInput,
-    SlipState, StrokePoint,
+    BackupInput, Code, CostKind, CostLine, Drawing, FixInput, FixOutcome, Price, RootCause, Satisfaction, Session,
+    SignerInput, SlipState, StrokePoint,
 };
 
 use onsite_proto::v1 as pb;
@@ -36,6 +36,46 @@ pub fn wire_fix() -> pb::FixRecord {
     }
 }
 
+/// A checked backup as the wire carries it.
+pub fn wire_backup() -> pb::BackupRecord {
+    pb::BackupRecord {
+        kind: pb::BackupKind::Backup as i32,
+        location: "USB disk SN 4471".into(),
+        contents: "the payroll database".into(),
+        size_bytes: 52_000_000_000,
+        performed_by: "the engineer".into(),
+        verified: true,
+        ..Default::default()
+    }
+}
+
+/// A waiver as the wire carries it, signed with the image of `signature_png` (upload it before
+/// the visit completes).
+pub fn wire_waiver(signature_png: &[u8]) -> pb::BackupRecord {
+    pb::BackupRecord {
+        kind: pb::BackupKind::Waiver as i32,
+        note: "nothing on the device to keep".into(),
+        waiver: Some(pb::CustomerSignature {
+            signer_name: "Ms. Zhou".into(),
+            signature_png_sha256: onsite_proto::signoff::sha256_hex(signature_png),
+            signed_at: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A checked backup as the engineer enters it.
+pub fn backup() -> BackupInput {
+    BackupInput {
+        contents: "the payroll database".into(),
+        location: "USB disk SN 4471".into(),
+        size_bytes: 52_000_000_000,
+        performed_by: "the engineer".into(),
+        verified: true,
+        note: "full image".into(),
+    }
+}
+
 /// A two-stroke signature.
 pub fn stroke() -> Vec<Vec<StrokePoint>> {
     vec![
@@ -49,6 +89,11 @@ pub fn stroke() -> Vec<Vec<StrokePoint>> {
             StrokePoint { x: 300.0, y: 45.0, t_ms: 800, pressure: 0.5 },
         ],
     ]
+}
+
+/// The two-stroke signature on a 320 x 120 canvas.
+pub fn drawing() -> Drawing {
+    Drawing { strokes: stroke(), canvas_width: 320, canvas_height: 120 }
 }
 
 /// A small photo: a JPEG header that names its size, then filler (the SDK checks the header).
@@ -67,7 +112,7 @@ pub fn fix() -> FixInput {
         solution: "Patched the batch job; reran payroll".into(),
         prevention: String::new(),
         time_spent_minutes: 95,
-        data_removal_authorised: false,
+        data_taken_off_site: false,
     }
 }
 
@@ -121,9 +166,7 @@ pub fn visit_steps(slip_id: &str) -> Vec<Action<'_>> {
         }),
         Box::new(move |s| s.start_travel(slip_id)),
         Box::new(move |s| s.check_in(slip_id, 31.2046, 121.5996)),
-        Box::new(move |s| {
-            s.log_backup(slip_id, Code::Known(BackupKind::Backup), "USB disk SN 4471", "full image", &[photo(1, 3000)])
-        }),
+        Box::new(move |s| s.log_backup(slip_id, &backup(), &[photo(1, 3000)])),
         Box::new(move |s| s.record_fix(slip_id, &fix(), &[photo(2, 2000)])),
         Box::new(move |s| s.add_parts_cost(slip_id, &parts())),
         Box::new(move |s| s.capture_sign_off(slip_id, &signer(), &stroke(), 320, 120)),

@@ -69,9 +69,7 @@ struct Row {
     body: for<'a> fn(&'a World, Who) -> Body<'a>,
 }
 
-use Code::{
-    FailedPrecondition as Fp, NotFound, Ok as Yes, PermissionDenied as Pd, Unauthenticated as Unauth, Unimplemented,
-};
+use Code::{FailedPrecondition as Fp, NotFound, Ok as Yes, PermissionDenied as Pd, Unauthenticated as Unauth};
 
 /// Passes request bodies through as bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -271,8 +269,11 @@ impl World {
         let slip = self.slip(pb::SlipState::OnSite).await;
         let mut slips = self.f.server.slips();
         let token = &self.f.engineer;
-        let backup =
-            pb::BackupRecord { kind: pb::BackupKind::Backup as i32, location: "USB disk".into(), ..Default::default() };
+        let backup = pb::BackupRecord {
+            kind: pb::BackupKind::Backup as i32,
+            location: "USB disk".into(),
+            ..onsite_tests::visit::wire_backup()
+        };
         let backup = pb::LogBackupRequest { request_id: request_id(), slip_id: slip.id.clone(), backup: Some(backup) };
         let mut slip = slips.log_backup(authed(token, backup)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();
         if diagnosed {
@@ -608,16 +609,17 @@ fn rows() -> Vec<Row> {
             reason: "reported lost".into(),
         }
         .encode_to_vec()),
-        row!(
-            "ReportService/GetServiceReport",
-            [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
-            |w, who| pb::GetServiceReportRequest { slip_id: w.slip(S::Dispatched).await.id }.encode_to_vec()
-        ),
-        row!(
-            "ReportService/GetMonthlyStatistics",
-            [Unimplemented, Unimplemented, Unimplemented, Unimplemented],
-            |w, who| pb::GetMonthlyStatisticsRequest::default().encode_to_vec()
-        ),
+        row!("ReportService/GetServiceReport", [Yes, Yes, Yes, NotFound], |w, who| pb::GetServiceReportRequest {
+            slip_id: w.slip(S::Dispatched).await.id,
+            language: String::new()
+        }
+        .encode_to_vec()),
+        row!("ReportService/GetMonthlyStatistics", [Yes, Yes, Pd, Pd], |w, who| pb::GetMonthlyStatisticsRequest {
+            year: 2026,
+            month: 10,
+            revision: 0
+        }
+        .encode_to_vec()),
         row!("FollowUpService/ListFollowUps", [Yes, Yes, Pd, Pd], |w, who| pb::ListFollowUpsRequest::default()
             .encode_to_vec()),
         // Authorized, the desk finds no such follow-up.
@@ -723,7 +725,7 @@ fn rows() -> Vec<Row> {
                 id: uuid::Uuid::now_v7().to_string(),
                 kind: pb::BackupKind::Backup as i32,
                 location: "USB disk SN 4471".into(),
-                ..Default::default()
+                ..onsite_tests::visit::wire_backup()
             }),
         }
         .encode_to_vec()),

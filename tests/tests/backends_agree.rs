@@ -37,6 +37,8 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
     // Last known state and engineer per slip, to steer most steps towards progress.
     let mut known: std::collections::HashMap<String, (i32, String)> = std::collections::HashMap::new();
     let png = onsite_tests::signature_png(0);
+    // The waivers' signature, uploaded as the phone would.
+    f.server.upload_png(&f.engineer, &onsite_tests::signature_png(7)).await;
     for step in 0..steps {
         let (mut t, mut s) = (f.server.tickets(), f.server.slips());
         let slip = match slips.len() {
@@ -185,11 +187,7 @@ async fn trace(backend: Backend, seed: u64, steps: usize) -> Vec<String> {
                         pb::LogBackupRequest {
                             request_id: request_id(),
                             slip_id: id,
-                            backup: Some(pb::BackupRecord {
-                                kind: pb::BackupKind::Waiver as i32,
-                                location: "refused".into(),
-                                ..Default::default()
-                            }),
+                            backup: Some(onsite_tests::visit::wire_waiver(&onsite_tests::signature_png(7))),
                         },
                     ))
                     .await;

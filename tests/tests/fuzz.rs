@@ -49,7 +49,7 @@ fn seeds(slip_id: &str) -> Vec<pb::Op> {
             location: "USB disk".into(),
             note: "full image".into(),
             attachment_sha256: vec!["ab".repeat(32)],
-            ..Default::default()
+            ..onsite_tests::visit::wire_backup()
         }),
         P::RecordFix(onsite_tests::visit::wire_fix()),
         P::AddPartsCost(pb::PartsCostOp {

@@ -119,7 +119,7 @@ async fn visit(f: &Fixture, slip: pb::Slip, outcome: pb::FixOutcome) -> pb::Slip
                 backup: Some(pb::BackupRecord {
                     kind: pb::BackupKind::Backup as i32,
                     location: "external disk given to Ms. Zhou".into(),
-                    ..Default::default()
+                    ..onsite_tests::visit::wire_backup()
                 }),
             },
         ))

@@ -255,8 +255,28 @@ async fn seed_version_1(db: &DatabaseConnection) {
         attachments: String::new(),
         recorded_by: id(2),
         recorded_at_us: NOW_US,
+        contents: String::new(),
+        size_bytes: 0,
+        performed_by: String::new(),
+        verified: false,
+        waiver_signer: None,
+        waiver_png_sha256: None,
+        waiver_signed_at_us: None,
     };
-    insert(db, backup::ActiveModel::from(backup)).await;
+    insert(
+        db,
+        backup::ActiveModel {
+            contents: NotSet,
+            size_bytes: NotSet,
+            performed_by: NotSet,
+            verified: NotSet,
+            waiver_signer: NotSet,
+            waiver_png_sha256: NotSet,
+            waiver_signed_at_us: NotSet,
+            ..backup.into()
+        },
+    )
+    .await;
     let fix = fix::Model {
         id: id(22),
         slip_id: SLIP.into(),
@@ -266,12 +286,26 @@ async fn seed_version_1(db: &DatabaseConnection) {
         solution: "Patched the batch job".into(),
         prevention: String::new(),
         time_spent_minutes: 95,
-        data_removal_authorised: false,
+        data_taken_off_site: false,
         attachments: String::new(),
         recorded_by: id(2),
         recorded_at_us: NOW_US,
+        custody_scope: None,
+        custody_signer: None,
+        custody_png_sha256: None,
+        custody_signed_at_us: None,
     };
-    insert(db, fix::ActiveModel::from(fix)).await;
+    insert(
+        db,
+        fix::ActiveModel {
+            custody_scope: NotSet,
+            custody_signer: NotSet,
+            custody_png_sha256: NotSet,
+            custody_signed_at_us: NotSet,
+            ..fix.into()
+        },
+    )
+    .await;
     let line = cost_line::Model {
         id: id(23),
         slip_id: SLIP.into(),
@@ -318,6 +352,13 @@ async fn seed_version_4(db: &DatabaseConnection) {
         );
         db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+/// What version 7 kept on each slip: the facts who pays is decided on, as its server set them.
+async fn seed_version_7(db: &DatabaseConnection) {
+    let sql =
+        format!("UPDATE slips SET warranty_end = '2027-03-01', root_cause = 'software_defect' WHERE id = '{SLIP}'");
+    db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// What version 2 added: position history and the board's feed.
@@ -386,6 +427,9 @@ async fn every_earlier_schema_upgrades_with_its_data(backend: Backend) {
         if version >= 4 {
             seed_version_4(&db).await;
         }
+        if version >= 7 {
+            seed_version_7(&db).await;
+        }
         let before: Vec<i64> = row_counts(&db).await;
 
         let applied = migrations::migrate(&db).await.unwrap_or_else(|e| panic!("upgrade from {version}: {e}"));
@@ -405,6 +449,7 @@ async fn every_earlier_schema_upgrades_with_its_data(backend: Backend) {
         assert_eq!(slip.state, pb::SlipState::Completed as i32);
         assert_eq!(slip.ticket_number, "TS20251124-0001");
         assert_eq!(slip.backups.first().map(|b| b.location.as_str()), Some("USB disk SN 4471"));
+        assert_eq!(slip.fix.as_ref().map(|f| f.custody.is_none()), Some(true), "no custody on record");
         assert_eq!(
             slip.fix.as_ref().map(|f| (f.solution.as_str(), f.time_spent_minutes)),
             Some(("Patched the batch job", 95))

@@ -11,15 +11,15 @@
 //! and PostgreSQL.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use onsite_core::op::Code;
 use onsite_proto::convert::timestamp;
 use onsite_proto::signoff;
 use onsite_proto::v1::{self as pb, op::Payload};
 use onsite_sdk::{
-    BackupKind, Config, CostLine, FixInput, FixOutcome, Price, RootCause, Satisfaction, SdkError, Session, SignerInput,
-    StrokePoint,
+    BackupInput, Config, CostLine, CustodyInput, FixInput, FixOutcome, Price, RootCause, Satisfaction, SdkError,
+    Session, SignerInput, StrokePoint,
 };
 use onsite_tests::expect::{reason, violated_fields};
+use onsite_tests::visit::drawing;
 use onsite_tests::{Backend, Fixture, Rng, authed, request_id};
 use tokio::runtime::Runtime;
 
@@ -57,17 +57,55 @@ const STAGES: [Stage; 5] = [Stage::Dispatched, Stage::Confirmed, Stage::Schedule
 #[derive(Clone, Debug)]
 enum Case {
     Confirm,
-    Decline { reason: String },
-    Book { window: (DateTime<Utc>, DateTime<Utc>), contact: String },
-    Reschedule { window: (DateTime<Utc>, DateTime<Utc>), reason: String },
+    Decline {
+        reason: String,
+    },
+    Book {
+        window: (DateTime<Utc>, DateTime<Utc>),
+        contact: String,
+    },
+    Reschedule {
+        window: (DateTime<Utc>, DateTime<Utc>),
+        reason: String,
+    },
     StartTravel,
-    CheckIn { latitude: f64, longitude: f64 },
-    Backup { kind: i32, location: String, note: String, photos: usize },
-    Fix { outcome: i32, root_cause: i32, cause: String, solution: String, minutes: i32, photos: usize },
-    Parts { lines: Vec<CostLine> },
-    SignOff { name: String, opinion: String, satisfaction: i32, ratings: [i32; 3] },
+    CheckIn {
+        latitude: f64,
+        longitude: f64,
+    },
+    Backup {
+        backup: BackupInput,
+        photos: usize,
+    },
+    Waiver {
+        signer: String,
+        reason: String,
+    },
+    Fix {
+        outcome: i32,
+        root_cause: i32,
+        cause: String,
+        solution: String,
+        minutes: i32,
+        photos: usize,
+        taken_off_site: bool,
+        custody: Option<CustodyInput>,
+    },
+    Parts {
+        lines: Vec<CostLine>,
+    },
+    SignOff {
+        name: String,
+        opinion: String,
+        satisfaction: i32,
+        ratings: [i32; 3],
+    },
     Complete,
-    Position { latitude: f64, longitude: f64, accuracy_m: f64 },
+    Position {
+        latitude: f64,
+        longitude: f64,
+        accuracy_m: f64,
+    },
 }
 
 /// Texts at and past every limit: empty, blank, control characters, too long, a megabyte.
@@ -141,7 +179,10 @@ fn cost_line(rng: &mut Rng) -> CostLine {
 
 fn generate(rng: &mut Rng, case: usize) -> (Case, Stage) {
     let photos = |rng: &mut Rng| pick(rng, &[0, 0, 1, 50, 51, 200]);
-    let (op, usual) = match rng.below(12) {
+    // Names are trimmed by the device before it signs; a padded one is not a case.
+    let signer =
+        |rng: &mut Rng| pick(rng, &["", "Ms. Zhou", "a\0b"]).to_owned() + &"x".repeat(pick(rng, &[0, 0, 200, 1 << 19]));
+    let (op, usual) = match rng.below(13) {
         0 => (Case::Confirm, Stage::Dispatched),
         1 => (Case::Decline { reason: text(rng) }, Stage::Dispatched),
         2 => (Case::Book { window: window(rng, case), contact: text(rng) }, Stage::Confirmed),
@@ -155,9 +196,20 @@ fn generate(rng: &mut Rng, case: usize) -> (Case, Stage) {
             Stage::Scheduled,
         ),
         6 => (
-            Case::Backup { kind: code(rng, &[1, 2]), location: text(rng), note: text(rng), photos: photos(rng) },
+            Case::Backup {
+                backup: BackupInput {
+                    contents: text(rng),
+                    location: text(rng),
+                    size_bytes: pick(rng, &[-1, 0, 1, 52_000_000_000]),
+                    performed_by: text(rng),
+                    verified: rng.below(2) == 0,
+                    note: text(rng),
+                },
+                photos: photos(rng),
+            },
             Stage::OnSite,
         ),
+        12 => (Case::Waiver { signer: signer(rng), reason: text(rng) }, Stage::OnSite),
         7 => (
             Case::Fix {
                 outcome: code(rng, &[1, 2, 3]),
@@ -166,6 +218,8 @@ fn generate(rng: &mut Rng, case: usize) -> (Case, Stage) {
                 solution: text(rng),
                 minutes: pick(rng, &[-5, 0, 95, 7 * 1440, 7 * 1440 + 1, 9 * 1440]),
                 photos: photos(rng),
+                taken_off_site: rng.below(3) == 0,
+                custody: (rng.below(3) == 0).then(|| CustodyInput { scope: text(rng), signer_name: signer(rng) }),
             },
             Stage::OnSite,
         ),
@@ -175,8 +229,7 @@ fn generate(rng: &mut Rng, case: usize) -> (Case, Stage) {
         }
         9 => (
             Case::SignOff {
-                // Names are trimmed by the device before it signs; a padded one is not a case.
-                name: pick(rng, &["", "Ms. Zhou", "a\0b"]).to_owned() + &"x".repeat(pick(rng, &[0, 0, 200, 1 << 19])),
+                name: signer(rng),
                 opinion: small_text(rng),
                 satisfaction: code(rng, &[1, 2, 3, 4]),
                 ratings: [pick(rng, &[0, 1, 5, 6, 99, -7]), pick(rng, &[0, 3]), pick(rng, &[5, -1])],
@@ -288,8 +341,7 @@ impl World {
         if stage == Stage::OnSite {
             return id;
         }
-        let backup =
-            pb::BackupRecord { kind: pb::BackupKind::Backup as i32, location: "USB disk".into(), ..Default::default() };
+        let backup = onsite_tests::visit::wire_backup();
         let log = pb::LogBackupRequest { request_id: request_id(), slip_id: id.clone(), backup: Some(backup) };
         self.call(slips.log_backup(authed(token, log)));
         let fix = pb::FixRecord {
@@ -330,6 +382,15 @@ fn hashes(n: usize) -> Vec<String> {
     (0..n).map(|i| signoff::sha256_hex(&photo(i))).collect()
 }
 
+/// A customer's signature as the wire names it: the hash of a drawn signature.
+fn customer_signature(signer: &str) -> pb::CustomerSignature {
+    pb::CustomerSignature {
+        signer_name: signer.to_owned(),
+        signature_png_sha256: signoff::sha256_hex(signer.as_bytes()),
+        signed_at: Some(timestamp(Utc::now())),
+    }
+}
+
 fn wire_window((start, end): (DateTime<Utc>, DateTime<Utc>)) -> pb::TimeWindow {
     pb::TimeWindow { start: Some(timestamp(start)), end: Some(timestamp(end)) }
 }
@@ -352,26 +413,46 @@ fn payload(case: &Case, sign_off: pb::SignOff) -> Payload {
         Case::CheckIn { latitude, longitude } => Payload::CheckIn(pb::CheckInOp {
             position: Some(pb::GeoPoint { latitude: *latitude, longitude: *longitude }),
         }),
-        Case::Backup { kind, location, note, photos } => Payload::LogBackup(pb::BackupRecord {
+        Case::Backup { backup, photos } => Payload::LogBackup(pb::BackupRecord {
             id: uuid::Uuid::now_v7().to_string(),
-            kind: *kind,
-            location: location.clone(),
-            note: note.clone(),
-            attachment_sha256: hashes(*photos),
-            recorded_by: String::new(),
-            recorded_at: Some(timestamp(Utc::now())),
-        }),
-        Case::Fix { outcome, root_cause, cause, solution, minutes, photos } => Payload::RecordFix(pb::FixRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            outcome: *outcome,
-            root_cause: *root_cause,
-            cause: cause.clone(),
-            solution: solution.clone(),
-            time_spent_minutes: *minutes,
+            kind: pb::BackupKind::Backup as i32,
+            location: backup.location.clone(),
+            note: backup.note.clone(),
             attachment_sha256: hashes(*photos),
             recorded_at: Some(timestamp(Utc::now())),
+            contents: backup.contents.clone(),
+            size_bytes: backup.size_bytes,
+            performed_by: backup.performed_by.clone(),
+            verified: backup.verified,
             ..Default::default()
         }),
+        Case::Waiver { signer, reason } => Payload::LogBackup(pb::BackupRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: pb::BackupKind::Waiver as i32,
+            note: reason.clone(),
+            recorded_at: Some(timestamp(Utc::now())),
+            waiver: Some(customer_signature(signer)),
+            ..Default::default()
+        }),
+        Case::Fix { outcome, root_cause, cause, solution, minutes, photos, taken_off_site, custody } => {
+            Payload::RecordFix(pb::FixRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                outcome: *outcome,
+                root_cause: *root_cause,
+                cause: cause.clone(),
+                solution: solution.clone(),
+                time_spent_minutes: *minutes,
+                attachment_sha256: hashes(*photos),
+                recorded_at: Some(timestamp(Utc::now())),
+                // The phone's call that takes an authorisation marks the data as taken.
+                data_taken_off_site: *taken_off_site || custody.is_some(),
+                custody: custody.as_ref().map(|c| pb::CustodyAuthorisation {
+                    scope: c.scope.clone(),
+                    signature: Some(customer_signature(&c.signer_name)),
+                }),
+                ..Default::default()
+            })
+        }
         Case::Parts { lines } => {
             Payload::AddPartsCost(pb::PartsCostOp { lines: lines.iter().map(Into::into).collect() })
         }
@@ -396,12 +477,12 @@ fn sdk_verdict(session: &Session, slip_id: &str, case: &Case) -> Verdict {
         Case::Reschedule { window, reason } => session.reschedule(slip_id, window.0, window.1, reason, true).map(drop),
         Case::StartTravel => session.start_travel(slip_id).map(drop),
         Case::CheckIn { latitude, longitude } => session.check_in(slip_id, *latitude, *longitude).map(drop),
-        Case::Backup { kind, location, note, photos } => {
+        Case::Backup { backup, photos } => {
             let photos: Vec<_> = (0..*photos).map(photo).collect();
-            let kind: Code<BackupKind> = onsite_proto::convert::op::code(*kind);
-            session.log_backup(slip_id, kind, location, note, &photos).map(drop)
+            session.log_backup(slip_id, backup, &photos).map(drop)
         }
-        Case::Fix { outcome, root_cause, cause, solution, minutes, photos } => {
+        Case::Waiver { signer, reason } => session.log_waiver(slip_id, signer, reason, &drawing()).map(drop),
+        Case::Fix { outcome, root_cause, cause, solution, minutes, photos, taken_off_site, custody } => {
             let fix = FixInput {
                 outcome: onsite_proto::convert::op::code::<FixOutcome>(*outcome),
                 root_cause: onsite_proto::convert::op::code::<RootCause>(*root_cause),
@@ -409,10 +490,14 @@ fn sdk_verdict(session: &Session, slip_id: &str, case: &Case) -> Verdict {
                 solution: solution.clone(),
                 prevention: String::new(),
                 time_spent_minutes: *minutes,
-                data_removal_authorised: false,
+                data_taken_off_site: *taken_off_site,
             };
             let photos: Vec<_> = (0..*photos).map(photo).collect();
-            session.record_fix(slip_id, &fix, &photos).map(drop)
+            match custody {
+                Some(custody) => session.record_fix_taking_data(slip_id, &fix, &photos, custody, &drawing()),
+                None => session.record_fix(slip_id, &fix, &photos),
+            }
+            .map(drop)
         }
         Case::Parts { lines } => session.add_parts_cost(slip_id, lines).map(drop),
         Case::SignOff { name, opinion, satisfaction, ratings } => {

@@ -18,7 +18,6 @@ onsite_tests::conformance!(
     sla_breaches_escalate_once_and_tell_the_manager,
     migrations_are_recorded_and_rerun_safely,
     the_audit_log_is_append_only,
-    unimplemented_services_say_so,
     a_caller_over_their_rate_is_told_when_to_retry,
 );
 
@@ -133,13 +132,6 @@ async fn the_audit_log_is_append_only(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"))
         .and_then(|row| row.try_get::<i64>("", "n").ok());
     assert_eq!(count, Some(1));
-}
-
-async fn unimplemented_services_say_so(backend: Backend) {
-    let f = Fixture::new(backend).await;
-    let mut reports = pb::report_service_client::ReportServiceClient::new(f.server.channel.clone());
-    let result = reports.get_monthly_statistics(authed(&f.manager, Default::default())).await;
-    onsite_tests::expect::expect_code(result, Code::Unimplemented);
 }
 
 /// A restart on the same SQLite file keeps everything and does not bootstrap a second admin.

@@ -68,7 +68,7 @@ fn backup_request(slip: &pb::Slip) -> pb::LogBackupRequest {
         backup: Some(pb::BackupRecord {
             kind: pb::BackupKind::Backup as i32,
             location: "external disk given to Ms. Zhou".into(),
-            ..Default::default()
+            ..onsite_tests::visit::wire_backup()
         }),
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{BackupKind, Code, Config, Session, SyncObserver, SyncStatus};
+use onsite_sdk::{Config, Session, SyncObserver, SyncStatus};
 use onsite_tests::visit::{fix, parts, span};
 use onsite_tests::{Backend, Fixture, TestServer, authed, new_engineer};
 use tokio::sync::Mutex;
@@ -108,7 +108,7 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
                 pb::op::Payload::LogBackup(pb::BackupRecord {
                     kind: pb::BackupKind::Backup as i32,
                     location: "USB disk".into(),
-                    ..Default::default()
+                    ..onsite_tests::visit::wire_backup()
                 }),
                 pb::op::Payload::RecordFix(onsite_tests::visit::wire_fix()),
             ];
@@ -222,7 +222,7 @@ fn postgres_restarting_mid_sync_loses_and_repeats_nothing() {
             session.book(&slip, start, end, "Ms. Zhou")?;
             session.start_travel(&slip)?;
             session.check_in(&slip, 31.2046, 121.5996)?;
-            session.log_backup(&slip, Code::Known(BackupKind::Backup), "USB disk", "", &[])?;
+            session.log_backup(&slip, &onsite_tests::visit::backup(), &[])?;
             session.record_fix(&slip, &fix(), &[])?;
             for _ in 0..LINES {
                 session.add_parts_cost(&slip, &parts()[..1])?;

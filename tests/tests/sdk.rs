@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use onsite_proto::v1 as pb;
 use onsite_sdk::{
-    BackupKind, Code, Config, CostKind, CostLine, QuoteDecisionInput, SdkError, Session, SignerInput, SlipState,
-    SyncObserver, SyncStatus,
+    Code, Config, CostKind, CostLine, QuoteDecisionInput, SdkError, Session, SignerInput, SlipState, SyncObserver,
+    SyncStatus,
 };
 use onsite_tests::proxy::Proxy;
-use onsite_tests::visit::{fix, line, parts, span, visit_steps};
+use onsite_tests::visit::{drawing, fix, line, parts, span, visit_steps};
 use onsite_tests::{Backend, Fixture, Rng, TestServer, authed, request_id};
 use tokio::runtime::Runtime;
 
@@ -339,7 +339,7 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     session.start_travel(&slip.id).unwrap_or_else(|e| panic!("{e}"));
     session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
     session
-        .log_backup(&slip.id, Code::Known(BackupKind::Waiver), "customer refused", "", &[])
+        .log_waiver(&slip.id, "Ms. Zhou", "nothing on the device to keep", &drawing())
         .unwrap_or_else(|e| panic!("{e}"));
     session.record_fix(&slip.id, &fix(), &[]).unwrap_or_else(|e| panic!("{e}"));
 
@@ -371,7 +371,7 @@ fn reassignment_while_offline_keeps_and_flags_the_records() {
     let kept: Vec<&str> = server.flagged_records.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(kept, ["SLIP_REASSIGNED", "SLIP_REASSIGNED"], "the waiver and the fix are kept for the manager");
     assert!(
-        matches!(server.flagged_records[0].record, Some(pb::flagged_record::Record::Backup(ref b)) if b.location == "customer refused")
+        matches!(server.flagged_records[0].record, Some(pb::flagged_record::Record::Backup(ref b)) if b.waiver.as_ref().is_some_and(|w| w.signer_name == "Ms. Zhou"))
     );
     assert!(matches!(server.flagged_records[1].record, Some(pb::flagged_record::Record::Fix(_))));
     // Dismissed entries go; the rest stay.
@@ -585,7 +585,7 @@ fn an_engineer_on_the_way_is_replaced_and_their_records_kept() {
     desk.proxy.set_online(false);
     session.check_in(&slip.id, 31.2046, 121.5996).unwrap_or_else(|e| panic!("{e}"));
     session
-        .log_backup(&slip.id, Code::Known(BackupKind::Waiver), "customer refused", "", &[])
+        .log_waiver(&slip.id, "Ms. Zhou", "nothing on the device to keep", &drawing())
         .unwrap_or_else(|e| panic!("{e}"));
 
     let mut slips = f.server.slips();
@@ -617,7 +617,7 @@ fn an_engineer_on_the_way_is_replaced_and_their_records_kept() {
     let server = desk.server_slip(&slip.id);
     assert!(server.needs_manager_review);
     assert!(
-        matches!(server.flagged_records.first().and_then(|r| r.record.as_ref()), Some(pb::flagged_record::Record::Backup(b)) if b.location == "customer refused"),
+        matches!(server.flagged_records.first().and_then(|r| r.record.as_ref()), Some(pb::flagged_record::Record::Backup(b)) if b.waiver.as_ref().is_some_and(|w| w.signer_name == "Ms. Zhou")),
         "the waiver recorded on the way is kept for the manager"
     );
     let detail: Vec<String> = desk.events(&slip.id).into_iter().map(|e| e.detail).collect();

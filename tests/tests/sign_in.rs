@@ -308,7 +308,7 @@ async fn a_phone_enrols_with_a_one_time_code_and_a_revoked_one_only_hands_in(bac
         id: uuid::Uuid::now_v7().to_string(),
         kind: pb::BackupKind::Backup as i32,
         location: "USB disk SN 4471".into(),
-        ..Default::default()
+        ..onsite_tests::visit::wire_backup()
     }));
     let handed =
         server.sync().push(authed(&fresh.access_token, backup)).await.unwrap_or_else(|e| panic!("{e}")).into_inner();

@@ -246,11 +246,7 @@ async fn altered_sign_offs_are_refused(backend: Backend) {
         ..Default::default()
     };
     slips.check_in(authed(e, check_in)).await.unwrap_or_else(|e| panic!("{e}"));
-    let waiver = pb::BackupRecord {
-        kind: pb::BackupKind::Waiver as i32,
-        location: "customer refused".into(),
-        ..Default::default()
-    };
+    let waiver = onsite_tests::visit::wire_waiver(&onsite_tests::signature_png(7));
     slips
         .log_backup(authed(
             e,
@@ -555,7 +551,7 @@ async fn a_push_decides_each_op_on_what_the_ops_before_it_left(backend: Backend)
         P::LogBackup(pb::BackupRecord {
             kind: pb::BackupKind::Backup as i32,
             location: "USB disk".into(),
-            ..Default::default()
+            ..onsite_tests::visit::wire_backup()
         }),
         P::RecordFix(onsite_tests::visit::wire_fix()),
         parts(&x),
@@ -651,7 +647,7 @@ async fn quote_decisions_signed_on_the_phone_are_verified(backend: Backend) {
         P::LogBackup(pb::BackupRecord {
             kind: pb::BackupKind::Backup as i32,
             location: "USB disk".into(),
-            ..Default::default()
+            ..onsite_tests::visit::wire_backup()
         }),
         P::RecordFix(onsite_tests::visit::wire_fix()),
         P::DraftQuote(pb::QuoteDraftOp { quote_id: quote_id.clone(), lines: vec![fuser.clone()] }),

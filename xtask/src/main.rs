@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask setup`: installs what the tests need and a fresh machine lacks: PostgreSQL
 //!   and JNA (Debian packages), a Python venv with grpcio for the cross-language client test,
-//!   and kotlinc (npm) for the Kotlin bindings test.
+//!   and kotlinc (npm) for the Kotlin bindings test, and the service report's CJK font and
+//!   poppler (Debian `fonts-noto-cjk`, `poppler-utils`).
 //! - `cargo xtask ci`: setup, then format check, clippy with warnings as errors, every test
 //!   (SQLite and PostgreSQL), a Python client built only from the .proto files walking a
 //!   ticket from intake to a written-off slip against a real server, the mobile bindings on
@@ -141,6 +142,17 @@ fn setup() -> Result {
         run("python3", &["-m", "venv", &venv.to_string_lossy()])?;
         let pip = venv.join("bin/pip");
         run(&pip.to_string_lossy(), &["install", "--quiet", "grpcio", "grpcio-tools"])?;
+    }
+    // Service reports are set in Noto Sans CJK; their tests read the PDFs back with poppler.
+    let report_tools = [
+        ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "fonts-noto-cjk"),
+        ("/usr/bin/pdftotext", "poppler-utils"),
+    ];
+    let missing: Vec<&str> =
+        report_tools.iter().filter(|(path, _)| !Path::new(path).exists()).map(|(_, package)| *package).collect();
+    if !missing.is_empty() {
+        println!("installing {} from Debian", missing.join(" and "));
+        apt_install(&missing)?;
     }
     mobile::kotlin_tools()?;
     println!("setup complete");

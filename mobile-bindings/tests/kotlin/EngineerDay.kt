@@ -151,12 +151,20 @@ fun day(server: Server, phoneDir: File) {
     // A 16 x 16 JPEG's header (start of image, start of frame) and some bytes.
     val jpegHeader = intArrayOf(0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00)
     val photo = ByteArray(jpegHeader.size) { jpegHeader[it].toByte() } + ByteArray(4000) { (it % 251).toByte() }
-    session.logBackup(id, BackupKind.BACKUP, "USB disk SN 4471", "full image", listOf(photo))
+    val vague = expectThrows<OnsiteException.Invalid>("a backup says what was saved") {
+        session.logBackup(id, BackupInput("", "USB disk SN 4471", 52_000_000_000L, "the engineer", true, ""), emptyList())
+    }
+    check("the field is backup.contents", vague?.field == "backup.contents")
+    val backedUp = session.logBackup(id, BackupInput("print queue and job history", "USB disk SN 4471", 52_000_000_000L, "the engineer", true, "full image"), listOf(photo))
+    check("the backup keeps its size and check", backedUp.backups.single().sizeBytes == 52_000_000_000L && backedUp.backups.single().verified)
     val undiagnosed = expectThrows<OnsiteException.Refused>("in warranty, parts wait for the root cause") {
         session.addPartsCost(id, listOf(CostLine(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false)))
     }
     check("with the reason ROOT_CAUSE_REQUIRED", undiagnosed?.reason == "ROOT_CAUSE_REQUIRED")
-    val fixed = session.recordFix(id, FixInput(FixOutcome.RESOLVED, RootCause.MATERIAL_DEFECT, "Worn print head", "Replaced the print head", "Clean monthly", 45, false), emptyList())
+    val fix = FixInput(FixOutcome.RESOLVED, RootCause.MATERIAL_DEFECT, "Worn print head", "Replaced the print head", "Clean monthly", 45)
+    val custody = CustodyInput("the controller's log card, for analysis at the lab", "Mr. Chen")
+    val fixed = session.recordFixTakingData(id, fix, emptyList(), custody, SignatureDrawing(signature(), 300u, 120u))
+    check("the custody authorisation is on the fix", fixed.fix?.custodyScope == custody.scope)
     check("a defect of material in warranty is free", fixed.cover == Cover.FREE && fixed.warrantyLastDay != null)
     val costed = session.addPartsCost(id, listOf(
         CostLine(CostKind.PART, "Print head PH-3", "PH-3", 1, 12_900L, "CNY", false),
@@ -182,7 +190,7 @@ fun day(server: Server, phoneDir: File) {
     check("the field is reason", invalid?.field == "reason")
     // The phone refuses offline what the server would refuse later, with the server's field.
     val nineDays = expectThrows<OnsiteException.Invalid>("nine days of labour are refused offline") {
-        session.recordFix(other, FixInput(FixOutcome.RESOLVED, RootCause.UNKNOWN, "", "Reseated", "", 9 * 24 * 60, false), emptyList())
+        session.recordFix(other, FixInput(FixOutcome.RESOLVED, RootCause.UNKNOWN, "", "Reseated", "", 9 * 24 * 60), emptyList())
     }
     check("the field is fix.time_spent_minutes", nineDays?.field == "fix.time_spent_minutes")
     val unknownKind = expectThrows<OnsiteException.Invalid>("a cost kind this app does not know is refused") {
@@ -203,7 +211,7 @@ fun day(server: Server, phoneDir: File) {
     // Back online.
     val report = session.sync()
     check("eleven changes settled, one refused", report.settled == 11uL && report.refused == 1uL)
-    check("three attachments uploaded: the photo and two signatures", report.uploadedAttachments == 3uL)
+    check("four attachments uploaded: the photo and three signatures", report.uploadedAttachments == 4uL)
     val attention = session.needsAttention()
     check("the refused confirm needs attention", attention.size == 1 && attention[0].reason == "SLIP_REASSIGNED")
     check("the reassigned slip left the phone", session.slips().none { it.id == other })
@@ -214,6 +222,7 @@ fun day(server: Server, phoneDir: File) {
     check("arrival recorded", visit.arrivedAtMs != null)
     check("the server agrees nothing was billable", visit.costLines.size == 2 && visit.costLines.none { it.billable })
     check("the quote reached the server accepted", visit.quotes.any { it.id == quote.id && it.accepted })
+    check("the custody authorisation reached the server", visit.fix?.custodyScope == custody.scope)
 
     // The server's own view, through the console.
     val onServer = ctl(server, "slip", id)

@@ -8,8 +8,8 @@
 use onsite_core::DomainError;
 use onsite_core::error::{FieldViolation, Result};
 use onsite_core::op::{
-    BackupRecord, Booking, CheckIn, Code, CostLine, Decline, DeviceAction, FixRecord, PartsCost, PositionFix,
-    PositionReport, Price, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp, Withdrawal,
+    BackupRecord, Booking, CheckIn, Code, CostLine, Custody, CustomerSignature, Decline, DeviceAction, FixRecord,
+    PartsCost, PositionFix, PositionReport, Price, QuoteDecision, QuoteDraft, Reschedule, SignOff, VisitOp, Withdrawal,
 };
 
 use super::{WireEnum, datetime, geo_point, opt_timestamp, timestamp, window, wire_point, wire_window};
@@ -133,7 +133,20 @@ impl TryFrom<&pb::BackupRecord> for BackupRecord {
     type Error = DomainError;
 
     fn try_from(wire: &pb::BackupRecord) -> Result<Self> {
-        let pb::BackupRecord { id, kind, location, note, attachment_sha256, recorded_by: _, recorded_at } = wire;
+        let pb::BackupRecord {
+            id,
+            kind,
+            location,
+            note,
+            attachment_sha256,
+            recorded_by: _,
+            recorded_at,
+            contents,
+            size_bytes,
+            performed_by,
+            verified,
+            waiver,
+        } = wire;
         Ok(Self {
             id: id.clone(),
             kind: code(*kind),
@@ -141,6 +154,11 @@ impl TryFrom<&pb::BackupRecord> for BackupRecord {
             note: note.clone(),
             attachments: attachment_sha256.clone(),
             recorded_at: opt_datetime(recorded_at.as_ref(), "backup.recorded_at")?,
+            contents: contents.clone(),
+            size_bytes: *size_bytes,
+            performed_by: performed_by.clone(),
+            verified: *verified,
+            waiver: waiver.as_ref().map(|w| customer_signature(w, "backup.waiver.signed_at")).transpose()?,
         })
     }
 }
@@ -155,6 +173,29 @@ impl From<&BackupRecord> for pb::BackupRecord {
             attachment_sha256: b.attachments.clone(),
             recorded_by: String::new(),
             recorded_at: opt_timestamp(b.recorded_at),
+            contents: b.contents.clone(),
+            size_bytes: b.size_bytes,
+            performed_by: b.performed_by.clone(),
+            verified: b.verified,
+            waiver: b.waiver.as_ref().map(Into::into),
+        }
+    }
+}
+
+fn customer_signature(wire: &pb::CustomerSignature, time_field: &str) -> Result<CustomerSignature> {
+    Ok(CustomerSignature {
+        signer_name: wire.signer_name.clone(),
+        png_sha256: wire.signature_png_sha256.clone(),
+        signed_at: opt_datetime(wire.signed_at.as_ref(), time_field)?,
+    })
+}
+
+impl From<&CustomerSignature> for pb::CustomerSignature {
+    fn from(s: &CustomerSignature) -> Self {
+        Self {
+            signer_name: s.signer_name.clone(),
+            signature_png_sha256: s.png_sha256.clone(),
+            signed_at: opt_timestamp(s.signed_at),
         }
     }
 }
@@ -171,11 +212,22 @@ impl TryFrom<&pb::FixRecord> for FixRecord {
             solution,
             prevention,
             time_spent_minutes,
-            data_removal_authorised,
+            data_taken_off_site,
             attachment_sha256,
             recorded_by: _,
             recorded_at,
+            custody,
         } = wire;
+        let custody = custody
+            .as_ref()
+            .map(|c| {
+                let signature = c.signature.clone().unwrap_or_default();
+                Ok::<_, DomainError>(Custody {
+                    scope: c.scope.clone(),
+                    signature: customer_signature(&signature, "fix.custody.signature.signed_at")?,
+                })
+            })
+            .transpose()?;
         Ok(Self {
             id: id.clone(),
             outcome: code(*outcome),
@@ -184,9 +236,10 @@ impl TryFrom<&pb::FixRecord> for FixRecord {
             solution: solution.clone(),
             prevention: prevention.clone(),
             time_spent_minutes: *time_spent_minutes,
-            data_removal_authorised: *data_removal_authorised,
+            data_taken_off_site: *data_taken_off_site,
             attachments: attachment_sha256.clone(),
             recorded_at: opt_datetime(recorded_at.as_ref(), "fix.recorded_at")?,
+            custody,
         })
     }
 }
@@ -201,10 +254,14 @@ impl From<&FixRecord> for pb::FixRecord {
             solution: f.solution.clone(),
             prevention: f.prevention.clone(),
             time_spent_minutes: f.time_spent_minutes,
-            data_removal_authorised: f.data_removal_authorised,
+            data_taken_off_site: f.data_taken_off_site,
             attachment_sha256: f.attachments.clone(),
             recorded_by: String::new(),
             recorded_at: opt_timestamp(f.recorded_at),
+            custody: f
+                .custody
+                .as_ref()
+                .map(|c| pb::CustodyAuthorisation { scope: c.scope.clone(), signature: Some((&c.signature).into()) }),
         }
     }
 }

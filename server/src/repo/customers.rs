@@ -211,6 +211,13 @@ pub async fn load(db: &impl ConnectionTrait, id: &str) -> Result<NewCustomer> {
     })
 }
 
+/// The names of the customers `ids`, by id.
+pub async fn names(db: &impl ConnectionTrait, ids: &[String]) -> Result<std::collections::HashMap<String, String>> {
+    let found =
+        customer::Entity::find().filter(customer::Column::Id.is_in(ids.iter().map(String::as_str))).all(db).await?;
+    Ok(found.into_iter().map(|c| (c.id, c.name)).collect())
+}
+
 /// A site, if it exists.
 pub async fn site(db: &impl ConnectionTrait, id: &str) -> Result<Option<site::Model>> {
     Ok(site::Entity::find_by_id(id.to_owned()).one(db).await?)

@@ -15,6 +15,7 @@ pub mod quote_facts;
 pub mod quotes;
 pub mod records;
 pub mod slips;
+pub mod statistics;
 pub mod tickets;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
@@ -71,10 +72,11 @@ fn placeholders(backend: DbBackend, sql: &str) -> String {
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
+            // Numbered, so a parameter may appear twice (`?3 … ?3`).
             out.push('?');
+            while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                out.push(digit);
+            }
         } else {
             out.push(c);
         }
@@ -98,8 +100,8 @@ mod tests {
 
     #[test]
     fn placeholders_follow_the_backend() {
-        let sql = "UPDATE t SET a = $1 WHERE b = $2 AND c = $10";
-        assert_eq!(placeholders(DbBackend::Sqlite, sql), "UPDATE t SET a = ? WHERE b = ? AND c = ?");
+        let sql = "UPDATE t SET a = $1 WHERE b = $2 AND c = $10 AND d = $2";
+        assert_eq!(placeholders(DbBackend::Sqlite, sql), "UPDATE t SET a = ?1 WHERE b = ?2 AND c = ?10 AND d = ?2");
         assert_eq!(placeholders(DbBackend::Postgres, sql), sql);
     }
 

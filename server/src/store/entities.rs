@@ -434,6 +434,14 @@ entity!(
         pub attachments: String,
         pub recorded_by: String,
         pub recorded_at_us: i64,
+        pub contents: String,
+        pub size_bytes: i64,
+        pub performed_by: String,
+        pub verified: bool,
+        /// A waiver's signer and signature image; earlier waivers name only who refused.
+        pub waiver_signer: Option<String>,
+        pub waiver_png_sha256: Option<String>,
+        pub waiver_signed_at_us: Option<i64>,
     }
 );
 
@@ -449,10 +457,17 @@ entity!(
         pub solution: String,
         pub prevention: String,
         pub time_spent_minutes: i32,
-        pub data_removal_authorised: bool,
+        /// The column keeps its first name, from when it recorded the authorisation alone.
+        #[sea_orm(column_name = "data_removal_authorised")]
+        pub data_taken_off_site: bool,
         pub attachments: String,
         pub recorded_by: String,
         pub recorded_at_us: i64,
+        /// The customer's signed authorisation to take data off site.
+        pub custody_scope: Option<String>,
+        pub custody_signer: Option<String>,
+        pub custody_png_sha256: Option<String>,
+        pub custody_signed_at_us: Option<i64>,
     }
 );
 
@@ -630,5 +645,22 @@ entity!(
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
         pub version: i64,
+    }
+);
+
+entity!(
+    /// Archived monthly statistics: each revision of a month's report (append-only).
+    monthly_report, "monthly_reports" {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub month: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i32,
+        pub produced_at_us: i64,
+        pub reason: String,
+        /// The encoded `MonthlyStatistics`, without the archive's own fields.
+        pub figures: Vec<u8>,
+        pub sha256: String,
     }
 );

@@ -322,6 +322,47 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: &["CREATE TRIGGER customer_events_append_only BEFORE UPDATE OR DELETE ON customer_events
             FOR EACH ROW EXECUTE FUNCTION onsite_append_only()"],
     },
+    Migration {
+        version: 8,
+        name: "backup_and_custody",
+        common: &[
+            // What a backup saved, where, how much, who made it and whether it was checked.
+            "ALTER TABLE slip_backups ADD COLUMN contents TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE slip_backups ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE slip_backups ADD COLUMN performed_by TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE slip_backups ADD COLUMN verified BOOLEAN NOT NULL DEFAULT FALSE",
+            // A waiver's signature. Earlier waivers named who refused in the location.
+            "ALTER TABLE slip_backups ADD COLUMN waiver_signer TEXT",
+            "ALTER TABLE slip_backups ADD COLUMN waiver_png_sha256 TEXT",
+            "ALTER TABLE slip_backups ADD COLUMN waiver_signed_at_us BIGINT",
+            "UPDATE slip_backups SET waiver_signer = location WHERE kind = 'waiver'",
+            // The customer's signed authorisation to take data off site.
+            "ALTER TABLE slip_fixes ADD COLUMN custody_scope TEXT",
+            "ALTER TABLE slip_fixes ADD COLUMN custody_signer TEXT",
+            "ALTER TABLE slip_fixes ADD COLUMN custody_png_sha256 TEXT",
+            "ALTER TABLE slip_fixes ADD COLUMN custody_signed_at_us BIGINT",
+        ],
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 9,
+        name: "monthly_reports",
+        common: &[
+            // Each month's report as archived, and every later revision (append-only).
+            "CREATE TABLE monthly_reports (year INTEGER NOT NULL, month INTEGER NOT NULL, revision INTEGER NOT NULL,
+                produced_at_us BIGINT NOT NULL, reason TEXT NOT NULL, figures {blob} NOT NULL, sha256 TEXT NOT NULL,
+                PRIMARY KEY (year, month, revision))",
+        ],
+        sqlite: &[
+            "CREATE TRIGGER monthly_reports_no_update BEFORE UPDATE ON monthly_reports
+            BEGIN SELECT RAISE(ABORT, 'the report archive is append-only'); END",
+            "CREATE TRIGGER monthly_reports_no_delete BEFORE DELETE ON monthly_reports
+            BEGIN SELECT RAISE(ABORT, 'the report archive is append-only'); END",
+        ],
+        postgres: &["CREATE TRIGGER monthly_reports_append_only BEFORE UPDATE OR DELETE ON monthly_reports
+            FOR EACH ROW EXECUTE FUNCTION onsite_append_only()"],
+    },
 ];
 
 /// Any value; PostgreSQL serialises concurrent migrators of several replicas on it.

@@ -201,11 +201,23 @@ fn backup_model(b: &BackupRecord, ctx: &Context<'_>) -> Result<backup::Model> {
         attachments: join_lines(&b.attachments),
         recorded_by: String::new(),
         recorded_at_us: ctx.record_time(b.recorded_at, "backup.recorded_at")?,
+        contents: b.contents.clone(),
+        size_bytes: b.size_bytes,
+        performed_by: b.performed_by.clone(),
+        verified: b.verified,
+        waiver_signer: b.waiver.as_ref().map(|w| w.signer_name.clone()),
+        waiver_png_sha256: b.waiver.as_ref().map(|w| w.png_sha256.clone()),
+        waiver_signed_at_us: b
+            .waiver
+            .as_ref()
+            .map(|w| ctx.record_time(w.signed_at, "backup.waiver.signed_at"))
+            .transpose()?,
     })
 }
 
 fn fix_model(f: &FixRecord, ctx: &Context<'_>) -> Result<fix::Model> {
     let outcome = f.outcome.required("fix.outcome")?;
+    let custody = f.custody.as_ref();
     Ok(fix::Model {
         id: record_id(&f.id),
         slip_id: String::new(),
@@ -215,10 +227,16 @@ fn fix_model(f: &FixRecord, ctx: &Context<'_>) -> Result<fix::Model> {
         solution: f.solution.clone(),
         prevention: f.prevention.clone(),
         time_spent_minutes: f.time_spent_minutes,
-        data_removal_authorised: f.data_removal_authorised,
+        data_taken_off_site: f.data_taken_off_site,
         attachments: join_lines(&f.attachments),
         recorded_by: String::new(),
         recorded_at_us: ctx.record_time(f.recorded_at, "fix.recorded_at")?,
+        custody_scope: custody.map(|c| c.scope.trim().to_owned()),
+        custody_signer: custody.map(|c| c.signature.signer_name.trim().to_owned()),
+        custody_png_sha256: custody.map(|c| c.signature.png_sha256.clone()),
+        custody_signed_at_us: custody
+            .map(|c| ctx.record_time(c.signature.signed_at, "fix.custody.signature.signed_at"))
+            .transpose()?,
     })
 }
 

@@ -167,7 +167,7 @@ pub(crate) async fn apply(
         SlipAction::Complete => {
             let current = repo::load(txn, &slip_id).await?;
             repo::domain(&current)?.decide(&caller.actor(), &action)?;
-            ensure_signature_image(txn, &current).await?;
+            ensure_signature_images(txn, &current).await?;
         }
         _ => {}
     }
@@ -193,20 +193,34 @@ pub(crate) async fn visible_view(app: &App, caller: &Caller, id: &str) -> Result
     }
 }
 
-async fn ensure_signature_image(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<()> {
-    let Some(sign_off) = crate::store::entities::sign_off::Entity::find_by_id(slip.id.clone()).one(db).await? else {
-        // The state machine refuses completion without a sign-off; nothing to check here.
-        return Ok(());
-    };
-    if !sign_off.signature_png.is_empty() {
-        return Ok(());
+/// Before a visit completes, every signature it holds must be on the server and readable: the
+/// sign-off's, and those of a waiver or a custody authorisation.
+async fn ensure_signature_images(db: &impl ConnectionTrait, slip: &slip::Model) -> Result<()> {
+    use crate::store::entities::{backup, fix, sign_off};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut hashes = Vec::new();
+    if let Some(sign_off) = sign_off::Entity::find_by_id(slip.id.clone()).one(db).await?
+        && sign_off.signature_png.is_empty()
+    {
+        hashes.push(sign_off.signature_png_sha256);
     }
-    let uploaded = attachment::Entity::find_by_id(sign_off.signature_png_sha256.clone()).one(db).await?;
+    let backups = backup::Entity::find().filter(backup::Column::SlipId.eq(&slip.id)).all(db).await?;
+    hashes.extend(backups.into_iter().filter_map(|b| b.waiver_png_sha256));
+    let fixes = fix::Entity::find().filter(fix::Column::SlipId.eq(&slip.id)).all(db).await?;
+    hashes.extend(fixes.into_iter().filter_map(|f| f.custody_png_sha256));
+    for sha256 in hashes {
+        ensure_signature_image(db, &sha256).await?;
+    }
+    Ok(())
+}
+
+async fn ensure_signature_image(db: &impl ConnectionTrait, sha256: &str) -> Result<()> {
+    let uploaded = attachment::Entity::find_by_id(sha256.to_owned()).one(db).await?;
     if !uploaded.is_some_and(|a| a.complete) {
-        return Err(Error::precondition(SIGNATURE_IMAGE_MISSING, "the signature image has not been uploaded yet"));
+        return Err(Error::precondition(SIGNATURE_IMAGE_MISSING, "a signature image has not been uploaded yet"));
     }
     // A blank or unreadable image proves no signature, whatever the device signed.
-    let png = crate::sync::attachments::content(db, &sign_off.signature_png_sha256).await?.unwrap_or_default();
+    let png = crate::sync::attachments::content(db, sha256).await?.unwrap_or_default();
     onsite_core::image::signature(&png, "signature_png").map_err(|e| {
         Error::precondition("SIGNATURE_UNREADABLE", format!("the uploaded signature image {}", e.description))
     })

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use onsite_proto::v1 as pb;
-use onsite_sdk::{BackupKind, Code, Config, Session};
+use onsite_sdk::{Config, Session};
 use onsite_tests::authed;
 use onsite_tests::visit::{fix, parts, span};
 use tonic::transport::Channel;
@@ -154,7 +154,7 @@ pub fn end_of_day(
         session.book(slip, start, end, "Ms. Zhou")?;
         session.start_travel(slip)?;
         session.check_in(slip, 31.2046, 121.5996)?;
-        session.log_backup(slip, Code::Known(BackupKind::Backup), "USB disk", "", &[])?;
+        session.log_backup(slip, &onsite_tests::visit::backup(), &[])?;
         session.record_fix(slip, &fix(), &[])?;
         for _ in 0..lines_each {
             session.add_parts_cost(slip, &parts()[..1])?;
