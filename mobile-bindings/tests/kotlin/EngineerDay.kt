@@ -163,7 +163,7 @@ fun day(server: Server, phoneDir: File) {
     check("with the reason ROOT_CAUSE_REQUIRED", undiagnosed?.reason == "ROOT_CAUSE_REQUIRED")
     val fix = FixInput(FixOutcome.RESOLVED, RootCause.MATERIAL_DEFECT, "Worn print head", "Replaced the print head", "Clean monthly", 45)
     val custody = CustodyInput("the controller's log card, for analysis at the lab", "Mr. Chen")
-    val fixed = session.recordFixTakingData(id, fix, emptyList(), custody, SignatureDrawing(signature(), 300u, 120u))
+    val fixed = session.recordFixTakingData(id, fix, emptyList(), custody, SignatureDrawing(signature(), 440u, 170u))
     check("the custody authorisation is on the fix", fixed.fix?.custodyScope == custody.scope)
     check("a defect of material in warranty is free", fixed.cover == Cover.FREE && fixed.warrantyLastDay != null)
     val costed = session.addPartsCost(id, listOf(
