@@ -1,4 +1,5 @@
-//! Full slip views read recently, so that looking a slip up again costs no query.
+//! Full slip views read recently, so that looking a slip up again costs no query; and slip
+//! list pages, so that listing the same slips again costs none either.
 //!
 //! Every change to a slip or its records appends a board event for that slip in the changing
 //! transaction (`feed::slip_changed`), and every replica applies the feed after its own
@@ -34,9 +35,12 @@ pub struct SlipView {
     size: u64,
 }
 
-/// Recently read slip views, bounded by their encoded size.
+/// Recently read slip views and list pages, bounded by their encoded size.
 pub struct SlipViews {
     views: Cache<String, Arc<SlipView>, BySize>,
+    /// List pages by their query (filter, position, size). Any slip change forgets them all: a
+    /// change may move a slip into or out of any page.
+    pages: Cache<String, Arc<pb::ListSlipsResponse>, PageSize>,
     /// Bumped by every change applied; a view read across a bump may predate the change and
     /// is not kept.
     changes: AtomicU64,
@@ -45,6 +49,15 @@ pub struct SlipViews {
 impl std::fmt::Debug for SlipViews {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlipViews").field("views", &self.views.len()).finish()
+    }
+}
+
+#[derive(Clone)]
+struct PageSize;
+
+impl Weighter<String, Arc<pb::ListSlipsResponse>> for PageSize {
+    fn weight(&self, _: &String, page: &Arc<pb::ListSlipsResponse>) -> u64 {
+        (prost::Message::encoded_len(page.as_ref()) as u64).max(1)
     }
 }
 
@@ -66,7 +79,14 @@ impl SlipViews {
     pub fn new(bytes: u64) -> Self {
         // About 4 KiB per view, for the cache's initial sizing only.
         let estimated = usize::try_from(bytes / 4096).unwrap_or(usize::MAX).max(16);
-        Self { views: Cache::with_weighter(estimated, bytes.max(1), BySize), changes: AtomicU64::new(0) }
+        // A quarter of the budget for list pages, of about 20 KiB each.
+        let page_bytes = (bytes / 4).max(1);
+        let pages = usize::try_from(page_bytes / 20_480).unwrap_or(usize::MAX).max(16);
+        Self {
+            views: Cache::with_weighter(estimated, bytes.max(1), BySize),
+            pages: Cache::with_weighter(pages, page_bytes, PageSize),
+            changes: AtomicU64::new(0),
+        }
     }
 
     /// The view of slip `id`, if it was read since its last change.
@@ -107,7 +127,31 @@ impl SlipViews {
         kept
     }
 
-    /// Forgets the views of slips that changed. Called after the change committed.
+    /// The list page answered for `query` since the last slip change, if any.
+    pub fn page(&self, query: &str) -> Option<Arc<pb::ListSlipsResponse>> {
+        self.pages.get(query)
+    }
+
+    /// Keeps a list page read from the database since `reading`, unless a slip changed in
+    /// between.
+    pub fn keep_page(
+        &self,
+        reading: Reading,
+        query: String,
+        page: pb::ListSlipsResponse,
+    ) -> Arc<pb::ListSlipsResponse> {
+        let page = Arc::new(page);
+        if self.changes.load(Ordering::Acquire) == reading.0 {
+            self.pages.insert(query.clone(), page.clone());
+            if self.changes.load(Ordering::Acquire) != reading.0 {
+                self.pages.remove(&query);
+            }
+        }
+        page
+    }
+
+    /// Forgets the views of slips that changed, and every list page. Called after the change
+    /// committed.
     pub fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         let mut ids = ids.into_iter().peekable();
         if ids.peek().is_none() {
@@ -115,6 +159,7 @@ impl SlipViews {
             return;
         }
         self.changes.fetch_add(1, Ordering::AcqRel);
+        self.pages.clear();
         for id in ids {
             self.views.remove(id);
         }
@@ -189,6 +234,19 @@ mod tests {
         let kept = views.keep(reading, model("a"), view("a"));
         assert_eq!(kept.view.id, "a", "the reader still gets its view");
         assert!(views.get("a").is_none(), "but it is not kept: it may predate the change");
+    }
+
+    #[test]
+    fn list_pages_are_kept_until_any_slip_changes() {
+        let views = SlipViews::new(1 << 20);
+        let page = |id: &str| pb::ListSlipsResponse { slips: vec![view(id)], next_page_token: String::new() };
+        let reading = views.reading();
+        views.keep_page(reading, "all".into(), page("a"));
+        assert!(views.page("all").is_some());
+        views.forget(["b"]);
+        assert!(views.page("all").is_none(), "a change to any slip may move it into the page");
+        views.keep_page(reading, "all".into(), page("a"));
+        assert!(views.page("all").is_none(), "a page read across a change is not kept");
     }
 
     #[test]

@@ -23,7 +23,33 @@ onsite_tests::conformance!(
     a_slip_says_what_the_visit_is_for,
     only_completed_or_cancelled_slips_are_written_off,
     the_desk_queue_puts_bugs_first_then_severity_then_age,
+    a_slip_list_shows_a_change_at_once,
 );
+
+/// Slip lists are answered from memory until a slip changes: the next list after a change
+/// shows it, for every filter.
+async fn a_slip_list_shows_a_change_at_once(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::General).await;
+    let slip = f.slip(&ticket).await;
+    let mut slips = f.server.slips();
+    let list = |state: pb::SlipState| pb::ListSlipsRequest { state: state as i32, ..Default::default() };
+    let ids = |r: Result<tonic::Response<pb::ListSlipsResponse>, tonic::Status>| {
+        r.unwrap_or_else(|e| panic!("{e}")).into_inner().slips.into_iter().map(|s| (s.id, s.state)).collect::<Vec<_>>()
+    };
+    let drafts = ids(slips.list_slips(authed(&f.manager, list(pb::SlipState::Draft))).await);
+    assert_eq!(drafts, [(slip.id.clone(), pb::SlipState::Draft as i32)]);
+    // Asked again, the same answer.
+    assert_eq!(ids(slips.list_slips(authed(&f.manager, list(pb::SlipState::Draft))).await), drafts);
+    slips.verify_slip(authed(&f.manager, action(&slip))).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(ids(slips.list_slips(authed(&f.manager, list(pb::SlipState::Draft))).await).is_empty());
+    let all = ids(slips.list_slips(authed(&f.manager, pb::ListSlipsRequest::default())).await);
+    assert_eq!(all, [(slip.id.clone(), pb::SlipState::Verified as i32)]);
+    let second = f.slip(&ticket).await;
+    let all = ids(slips.list_slips(authed(&f.manager, pb::ListSlipsRequest::default())).await);
+    assert_eq!(all.len(), 2, "a new slip is listed at once");
+    assert_eq!(all[0].0, second.id, "newest first");
+}
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {
     pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: slip.etag.clone() }

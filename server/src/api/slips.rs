@@ -215,6 +215,12 @@ impl SlipService for Slips {
                 engineer_id: engineer_id.map(|e| e.to_string()),
             };
             let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+            // The same query answers the same until a slip changes (`slip_views`).
+            let query = format!("{filter:?} after {:?} fetch {}", page.after, page.fetch());
+            if let Some(kept) = app.slip_views.page(&query) {
+                return Ok(kept.as_ref().clone());
+            }
+            let reading = app.slip_views.reading();
             let mut rows = repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |s| s.id.clone());
             let labels = repo::labels(&app.db, &rows).await?;
@@ -222,7 +228,8 @@ impl SlipService for Slips {
                 .iter()
                 .map(|s| views::slip_summary(s, labels.get(&s.id).unwrap_or(&repo::Labels::default())))
                 .collect();
-            Ok(pb::ListSlipsResponse { slips, next_page_token })
+            let answer = pb::ListSlipsResponse { slips, next_page_token };
+            Ok(app.slip_views.keep_page(reading, query, answer).as_ref().clone())
         })
         .await
     }
