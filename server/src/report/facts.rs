@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::EntityTrait;
 
-use super::record::{ServiceRecord, SignatureImage};
+use super::record::{ServiceRecord, SignatureImage, present};
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::Result;
@@ -22,12 +22,7 @@ pub async fn gather(app: &App, caller: &Caller, slip_id: &str) -> Result<Service
         "" => None,
         id => Some(engineers::load(&app.db, id, "engineer_id").await?),
     };
-    let contact = [ticket.contact_name.as_str(), ticket.contact_phone.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let contact = present(&[&ticket.contact_name, &ticket.contact_phone], " ");
     Ok(ServiceRecord {
         ticket_title: ticket.title.clone(),
         symptoms: ticket.symptoms.clone(),

@@ -129,12 +129,7 @@ pub fn render(record: &ServiceRecord, font: &ReportFont, lang: Lang) -> Result<V
         }
     }
     for quote in &slip.quotes {
-        let who = [quote.decided_by_name.as_str(), quote.confirmation.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ");
+        let who = present(&[&quote.decided_by_name, &quote.confirmation], ", ");
         let total = money(quote.total.as_ref(), 1);
         page.field(t(l::QUOTES), &format!("{total} · {} {who}", t(l::quote_state(quote))));
     }
@@ -204,6 +199,11 @@ pub fn render(record: &ServiceRecord, font: &ReportFont, lang: Lang) -> Result<V
         None => page.paragraph(t(l::NOT_SIGNED), true),
     }
     page.finish(&title, lang.tag(), t(l::PAGE))
+}
+
+/// The non-empty `parts`, joined by `separator`.
+pub(super) fn present(parts: &[&str], separator: &str) -> String {
+    parts.iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(separator)
 }
 
 /// `count` times `unit`, exactly; empty when there is no price or it overflows.

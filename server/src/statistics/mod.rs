@@ -35,11 +35,14 @@ pub async fn shown(app: &App, month: YearMonth, revision: i32) -> Result<pb::Mon
     };
     match chosen {
         Some(row) => archive::shown(row, &revisions),
-        None => {
-            let tz = app.config.calendar.time_zone();
-            compute(&app.db, month, month.bounds(tz)?, app.config.statistics.currency).await
-        }
+        None => live(app, month).await,
     }
+}
+
+/// The month's figures as the records stand now, in the team's time zone and currency.
+pub async fn live(app: &App, month: YearMonth) -> Result<pb::MonthlyStatistics> {
+    let bounds = month.bounds(app.config.calendar.time_zone())?;
+    compute(&app.db, month, bounds, app.config.statistics.currency).await
 }
 
 /// A calendar month.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Utc};
 use tokio::sync::watch;
 
-use super::{YearMonth, archive, compute};
+use super::{YearMonth, archive, live};
 use crate::app::App;
 use crate::error::Result;
 
@@ -43,7 +43,7 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<Vec<YearMonth>> {
         let latest = revisions.last();
         let due = month == last_month && today.day() >= app.config.statistics.archive_day;
         if latest.is_some() || due {
-            let live = compute(&app.db, month, month.bounds(tz)?, app.config.statistics.currency).await?;
+            let live = live(app, month).await?;
             let reason = match latest {
                 None => Some("month closed".to_owned()),
                 Some(row) if row.figures != archive::archived_bytes(&live) => {
