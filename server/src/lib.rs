@@ -11,6 +11,7 @@
 //! - [`dispatch`]: the engineer index (nearest suitable engineer) and the live board feed.
 //! - [`sla_watch`]: escalates tickets whose SLA is breached.
 //! - [`demo`]: the try-it data set.
+//! - [`console`]: the dispatcher's web console, embedded and served on the gRPC port.
 //! - [`error`]: the error type and its one mapping to gRPC status codes.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod console;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
@@ -100,8 +102,13 @@ pub async fn run(
         }
         builder = builder.tls_config(settings).map_err(|e| Error::Internal(format!("TLS: {e}")))?;
     }
+    let page = console::PageSettings { time_zone: config.calendar.time_zone().name().to_owned() };
     let router = builder
+        // Browsers speak HTTP/1.1 and gRPC-Web: the console is served and calls the API here.
+        .accept_http1(true)
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .layer(console::ConsoleLayer::new(&page))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapRequestLayer::new(audit::note_path))
         .layer(tower::util::option_layer(config.metrics_listen.map(|_| metrics::RpcTimer)))
         // Bounded work per connection and per call: a slow or hostile peer cannot pile up work.

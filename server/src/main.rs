@@ -177,6 +177,9 @@ fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr, tls: bool) {
             demo.manager_token
         ));
     }
+    say(format_args!(
+        "Console: {scheme}://{addr}/ (the dispatchers' web console; sign in with a login or an API token)"
+    ));
     say(format_args!("Ready: {transport} on {addr} (health and reflection enabled)"));
 }
 
