@@ -3,11 +3,15 @@
 //! - `cargo xtask setup`: installs what the tests need and a fresh machine lacks: PostgreSQL
 //!   and JNA (Debian packages), a Python venv with grpcio for the cross-language client test,
 //!   and kotlinc (npm) for the Kotlin bindings test, and the service report's CJK font and
-//!   poppler (Debian `fonts-noto-cjk`, `poppler-utils`).
+//!   poppler (Debian `fonts-noto-cjk`, `poppler-utils`), and Chromium (Debian) with
+//!   Playwright (pip) for the web console's browser test.
 //! - `cargo xtask ci`: setup, then format check, clippy with warnings as errors, every test
 //!   (SQLite and PostgreSQL), a Python client built only from the .proto files walking a
 //!   ticket from intake to a written-off slip against a real server, the mobile bindings on
-//!   the JVM (Kotlin) and in Python, and the generated Swift API.
+//!   the JVM (Kotlin) and in Python, the generated Swift API, and the web console: its
+//!   committed build rebuilt and compared, and its test in Chromium.
+//! - `cargo xtask console`: builds the web console (`console/`, a pinned npm toolchain) into
+//!   `server/console/`, which the server embeds; `console-test` runs its browser test.
 //! - `cargo xtask bench [ARGS]`: builds the load tool and the server in release and runs
 //!   `onsite-bench` with ARGS (`--help` lists them; `--backend postgres` sets up PostgreSQL).
 //! - `cargo xtask bindings [--release]`: Kotlin, Swift and Python bindings into
@@ -15,6 +19,7 @@
 //! - `cargo xtask android` / `cargo xtask ios`: the Android library module (needs an NDK and
 //!   cargo-ndk) and the iOS XCFramework with a Swift Package (needs macOS with Xcode).
 
+mod console;
 mod mobile;
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +36,9 @@ fn main() -> ExitCode {
         "setup" => setup(),
         "bench" => bench(),
         "python-client" => python_client(),
+        "console" => console::build(),
+        "console-check" => console::check(),
+        "console-test" => console::test(),
         "bindings" => mobile::bindings(std::env::args().any(|a| a == "--release")).map(drop),
         "kotlin-test" => mobile::kotlin_test(),
         "python-bindings" => mobile::python_smoke(),
@@ -38,7 +46,8 @@ fn main() -> ExitCode {
         "android" => mobile::android(),
         "ios" => mobile::ios(),
         _ => Err(
-            "usage: cargo xtask <ci|setup|bench|python-client|bindings|kotlin-test|python-bindings|swift-check|android|ios>"
+            "usage: cargo xtask <ci|setup|bench|python-client|console|console-check|console-test|bindings|kotlin-test|\
+             python-bindings|swift-check|android|ios>"
                 .to_owned(),
         ),
     };
@@ -95,11 +104,13 @@ fn ci() -> Result {
     let rust = cargo_test()?;
     step("a Python client from the .proto files");
     python_client()?;
+    console::check()?;
+    console::test()?;
     mobile::check_all()?;
     println!("\nci passed in {:.0?}", started.elapsed());
     println!(
-        "tests: {rust} passed, 0 failed (Rust), plus the Python client walk, the Kotlin engineer day, \
-         the Python bindings smoke test and the Swift API check"
+        "tests: {rust} passed, 0 failed (Rust), plus the Python client walk, the web console in Chromium, \
+         the Kotlin engineer day, the Python bindings smoke test and the Swift API check"
     );
     Ok(())
 }
@@ -154,6 +165,7 @@ fn setup() -> Result {
         println!("installing {} from Debian", missing.join(" and "));
         apt_install(&missing)?;
     }
+    console::browser_tools(&venv)?;
     mobile::kotlin_tools()?;
     println!("setup complete");
     Ok(())
