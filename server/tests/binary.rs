@@ -1,5 +1,5 @@
-//! The `onsite-server` binary as an operator runs it: prints where it listens and the first
-//! start's setup code, gets ready, and stops cleanly on SIGTERM.
+//! The `onsite-server` binary as an operator runs it: prints where it listens, the web
+//! console's URL and the first start's setup code, gets ready, and stops cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -25,13 +25,20 @@ fn starts_prints_its_address_and_stops_on_sigterm() {
         groups.len() == 4 && groups.iter().all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_alphanumeric()))
     };
     let mut saw_setup_code = false;
+    let mut console = None;
     for line in lines.by_ref() {
         saw_setup_code |= is_code(line.trim());
+        if let Some(rest) = line.strip_prefix("Console: ") {
+            console = rest.split_whitespace().next().map(str::to_owned);
+        }
         if line.starts_with("Ready:") {
             break;
         }
     }
     assert!(saw_setup_code, "the first start prints the administrator's setup code");
+    // The web console's address, on the port it listens on.
+    let port = first.trim_start_matches("Onsite listening on 127.0.0.1:").split_whitespace().next().unwrap_or_default();
+    assert_eq!(console, Some(format!("http://127.0.0.1:{port}/")), "the start prints the console's URL");
     assert!(dir.join("onsite.db").exists(), "the embedded database lives in the data dir");
 
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();

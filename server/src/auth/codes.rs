@@ -40,7 +40,7 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const LENGTH: usize = 16;
 
 /// A fresh code, shown in groups of four ("7Q4K-M2PX-9TRC-V8DW").
-fn new_code() -> Result<String> {
+pub(crate) fn new_code() -> Result<String> {
     let mut bytes = [0u8; LENGTH];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
     let chars: Vec<char> = bytes.iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect();
