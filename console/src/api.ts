@@ -33,15 +33,43 @@ export function endSession(): void {
   session = null;
 }
 
-/** Adds the bearer token, and swaps an expired access token once for a fresh one. */
+let sessionLost: (reason: string) => void = () => undefined;
+
+/** What to do when the session cannot go on (revoked, or its refresh token expired). */
+export function onSessionLost(handler: (reason: string) => void): void {
+  sessionLost = handler;
+}
+
+/**
+ * After a refusal: swaps an expired access token for a fresh one (true: try again), or, when
+ * the caller is no longer signed in at all, ends the session (false).
+ */
+export async function recover(error: unknown): Promise<boolean> {
+  const p = problem(error);
+  if (p.code !== Code.Unauthenticated || !session) return false;
+  if (p.reason === "TOKEN_EXPIRED" && session.refresh) {
+    try {
+      const fresh = await api.auth.refresh({ refreshToken: session.refresh });
+      session = { ...session, access: fresh.accessToken, refresh: fresh.refreshToken };
+      return true;
+    } catch (refused) {
+      endSession();
+      sessionLost(problem(refused).message);
+      return false;
+    }
+  }
+  endSession();
+  sessionLost(p.message);
+  return false;
+}
+
+/** Adds the bearer token; an expired one is swapped once for a fresh one and the call retried. */
 const bearer: Interceptor = (next) => async (request) => {
   if (session) request.header.set("authorization", `Bearer ${session.access}`);
   try {
     return await next(request);
   } catch (error) {
-    if (!session?.refresh || problem(error).reason !== "TOKEN_EXPIRED") throw error;
-    const fresh = await api.auth.refresh({ refreshToken: session.refresh });
-    session = { ...session, access: fresh.accessToken, refresh: fresh.refreshToken };
+    if (request.stream || !session?.refresh || !(await recover(error)) || !session) throw error;
     request.header.set("authorization", `Bearer ${session.access}`);
     return await next(request);
   }

@@ -12,10 +12,19 @@ import type { BoardData } from "./store";
 
 /** Engineers listed at once; the filter finds the others. */
 const ENGINEER_ROWS = 200;
+/** The height of a slip row in pixels (fixed in app.css), so that only the rows in view are drawn. */
+const ROW_HEIGHT = 28;
+/** Rows drawn above and below the visible ones, so that scrolling shows no gap. */
+const OVERSCAN = 15;
 
 export class BoardView {
   readonly element: HTMLElement;
   private readonly slipRows = h("tbody");
+  private readonly slipScroll = h("div", { class: "scroll slip-scroll" });
+  private readonly slipTable = h("table", { class: "slips" });
+  private readonly slipCount = h("span", { class: "muted count", "aria-live": "polite" });
+  /** The filtered, ordered slips; the table draws the part of them in view. */
+  private rows: Slip[] = [];
   private readonly engineerRows = h("tbody");
   private readonly engineerCount = h("p", { class: "muted", "aria-live": "polite" });
   private readonly state = h("select", { "aria-label": t("state") });
@@ -40,7 +49,7 @@ export class BoardView {
       h(
         "div",
         { class: "panel" },
-        h("h2", {}, t("openSlips")),
+        h("h2", {}, t("openSlips"), " ", this.slipCount),
         h(
           "div",
           { class: "filters" },
@@ -48,20 +57,7 @@ export class BoardView {
           h("label", {}, `${t("severity")} `, this.severity),
           h("label", {}, `${t("skill")} `, this.skill),
         ),
-        h(
-          "div",
-          { class: "scroll" },
-          h(
-            "table",
-            { class: "slips" },
-            h(
-              "thead",
-              {},
-              h("tr", {}, ...["ticket", "customer", "severity", "state", "engineer", "appointment", "sla"].map((k) => h("th", { scope: "col" }, t(k as "ticket")))),
-            ),
-            this.slipRows,
-          ),
-        ),
+        this.slipScroll,
       ),
       h(
         "div",
@@ -81,6 +77,13 @@ export class BoardView {
         ),
       ),
     );
+    fill(
+      this.slipTable,
+      h("thead", {}, h("tr", {}, ...SLIP_COLUMNS.map((k) => h("th", { scope: "col", class: `col-${k}` }, t(k))))),
+      this.slipRows,
+    );
+    fill(this.slipScroll, this.slipTable);
+    this.slipScroll.addEventListener("scroll", () => this.drawWindow(), { passive: true });
     data.subscribe(() => this.redraw());
     setInterval(() => this.tick(), 1000);
   }
@@ -94,6 +97,7 @@ export class BoardView {
       this.drawSkills();
       this.drawSlips();
       this.drawEngineers();
+      performance.mark("onsite:board-drawn");
     });
   }
 
@@ -104,6 +108,7 @@ export class BoardView {
     fill(this.skill, ...options([["", t("any")], ...[...skills].sort().map((s): [string, string] => [s, s])], chosen));
   }
 
+  /** The slips the filters let through, the next SLA due first. */
   private visibleSlips(): Slip[] {
     const state = this.state.value;
     const severity = this.severity.value;
@@ -112,35 +117,64 @@ export class BoardView {
       .filter((slip) => !state || String(slip.state) === state)
       .filter((slip) => !severity || String(this.data.tickets.get(slip.ticketId)?.severity) === severity)
       .filter((slip) => !skill || slip.requiredSkills.includes(skill))
-      .sort((a, b) => due(this.data.tickets.get(a.ticketId)) - due(this.data.tickets.get(b.ticketId)));
+      .map((slip): [number, Slip] => [due(this.data.tickets.get(slip.ticketId)), slip])
+      .sort((a, b) => a[0] - b[0])
+      .map(([, slip]) => slip);
   }
 
   private drawSlips(): void {
+    this.rows = this.visibleSlips();
+    this.slipCount.textContent = `(${this.rows.length})`;
+    this.slipTable.setAttribute("aria-rowcount", String(this.rows.length + 1));
+    this.drawWindow();
+  }
+
+  /** Draws the rows in view, with spacers standing in for the others. */
+  private drawWindow(): void {
+    const first = Math.max(0, Math.floor(this.slipScroll.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const shown = Math.ceil((this.slipScroll.clientHeight || 600) / ROW_HEIGHT) + 2 * OVERSCAN;
+    const last = Math.min(this.rows.length, first + shown);
     this.countdowns = [];
-    const rows = this.visibleSlips().map((slip) => {
-      const ticket = this.data.tickets.get(slip.ticketId);
-      const engineer = this.data.engineers.get(slip.engineerId);
-      const sla = h("td", { class: "sla" });
-      if (ticket) this.countdowns.push([sla, ticket]);
-      const open = h("button", { class: "link", onclick: () => this.onSelect(slip.id) }, slip.ticketNumber || slip.id.slice(0, 8));
-      const row = h(
-        "tr",
-        { "data-slip": slip.id, class: slip.id === this.selectedId ? "selected" : undefined },
-        h("td", {}, open, slip.visitNumber > 1 ? ` #${slip.visitNumber}` : ""),
-        h("td", {}, ticket?.organisation ?? ""),
-        h("td", {}, h("span", { class: `sev sev-${ticket?.severity ?? 0}` }, ticket ? label(severities, ticket.severity) : "")),
-        h("td", {}, label(slipStates, slip.state)),
-        h("td", {}, engineer ? `${engineer.name} (${engineer.employeeNumber})` : t("unassigned")),
-        h("td", {}, slip.appointment?.window ? dateTime(slip.appointment.window.start) : t("none")),
-        sla,
-      );
-      row.addEventListener("click", (e) => {
-        if (e.target !== open) this.onSelect(slip.id);
-      });
-      return row;
-    });
-    fill(this.slipRows, ...rows);
+    const spacer = (rows: number) =>
+      rows > 0 && h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: SLIP_COLUMNS.length, style: `height:${rows * ROW_HEIGHT}px` }));
+    const drawn = this.rows.slice(first, last).map((slip, i) => this.slipRow(slip, first + i));
+    fill(this.slipRows, spacer(first), ...drawn, spacer(this.rows.length - last));
     this.tick();
+  }
+
+  private slipRow(slip: Slip, index: number): HTMLTableRowElement {
+    const ticket = this.data.tickets.get(slip.ticketId);
+    const engineer = this.data.engineers.get(slip.engineerId);
+    const sla = h("td", { class: "sla" });
+    if (ticket) this.countdowns.push([sla, ticket]);
+    const open = h("button", { class: "link", onclick: () => this.onSelect(slip.id) }, slip.ticketNumber || slip.id.slice(0, 8));
+    const row = h(
+      "tr",
+      { "data-slip": slip.id, "aria-rowindex": index + 2, class: slip.id === this.selectedId ? "selected" : undefined },
+      h("td", {}, open, slip.visitNumber > 1 ? ` #${slip.visitNumber}` : ""),
+      h("td", { title: ticket?.organisation ?? "" }, ticket?.organisation ?? ""),
+      h("td", {}, h("span", { class: `sev sev-${ticket?.severity ?? 0}` }, ticket ? label(severities, ticket.severity) : "")),
+      h("td", {}, label(slipStates, slip.state)),
+      h("td", {}, engineer ? `${engineer.name} (${engineer.employeeNumber})` : t("unassigned")),
+      h("td", {}, slip.appointment?.window ? dateTime(slip.appointment.window.start) : t("none")),
+      sla,
+    );
+    row.addEventListener("click", (e) => {
+      if (e.target !== open) this.onSelect(slip.id);
+    });
+    return row;
+  }
+
+  /** Scrolls the table to a slip chosen elsewhere (on the map). */
+  reveal(slipId: string): void {
+    const index = this.rows.findIndex((slip) => slip.id === slipId);
+    if (index < 0) return;
+    const top = index * ROW_HEIGHT;
+    const view = this.slipScroll;
+    if (top < view.scrollTop || top + ROW_HEIGHT > view.scrollTop + view.clientHeight - ROW_HEIGHT) {
+      view.scrollTop = Math.max(0, top - view.clientHeight / 3);
+    }
+    this.drawWindow();
   }
 
   private drawEngineers(): void {
@@ -149,7 +183,13 @@ export class BoardView {
     const loads = new Map<string, number>();
     for (const slip of this.data.slips.values()) if (slip.engineerId) loads.set(slip.engineerId, (loads.get(slip.engineerId) ?? 0) + 1);
     const matching = needle ? all.filter((e) => matches(e, needle)) : all;
-    matching.sort((a, b) => a.status - b.status || (loads.get(b.id) ?? 0) - (loads.get(a.id) ?? 0) || a.employeeNumber.localeCompare(b.employeeNumber));
+    // Plain comparisons: a locale-aware sort of ten thousand names takes a visible moment.
+    matching.sort(
+      (a, b) =>
+        a.status - b.status ||
+        (loads.get(b.id) ?? 0) - (loads.get(a.id) ?? 0) ||
+        (a.employeeNumber < b.employeeNumber ? -1 : a.employeeNumber > b.employeeNumber ? 1 : 0),
+    );
     const shown = matching.slice(0, ENGINEER_ROWS);
     this.engineerCount.textContent = t("showing", { shown: shown.length, total: matching.length });
     fill(
@@ -178,6 +218,8 @@ export class BoardView {
   }
 }
 
+const SLIP_COLUMNS = ["ticket", "customer", "severity", "state", "engineer", "appointment", "sla"] as const;
+
 function matches(e: Engineer, needle: string): boolean {
   return (
     e.name.toLowerCase().includes(needle) ||
@@ -194,15 +236,15 @@ function due(ticket: Ticket | undefined): number {
   return at ? timestampDate(at).getTime() : Number.MAX_SAFE_INTEGER;
 }
 
-/** "resolve 3h 05m", or "overdue 12m" once breached. */
+/** "resolve in 3h 05m", or "resolution overdue by 12m" once breached. */
 export function slaClock(ticket: Ticket, now: number): { text: string; breached: boolean } {
   const sla = ticket.sla;
   if (!sla || sla.resolvedAt) return { text: t("none"), breached: false };
-  const which = sla.respondedAt ? t("resolve") : t("respond");
+  const responded = Boolean(sla.respondedAt);
   const left = due(ticket) - now;
   const breached = sla.responseBreached || sla.resolutionBreached || left < 0;
-  if (left < 0) return { text: `${which} ${t("overdue")} ${span(-left)}`, breached };
-  return { text: `${which} ${t("due")} ${span(left)}`, breached };
+  if (left < 0) return { text: `${t(responded ? "resolutionOverdue" : "responseOverdue")} ${span(-left)}`, breached };
+  return { text: `${t(responded ? "resolveIn" : "respondIn")} ${span(left)}`, breached };
 }
 
 function span(ms: number): string {

@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the views (board with map and dispatch panel, intake,
 // schedule), the language switch and the connection state.
 
-import { api, endSession, problem, signedIn, startSession } from "./api";
+import { api, endSession, onSessionLost, problem, signedIn, startSession } from "./api";
 import { BoardView } from "./board";
 import { DispatchPanel } from "./dispatch";
 import { fill, h } from "./dom";
@@ -15,12 +15,12 @@ const root = document.getElementById("app") as HTMLElement;
 
 type ViewName = "board" | "intake" | "schedule";
 
-function signInPage(): void {
+function signInPage(notice = ""): void {
   document.title = t("title");
   const login = h("input", { type: "text", id: "login", autocomplete: "username" });
   const password = h("input", { type: "password", id: "password", autocomplete: "current-password" });
   const token = h("input", { type: "password", id: "token", autocomplete: "off" });
-  const message = h("p", { class: "status-line error", role: "alert" });
+  const message = h("p", { class: "status-line error", role: "alert" }, notice);
   const withPassword = h(
     "form",
     { class: "signin-form", "aria-label": t("signIn") },
@@ -95,8 +95,9 @@ let data: BoardData | null = null;
 /** Loads the board (which proves the token works), then shows the console. */
 async function enter(view: ViewName = "board", selected = ""): Promise<void> {
   if (!data) {
-    data = new BoardData();
-    await data.start();
+    const board = new BoardData();
+    await board.start();
+    data = board;
   }
   shell(data, view, selected);
 }
@@ -119,7 +120,7 @@ function shell(board: BoardData, initial: ViewName, selectedAtStart: string): vo
     selected = slipId;
     boardView.selectedId = slipId;
     map.select(slipId);
-    boardView.redraw();
+    boardView.reveal(slipId);
     panel.show(slipId);
   };
   const boardView = new BoardView(board, select);
@@ -172,6 +173,13 @@ function shell(board: BoardData, initial: ViewName, selectedAtStart: string): vo
   boardView.redraw();
   if (selected) select(selected);
 }
+
+// A revoked session, or one whose refresh token ran out, goes back to the sign-in page.
+onSessionLost((reason) => {
+  data?.stop();
+  data = null;
+  signInPage(t("sessionEnded", { message: reason }));
+});
 
 const lang = new URLSearchParams(location.search).get("lang");
 if (lang === "en" || lang === "zh-CN") setLang(lang);

@@ -1,9 +1,10 @@
 // The map: an offline basemap (land and province boundaries shipped with the console),
 // engineers by status, open slips by severity, and a line from each assigned engineer to the
-// site. Engineers are drawn on a canvas (there may be tens of thousands); slips are SVG, so
-// that each is an element one can click.
+// site. Engineers are dots on one canvas (there may be tens of thousands, see dots.ts); slips
+// are SVG, so that each is an element one can click.
 
 import * as L from "leaflet";
+import { type Dot, DotLayer } from "./dots";
 import { h } from "./dom";
 import { type Engineer, EngineerStatus } from "./gen/onsite/v1/engineers_pb";
 import { Severity } from "./gen/onsite/v1/common_pb";
@@ -29,11 +30,14 @@ export class MapView {
   private readonly legend = h("p", { class: "muted legend", "aria-live": "polite" });
   private map: L.Map | null = null;
   private readonly canvas = L.canvas({ padding: 0.2 });
+  /** The basemap's own canvas, in a pane under everything else. */
+  private readonly ground = L.canvas({ padding: 0.2, pane: "basemap" });
   private readonly svg = L.svg();
-  private readonly engineers = new Map<string, L.CircleMarker>();
+  private readonly engineers = new DotLayer("engineers");
+  private readonly engineerTip = L.tooltip({ direction: "top", offset: [0, -6] });
   private readonly slips = new Map<string, L.CircleMarker>();
   private readonly lines = new Map<string, L.Polyline>();
-  private readonly layers = { engineers: L.layerGroup(), slips: L.layerGroup(), lines: L.layerGroup() };
+  private readonly layers = { slips: L.layerGroup(), lines: L.layerGroup() };
   private fitted = false;
   selectedId = "";
 
@@ -41,8 +45,17 @@ export class MapView {
     private readonly data: BoardData,
     private readonly onSelect: (slipId: string) => void,
   ) {
-    const container = h("div", { class: "map", role: "img", "aria-label": t("map") });
-    this.element = h("section", { class: "panel map-panel", "aria-label": t("map") }, h("h2", {}, t("map")), container, this.legend);
+    const container = h("div", { class: "map" });
+    const key = (colour: string, text: string) => h("span", { class: "key" }, h("span", { class: "dot", style: `background:${colour}` }), text);
+    const keys = h(
+      "p",
+      { class: "keys" },
+      h("span", {}, `${t("engineers")}:`),
+      ...Object.entries(STATUS_COLOURS).map(([status, colour]) => key(colour, label(engineerStatuses, status))),
+      h("span", {}, `${t("openSlips")}:`),
+      ...Object.entries(SEVERITY_COLOURS).map(([severity, colour]) => key(colour, label(severities, severity))),
+    );
+    this.element = h("section", { class: "panel map-panel", "aria-label": t("map") }, h("h2", {}, t("map")), container, keys, this.legend);
     // Leaflet measures its container: it starts once the element is in the page.
     requestAnimationFrame(() => this.start(container));
     data.subscribe((change) => this.apply(change));
@@ -52,12 +65,19 @@ export class MapView {
     const map = L.map(container, { center: [32, 112], zoom: 5, minZoom: 3, maxZoom: 14, zoomControl: true });
     map.attributionControl.setPrefix(false).addAttribution("Natural Earth · china-geojson");
     this.map = map;
-    for (const layer of [this.layers.lines, this.layers.engineers, this.layers.slips]) layer.addTo(map);
+    // The basemap at the bottom, then engineers, then lines and slips (the overlay pane, 400),
+    // so that a slip is always the one clicked.
+    map.createPane("basemap").style.zIndex = "200";
+    map.createPane("engineers").style.zIndex = "390";
+    this.engineers.addTo(map);
+    for (const layer of [this.layers.lines, this.layers.slips]) layer.addTo(map);
+    map.on("mousemove", (event: L.LeafletMouseEvent) => this.pointAt(event));
+    map.on("mouseout", () => this.engineerTip.close());
     void fetch("/basemap.json")
       .then((r) => r.json())
       .then((basemap: { land: GeoJSON.FeatureCollection; provinces: GeoJSON.FeatureCollection }) => {
         // Leaflet passes these options on to each shape; its types leave `renderer` out.
-        const onCanvas = { renderer: this.canvas, interactive: false } as L.GeoJSONOptions;
+        const onCanvas = { renderer: this.ground, interactive: false } as L.GeoJSONOptions;
         const land = L.geoJSON(basemap.land, {
           ...onCanvas,
           style: { color: "#9aa7b4", weight: 1, fillColor: "#f3efe6", fillOpacity: 1 },
@@ -66,7 +86,7 @@ export class MapView {
           ...onCanvas,
           style: { color: "#b9b2a3", weight: 0.8, fill: false, dashArray: "3 3" },
         });
-        land.addTo(map).bringToBack();
+        land.addTo(map);
         provinces.addTo(map);
       });
     this.apply({ kind: "all" });
@@ -75,10 +95,9 @@ export class MapView {
   private apply(change: Change): void {
     if (!this.map) return;
     if (change.kind === "all") {
-      this.layers.engineers.clearLayers();
+      this.engineers.clear();
       this.layers.slips.clearLayers();
       this.layers.lines.clearLayers();
-      this.engineers.clear();
       this.slips.clear();
       this.lines.clear();
       for (const engineer of this.data.engineers.values()) this.drawEngineer(engineer);
@@ -94,6 +113,7 @@ export class MapView {
       else this.forgetSlip(change.id);
     }
     this.legend.textContent = `${t("engineers")}: ${this.engineers.size} · ${t("openSlips")}: ${this.slips.size}`;
+    if (change.kind === "all") performance.mark("onsite:map-drawn");
     this.element.dataset.engineers = String(this.engineers.size);
     this.element.dataset.slips = String(this.slips.size);
   }
@@ -102,7 +122,7 @@ export class MapView {
   private fit(): void {
     if (this.fitted || !this.map) return;
     const points: L.LatLngExpression[] = [...this.slips.values()].map((m) => m.getLatLng());
-    if (points.length === 0) for (const m of this.engineers.values()) points.push(m.getLatLng());
+    if (points.length === 0) points.push(...this.engineers.positions());
     if (points.length === 0) return;
     this.map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 11 });
     this.fitted = true;
@@ -110,21 +130,23 @@ export class MapView {
 
   private drawEngineer(engineer: Engineer): void {
     const at = engineerPosition(engineer);
-    let marker = this.engineers.get(engineer.id);
-    if (!at) {
-      if (marker) this.layers.engineers.removeLayer(marker);
-      this.engineers.delete(engineer.id);
+    const dot: Dot | null = at && { at: L.latLng(at), colour: STATUS_COLOURS[engineer.status] ?? "#555" };
+    this.engineers.set(engineer.id, dot);
+  }
+
+  /** The tooltip of the engineer under the pointer, if any. */
+  private pointAt(event: L.LeafletMouseEvent): void {
+    const id = this.engineers.nearest(event.containerPoint);
+    const engineer = id ? this.data.engineers.get(id) : undefined;
+    const at = engineer && engineerPosition(engineer);
+    if (!engineer || !at || !this.map) {
+      this.engineerTip.close();
       return;
     }
-    const style = { color: "#fff", weight: 1, fillColor: STATUS_COLOURS[engineer.status] ?? "#555", fillOpacity: 0.95 };
-    if (marker) {
-      marker.setLatLng(at).setStyle(style);
-    } else {
-      marker = L.circleMarker(at, { renderer: this.canvas, radius: 5, ...style });
-      marker.bindTooltip(() => `${engineer.name} (${engineer.employeeNumber}) · ${label(engineerStatuses, this.data.engineers.get(engineer.id)?.status ?? engineer.status)}`);
-      this.engineers.set(engineer.id, marker);
-      this.layers.engineers.addLayer(marker);
-    }
+    this.engineerTip
+      .setLatLng(at)
+      .setContent(`${engineer.name} (${engineer.employeeNumber}) · ${label(engineerStatuses, engineer.status)}`)
+      .openOn(this.map);
   }
 
   private drawSlip(slip: Slip): void {

@@ -100,7 +100,8 @@ impl EngineerService for Engineers {
             if skill.is_some_and(|s| !onsite_core::skill::is_valid(s)) {
                 return Err(Error::invalid("skill", "a skill of at most 100 characters, without '|'"));
             }
-            let page = Page::new(req.page_size, &req.page_token, &format!("skill={skill:?}"))?;
+            // Up to 1,000 at once: a dispatch screen reads the whole team when it opens.
+            let page = Page::with_limits(req.page_size, &req.page_token, &format!("skill={skill:?}"), 50, 1000)?;
             let mut rows = repo::list(&app.db, skill, page.after.as_deref(), page.fetch()).await?;
             let next_page_token = page.finish(&mut rows, |e| e.employee_number.clone());
             Ok(pb::ListEngineersResponse { engineers: rows.iter().map(views::engineer).collect(), next_page_token })
