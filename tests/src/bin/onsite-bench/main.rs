@@ -12,7 +12,10 @@
 //! the server; (c) a dispatcher storm (suggestions over a large index); (d) read-heavy slip
 //! lookups. It prints a table, writes `bench.json` and `latency.svg` (the latency
 //! distributions) into `--out`, and shows a progress bar while it runs.
+//!
+//! With `--console-slips N` it measures the web console in Chromium instead (`console`).
 
+mod console;
 mod drive;
 mod report;
 mod seed;
@@ -56,6 +59,10 @@ struct Args {
     /// baseline); "end of day" runs only the phones. For profiling one call.
     #[arg(long)]
     only: Option<String>,
+    /// Instead of the RPCs: the web console in headless Chromium, on a board of --engineers
+    /// engineers and this many open slips (and on the fixture's small board as the baseline).
+    #[arg(long)]
+    console_slips: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,6 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let server_exe = sibling("onsite-test-server")?;
+    if let Some(slips) = args.console_slips {
+        std::fs::create_dir_all(&args.out)?;
+        return Ok(console::run(&rt, &server_exe, args.engineers, slips, &args.out)?);
+    }
     let window = Duration::from_secs_f64(args.seconds.max(0.5));
     let mut results = report::Results::new(&args.backend, args.concurrency);
 

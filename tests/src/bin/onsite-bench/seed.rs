@@ -49,7 +49,7 @@ impl World {
 
 /// Cities a national team covers: Shanghai (where the slips are) and 299 others over about
 /// 25 by 25 degrees of eastern China, as (latitude, longitude).
-fn city(k: usize) -> (f64, f64) {
+pub(crate) fn city(k: usize) -> (f64, f64) {
     if k == 0 {
         return (31.23, 121.47);
     }
