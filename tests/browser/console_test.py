@@ -196,6 +196,22 @@ def board_and_map(page, open_slips, engineers, shots):
     page.locator(".map-panel").screenshot(path=os.path.join(shots, "map.png"))
     step(f"the board lists the {len(open_slips)} open slips and {len(engineers)} engineers; the map shows them")
 
+    rows = page.locator("table.slips tbody tr[data-slip]")
+    page.get_by_label("Severity", exact=True).select_option(label="Urgent")
+    expect(rows.first).to_contain_text("Urgent")
+    for i in range(rows.count()):
+        expect(rows.nth(i)).to_contain_text("Urgent")
+    page.get_by_label("Severity", exact=True).select_option(label="Any")
+    skill = sorted({k for slip in open_slips for k in slip.required_skills})[0]
+    page.get_by_label("Skill", exact=True).select_option(skill)
+    expect(rows).to_have_count(sum(1 for slip in open_slips if skill in slip.required_skills))
+    page.get_by_label("Skill", exact=True).select_option(label="Any")
+    page.get_by_label("State", exact=True).select_option(label="Draft")
+    expect(rows).to_have_count(1)
+    page.get_by_label("State", exact=True).select_option(label="Any")
+    expect(rows).to_have_count(len(open_slips))
+    step(f"the board filters by severity, skill ({skill}) and state")
+
 
 def suggest_and_assign(a, b, slip):
     # Clicking the slip on the map selects it.
