@@ -132,13 +132,15 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
     }
 
     // A marker change made on the first replica: once the second's board shows it, the second
-    // has applied everything before it.
+    // has applied everything before it. The marker's slip is created, verified and then
+    // dispatched: only its last change marks the point.
     let mut board = other.board(&f.manager, "").await;
     let marker = f.dispatched_slip(&f.engineer_id).await;
     loop {
         let event = tokio::time::timeout(Duration::from_secs(20), board.next()).await;
         let event = event.ok().flatten().unwrap_or_else(|| panic!("no board event")).unwrap_or_else(|e| panic!("{e}"));
-        if matches!(event.change, Some(pb::board_event::Change::Slip(ref s)) if s.id == marker.id) {
+        if matches!(event.change, Some(pb::board_event::Change::Slip(ref s)) if s.id == marker.id && s.etag == marker.etag)
+        {
             break;
         }
     }
