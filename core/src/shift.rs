@@ -2,6 +2,7 @@
 //! engineer works at some time during an appointment window.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use chrono_tz::Tz;
@@ -11,11 +12,18 @@ use crate::slip::Window;
 use crate::week::{DAY_MINUTES, Minute, parse_week};
 
 /// Weekly working intervals (Monday first, minutes since local midnight). Many engineers share
-/// the same hours, so these compare and hash.
+/// the same hours, so these compare and hash, and a clone shares the intervals.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct WeeklyHours([Vec<(Minute, Minute)>; 7]);
+pub struct WeeklyHours(Arc<[Vec<(Minute, Minute)>; 7]>);
 
 impl WeeklyHours {
+    /// Parses weekly hours written like the business calendar's (`Mon-Fri 08:00-17:00`).
+    /// `field` names the field in the violation.
+    pub fn parse(text: &str, field: &str) -> Result<Self, FieldViolation> {
+        let week = parse_week(text).map_err(|e| FieldViolation::new(field, e.description))?;
+        Ok(Self(Arc::new(week)))
+    }
+
     /// Whether these hours overlap the window on some day that `day_off` does not exclude.
     pub fn works_during(&self, span: &LocalSpan, day_off: impl Fn(NaiveDate) -> bool) -> bool {
         span.pieces
@@ -39,12 +47,16 @@ impl Shift {
         days_off: impl IntoIterator<Item = NaiveDate>,
         field: &str,
     ) -> Result<Self, FieldViolation> {
-        let week = parse_week(hours).map_err(|e| FieldViolation::new(field, e.description))?;
-        Ok(Self::from_parts(week, days_off.into_iter().collect()))
+        Ok(Self::new(WeeklyHours::parse(hours, field)?, days_off))
+    }
+
+    /// Hours (perhaps shared with other engineers) and days off.
+    pub fn new(hours: WeeklyHours, days_off: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Self { hours, days_off: days_off.into_iter().collect() }
     }
 
     pub(crate) fn from_parts(week: [Vec<(Minute, Minute)>; 7], days_off: BTreeSet<NaiveDate>) -> Self {
-        Self { hours: WeeklyHours(week), days_off }
+        Self { hours: WeeklyHours(Arc::new(week)), days_off }
     }
 
     /// The same hours with more days off.

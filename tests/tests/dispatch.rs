@@ -20,6 +20,7 @@ onsite_tests::conformance!(
     an_engineers_appointments,
     the_board_streams_and_resumes,
     an_engineer_sees_only_themselves_and_skill_search_is_literal,
+    the_index_reads_engineers_as_stored,
 );
 
 /// An engineer as the tests want it.
@@ -617,4 +618,44 @@ async fn an_engineer_sees_only_themselves_and_skill_search_is_literal(backend: B
     assert_eq!(found(search("pay%".into()).await), 0);
     let huge = expect_code(search("x".repeat(1_000_000)).await, Code::InvalidArgument);
     assert_eq!(violated_fields(&huge), ["skill"]);
+}
+
+/// Building the dispatch index reads engineers packed by the database, one JSON array a page:
+/// every column comes back exactly as stored, whatever the text or the number.
+async fn the_index_reads_engineers_as_stored(backend: Backend) {
+    use onsite_server::store::entities::engineer;
+    use sea_orm::{EntityTrait, QueryOrder};
+    let f = Fixture::new(backend).await;
+    let odd = pb::Engineer {
+        employee_number: "Q-1".into(),
+        name: "王磊 \"Lei\" \\ 𝄞 'x'".into(),
+        phone: "+86 138 0000 0000".into(),
+        tier: pb::Tier::Expert as i32,
+        skills: vec!["payroll".into(), "data \"centre\"".into()],
+        home_base: Some(pb::GeoPoint { latitude: 31.123456789012345, longitude: -0.000_001_234_567_890_123 }),
+        shift: "Mon-Fri 08:30-12:00,13:00-17:30; Sat 09:00-12:00".into(),
+        days_off: vec![pb::Date { year: 2026, month: 12, day: 24 }],
+        ..Default::default()
+    };
+    let request = pb::CreateEngineerRequest { request_id: request_id(), engineer: Some(odd) };
+    f.server.engineers().create_engineer(authed(&f.manager, request)).await.unwrap_or_else(|e| panic!("{e}"));
+    let moved =
+        pb::ReportLocationRequest { request_id: request_id(), reports: vec![fix(29.987654321098765, 120.5, 5)] };
+    f.server.engineers().report_location(authed(&f.engineer, moved)).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let db = onsite_server::store::connect(&f.server.database_url).await.unwrap_or_else(|e| panic!("{e}"));
+    let stored = engineer::Entity::find().order_by_asc(engineer::Column::Id).all(&db).await;
+    let stored = stored.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 3);
+    let page = |after: Option<String>, limit: u64| {
+        let db = db.clone();
+        async move { onsite_server::repo::engineers::page(&db, after.as_deref(), limit).await }
+    };
+    let all = page(None, 1_000).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all, stored);
+    let first = page(None, 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let rest = page(first.last().map(|e| e.id.clone()), 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!([first, rest].concat(), stored, "page after page");
+    let none = page(stored.last().map(|e| e.id.clone()), 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(none.is_empty());
 }

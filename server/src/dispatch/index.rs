@@ -211,7 +211,12 @@ impl EngineerIndex {
     /// Builds the index from many profiles at once (bulk-loaded tree).
     pub fn build(tz: Tz, profiles: impl IntoIterator<Item = Profile>) -> Self {
         let mut index = Self::new(tz);
-        let mut leaves = Vec::new();
+        let profiles = profiles.into_iter();
+        // Sized once: a large team's slots are big, and growing by doubling copies them all.
+        let count = profiles.size_hint().0;
+        index.cold.reserve(count);
+        index.by_id.reserve(count);
+        let mut leaves = Vec::with_capacity(count);
         for profile in profiles {
             if index.by_id.contains_key(&profile.id) {
                 continue;
@@ -280,8 +285,15 @@ impl EngineerIndex {
         }
         let mut more_skills = Vec::new();
         for skill in &profile.skills {
-            let next = self.skill_ids.len() as u32;
-            let id = *self.skill_ids.entry(skill.clone()).or_insert(next);
+            // Looked up first: most skills are known, and a key is copied only when new.
+            let id = match self.skill_ids.get(skill) {
+                Some(id) => *id,
+                None => {
+                    let id = self.skill_ids.len() as u32;
+                    self.skill_ids.insert(skill.clone(), id);
+                    id
+                }
+            };
             if id < 64 {
                 hot.skills |= 1 << id;
             } else {
@@ -290,11 +302,15 @@ impl EngineerIndex {
         }
         more_skills.sort_unstable();
         more_skills.dedup();
-        let next = self.hours.len() as u32;
-        hot.hours = *self.hours_ids.entry(profile.shift.hours().clone()).or_insert_with(|| {
-            self.hours.push(profile.shift.hours().clone());
-            next
-        });
+        hot.hours = match self.hours_ids.get(profile.shift.hours()) {
+            Some(id) => *id,
+            None => {
+                let id = self.hours.len() as u32;
+                self.hours.push(profile.shift.hours().clone());
+                self.hours_ids.insert(profile.shift.hours().clone(), id);
+                id
+            }
+        };
         Cold { leaf: Point::new(to_xyz(profile.position), hot), profile, more_skills }
     }
 

@@ -24,7 +24,7 @@ use chrono::NaiveDate;
 use onsite_core::calendar::BusinessCalendar;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{EngineerId, SlipId};
-use onsite_core::shift::Shift;
+use onsite_core::shift::{Shift, WeeklyHours};
 use onsite_core::slip::Window;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, broadcast};
@@ -176,10 +176,22 @@ fn held(slips: &[slip::Model]) -> Held<'_> {
 }
 
 fn profiles_held(engineers: &[engineer::Model], held: &mut Held<'_>, calendar: &BusinessCalendar) -> Vec<Profile> {
+    // A team shares a handful of shifts: each is parsed once and its hours shared. Engineers
+    // without a shift of their own work the team's hours and keep its holidays.
+    let team = calendar.as_shift();
+    let mut hours: HashMap<&str, Option<WeeklyHours>> = HashMap::new();
     engineers
         .iter()
         .filter_map(|e| {
-            let profile = profile(e, held.remove(e.id.as_str()).unwrap_or_default(), calendar);
+            let shift = match e.shift.as_str() {
+                "" => Some(team.clone()),
+                text => hours
+                    .entry(text)
+                    .or_insert_with(|| WeeklyHours::parse(text, "shift").ok())
+                    .clone()
+                    .map(|h| Shift::new(h, [])),
+            };
+            let profile = shift.and_then(|shift| profile(e, held.remove(e.id.as_str()).unwrap_or_default(), shift));
             if profile.is_none() {
                 tracing::warn!(engineer = %e.id, "engineer row does not parse; left out of dispatch");
             }
@@ -188,24 +200,19 @@ fn profiles_held(engineers: &[engineer::Model], held: &mut Held<'_>, calendar: &
         .collect()
 }
 
-fn profile(e: &engineer::Model, (load, bookings): (u32, Vec<Booking>), calendar: &BusinessCalendar) -> Option<Profile> {
+fn profile(e: &engineer::Model, (load, bookings): (u32, Vec<Booking>), shift: Shift) -> Option<Profile> {
     let (lat, lon) = match (e.last_latitude, e.last_longitude) {
         (Some(lat), Some(lon)) => (lat, lon),
         _ => (e.home_latitude, e.home_longitude),
     };
     let days_off = e.days_off.split(',').filter_map(|d| d.parse::<NaiveDate>().ok());
-    let shift = if e.shift.is_empty() {
-        calendar.as_shift().with_days_off(days_off)
-    } else {
-        Shift::parse(&e.shift, days_off, "shift").ok()?
-    };
     Some(Profile {
         id: e.id.parse().ok()?,
         position: GeoPoint::new(lat, lon, "position").ok()?,
         tier: u8::try_from(e.tier).ok()?,
         skills: engineers::decode_skills(&e.skills),
         off: e.status == "off",
-        shift,
+        shift: shift.with_days_off(days_off),
         bookings,
         load,
     })
