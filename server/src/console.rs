@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_util::future::{Either, Ready, ready};
 use http::{Method, Request, Response, StatusCode, header};
 use tonic::body::Body;
@@ -41,15 +42,14 @@ pub struct PageSettings {
 /// Serves the console in front of the gRPC services.
 #[derive(Clone, Debug)]
 pub struct ConsoleLayer {
-    index: &'static Bodies,
+    /// The page, with this server's settings filled in.
+    index: Bodies,
 }
 
 impl ConsoleLayer {
     /// The console for a server with these settings.
     pub fn new(settings: &PageSettings) -> Self {
-        static INDEX: OnceLock<Bodies> = OnceLock::new();
-        let index = INDEX.get_or_init(|| Bodies::new(fill_in(ASSETS[0].bytes, settings)));
-        Self { index }
+        Self { index: Bodies::new(fill_in(ASSETS[0].bytes, settings)) }
     }
 }
 
@@ -57,7 +57,7 @@ impl<S> Layer<S> for ConsoleLayer {
     type Service = Console<S>;
 
     fn layer(&self, inner: S) -> Console<S> {
-        Console { inner, index: self.index }
+        Console { inner, index: self.index.clone() }
     }
 }
 
@@ -65,7 +65,7 @@ impl<S> Layer<S> for ConsoleLayer {
 #[derive(Clone, Debug)]
 pub struct Console<S> {
     inner: S,
-    index: &'static Bodies,
+    index: Bodies,
 }
 
 impl<S, B> Service<Request<B>> for Console<S>
@@ -87,7 +87,7 @@ where
         let gzip = accepts_gzip(&request);
         let path = request.uri().path();
         let response = match ASSETS.iter().position(|asset| asset.path == path) {
-            Some(0) => file(ASSETS[0].content_type, self.index, gzip),
+            Some(0) => file(ASSETS[0].content_type, &self.index, gzip),
             Some(i) => file(ASSETS[i].content_type, compressed(i), gzip),
             None => not_found(),
         };
@@ -95,11 +95,11 @@ where
     }
 }
 
-/// A file's bytes, plain and gzip-compressed.
-#[derive(Debug)]
+/// A file's bytes, plain and gzip-compressed; clones share them.
+#[derive(Clone, Debug)]
 struct Bodies {
-    plain: Vec<u8>,
-    gzip: Vec<u8>,
+    plain: Bytes,
+    gzip: Bytes,
 }
 
 impl Bodies {
@@ -107,11 +107,12 @@ impl Bodies {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         // Writing into a Vec cannot fail; should it, the plain file is served instead.
         let gzip = encoder.write_all(&plain).and_then(|()| encoder.finish()).unwrap_or_default();
-        Self { plain, gzip }
+        Self { plain: plain.into(), gzip: gzip.into() }
     }
 }
 
-/// The compressed forms of the static files, made on first request.
+/// The static files with their compressed forms, made on first request (the same for every
+/// server in the process).
 fn compressed(index: usize) -> &'static Bodies {
     static FILES: OnceLock<Vec<Bodies>> = OnceLock::new();
     let files = FILES.get_or_init(|| ASSETS.iter().map(|asset| Bodies::new(asset.bytes.to_vec())).collect());
@@ -135,10 +136,10 @@ fn accepts_gzip<B>(request: &Request<B>) -> bool {
         .any(|coding| coding.split(';').next().is_some_and(|name| name.trim() == "gzip"))
 }
 
-fn file(content_type: &'static str, bodies: &'static Bodies, gzip: bool) -> Response<Body> {
+fn file(content_type: &'static str, bodies: &Bodies, gzip: bool) -> Response<Body> {
     let use_gzip = gzip && !bodies.gzip.is_empty();
-    let bytes: &'static [u8] = if use_gzip { &bodies.gzip } else { &bodies.plain };
-    let mut response = Response::new(Body::new(http_body_util::Full::new(bytes::Bytes::from_static(bytes))));
+    let bytes = if use_gzip { bodies.gzip.clone() } else { bodies.plain.clone() };
+    let mut response = Response::new(Body::new(http_body_util::Full::new(bytes)));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
@@ -155,7 +156,7 @@ fn file(content_type: &'static str, bodies: &'static Bodies, gzip: bool) -> Resp
 }
 
 fn not_found() -> Response<Body> {
-    let mut response = Response::new(Body::new(http_body_util::Full::new(bytes::Bytes::from_static(b"not found\n"))));
+    let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from_static(b"not found\n"))));
     *response.status_mut() = StatusCode::NOT_FOUND;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain"));
     response

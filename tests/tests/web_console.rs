@@ -84,6 +84,13 @@ async fn a_browser_gets_the_console_with_the_teams_time_zone() {
 
     let (head, _) = missing;
     assert!(head.starts_with("http/1.1 404"), "{head}");
+
+    // Another server in the same process serves its own team's zone.
+    let other = TestServer::start(Backend::Sqlite).await;
+    let other_addr = other.addr;
+    let (_, body) =
+        tokio::task::spawn_blocking(move || get(other_addr, "/", "")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(String::from_utf8_lossy(&body).contains(r#"<meta name="onsite-time-zone" content="UTC">"#));
 }
 
 /// A gRPC-Web call as a browser makes it: HTTP/1.1, a framed body, trailers in the body.
