@@ -118,8 +118,8 @@ def main():
             a = sign_in_with_password(new_context(), server.url, *password)
             b = sign_in_with_token(new_context(), server.url, manager)
             try:
-                run_checks(a, b, server, shots, slips, as_manager, s, open_slips, all_engineers, verified, confirmed,
-                           draft, scheduled, booked_engineer, booked_token)
+                run_checks(a, b, server, shots, m, engineer_api, slips, as_manager, s, open_slips, all_engineers,
+                           verified, confirmed, draft, scheduled, booked_engineer, booked_token)
             except BaseException:
                 # What the dispatcher saw when it failed: kept with the screenshots.
                 a.screenshot(path=os.path.join(shots, "failure.png"))
@@ -131,14 +131,14 @@ def main():
     print("console: every check passed")
 
 
-def run_checks(a, b, server, shots, slips, as_manager, s, open_slips, all_engineers, verified, confirmed, draft,
-       scheduled, booked_engineer, booked_token):
+def run_checks(a, b, server, shots, m, engineer_api, slips, as_manager, s, open_slips, all_engineers, verified,
+               confirmed, draft, scheduled, booked_engineer, booked_token):
     board_and_map(a, open_slips, all_engineers, shots)
     assigned = suggest_and_assign(a, b, verified)
     book_window(a, b, confirmed, slips, as_manager, s)
     double_booking(a, draft, scheduled, booked_engineer, booked_token, slips, s)
     intake(a, b)
-    schedule(a, booked_engineer, scheduled, shots)
+    schedule(a, booked_engineer, scheduled, shots, m, engineer_api, as_manager)
     languages(a)
     resumes_after_restart(b, server, slips, as_manager, s, assigned)
     sign_out(a)
@@ -261,6 +261,21 @@ def book_window(a, b, slip, slips, as_manager, s):
     expect(row(b, slip.ticket_number)).to_contain_text("Scheduled")
     step("the second browser sees the booking")
 
+    # The customer asks for the afternoon: the same slip is rescheduled, with the reason.
+    expect(panel.get_by_role("heading", name="Reschedule")).to_be_visible()
+    panel.get_by_label("Start").fill(f"{tomorrow}T14:00")
+    panel.get_by_label("End").fill(f"{tomorrow}T16:00")
+    panel.get_by_label("Why it moves").fill("The customer asked for the afternoon")
+    panel.get_by_label("Customer informed in advance").check()
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.locator(".status-line")).to_have_text("Window booked.")
+    expect(row(a, slip.ticket_number)).to_contain_text(f"{tomorrow.month:02d}/{tomorrow.day:02d}, 14:00")
+    stored = slips.GetSlip(s.GetSlipRequest(id=slip.id), metadata=as_manager).appointment
+    assert stored.reschedule_count == 1 and stored.customer_informed, f"rescheduled once, informed: {stored}"
+    assert stored.last_reschedule_reason == "The customer asked for the afternoon"
+    expect(row(b, slip.ticket_number)).to_contain_text(f"{tomorrow.month:02d}/{tomorrow.day:02d}, 14:00")
+    step("rescheduled to 14:00 with the reason; the second browser sees the new time")
+
 
 def double_booking(a, draft, scheduled, engineer, engineer_token, slips, s):
     row(a, draft.ticket_number).get_by_role("button").click()
@@ -322,8 +337,27 @@ def intake(a, b):
     expect(row(b, number)).to_contain_text("Verified")
     step("the new slip appears on the other board live")
 
+    # Back on the board, the dispatcher leaves the choice to the server's ranking.
+    a.get_by_role("button", name="Board").click()
+    row(a, number).get_by_role("button").click()
+    a.locator(".dispatch").get_by_role("button", name="Auto-assign the best").click()
+    expect(row(a, number)).to_contain_text("Dispatched")
+    expect(row(b, number)).to_contain_text("Dispatched")
+    assigned = row(a, number).locator("td").nth(4).inner_text()
+    assert assigned != "Unassigned", assigned
+    step(f"auto-assign sent {number} to {assigned}")
 
-def schedule(a, engineer, scheduled, shots):
+
+def schedule(a, engineer, scheduled, shots, m, engineer_api, as_manager):
+    # A day off on this week's Sunday (the week shown), set by the office: the board's stream
+    # brings it to the console.
+    today = (datetime.datetime.now(datetime.timezone.utc) + TEAM_OFFSET).date()
+    day_off = today + datetime.timedelta(days=6 - today.weekday())
+    e = m["engineers_pb2"]
+    date = m["common_pb2"].Date(year=day_off.year, month=day_off.month, day=day_off.day)
+    changed = e.Engineer(id=engineer.id, days_off=[date])
+    engineer_api.UpdateEngineer(e.UpdateEngineerRequest(request_id=str(uuid.uuid4()), engineer=changed,
+                                                        update_mask={"paths": ["days_off"]}), metadata=as_manager)
     a.get_by_role("button", name="Schedule").click()
     who = a.get_by_label("Engineer")
     who.fill(f"{engineer.name} ({engineer.employee_number})")
@@ -334,8 +368,11 @@ def schedule(a, engineer, scheduled, shots):
     expect(block.first).to_contain_text(team_wall(scheduled.appointment.window.start.seconds)[11:16])
     expect(a.locator(".timeline .day")).to_have_count(7)
     expect(a.locator(".timeline .shift").first).to_be_visible()
+    expect(a.locator(f'.timeline .day[data-day="{day_off}"]')).to_have_class("day off")
+    expect(a.locator(f'.timeline .day[data-day="{day_off}"]')).to_contain_text("Day off")
+    expect(a.locator(".timeline")).to_contain_text(f"Days off: {day_off}")
     a.screenshot(path=os.path.join(shots, "schedule.png"))
-    step(f"the week of {engineer.name} shows {scheduled.ticket_number} at its team-zone time and the shift")
+    step(f"the week of {engineer.name} shows {scheduled.ticket_number} at its team-zone time, the shift and a day off")
 
 
 def languages(a):
