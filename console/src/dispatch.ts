@@ -3,11 +3,12 @@
 
 import { type Duration, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { api, type Problem, problem, requestId } from "./api";
-import { field, fill, h, showFieldErrors } from "./dom";
+import { field, fill, h } from "./dom";
 import type { SuggestEngineersResponse } from "./gen/onsite/v1/dispatch_pb";
 import { type Slip, SlipState } from "./gen/onsite/v1/slips_pb";
 import { dateTime, fromWall, label, t, toWall, wall } from "./i18n";
 import { exclusionReasons, severities, slipStates } from "./labels";
+import { showRefusal } from "./refusal";
 import { slaClock } from "./board";
 import type { BoardData } from "./store";
 
@@ -106,24 +107,18 @@ export class DispatchPanel {
   }
 
   private showProblem(p: Problem, form?: HTMLElement): void {
-    const rest = form ? showFieldErrors(form, p.fields) : p.fields;
-    let text = p.message;
+    let said: string | undefined;
     if (p.reason === "DOUBLE_BOOKED") {
       const engineer = this.data.engineers.get(this.slip()?.engineerId ?? "");
       const at = (key: string) => (p.metadata[key] ? dateTime(new Date(p.metadata[key])) : "");
-      text = t("doubleBooked", {
+      said = t("doubleBooked", {
         engineer: engineer?.name ?? "",
         ticket: p.metadata.conflicting_ticket_number ?? "",
         start: at("conflicting_start"),
         end: at("conflicting_end"),
       });
-    } else if (rest.size > 0) {
-      text = [...rest].map(([f, d]) => `${f}: ${d}`).join("; ");
-    } else if (p.fields.size > 0) {
-      text = "";
     }
-    this.status.className = "status-line error";
-    this.status.textContent = text ? `${p.reason || t("error")}: ${text}` : "";
+    showRefusal(this.status, p, form, said);
   }
 
   private suggestions(slip: Slip): HTMLElement {

@@ -3,13 +3,14 @@
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { allPages, api, problem, requestId } from "./api";
-import { field, fill, h, options, showFieldErrors } from "./dom";
+import { field, fill, h, options } from "./dom";
 import { Severity } from "./gen/onsite/v1/common_pb";
 import type { Customer } from "./gen/onsite/v1/customers_pb";
 import { type Slip, VisitKind } from "./gen/onsite/v1/slips_pb";
 import type { Ticket } from "./gen/onsite/v1/tickets_pb";
 import { fromWall, label, t, toWall } from "./i18n";
 import { categories, channels, severities, visitKinds } from "./labels";
+import { showRefusal } from "./refusal";
 import type { BoardData } from "./store";
 
 type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
@@ -124,10 +125,7 @@ export class IntakeView {
         this.data.tickets.set(ticket.id, ticket);
         fill(this.element, h("h2", {}, t("intake")), h("p", { class: "status-line ok", role: "status" }, t("ticketCreated", { number: ticket.number })), this.slipForm(ticket));
       } catch (error) {
-        const p = problem(error);
-        const rest = showFieldErrors(form, p.fields);
-        message.className = "status-line error";
-        message.textContent = rest.size || p.fields.size === 0 ? `${p.reason || t("error")}: ${p.message}` : "";
+        showRefusal(message, problem(error), form);
         form.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
       } finally {
         if (submit) submit.disabled = false;
@@ -177,10 +175,7 @@ export class IntakeView {
         });
         fill(form, h("p", { class: "status-line ok", role: "status" }, t("slipCreated", { number: ticket.number })), this.verifyButton(slip));
       } catch (error) {
-        const p = problem(error);
-        const rest = showFieldErrors(form, p.fields);
-        message.className = "status-line error";
-        message.textContent = rest.size || p.fields.size === 0 ? `${p.reason || t("error")}: ${p.message}` : "";
+        showRefusal(message, problem(error), form);
       }
     });
     return form;
@@ -197,8 +192,7 @@ export class IntakeView {
         message.className = "status-line ok";
         message.textContent = t("slipVerified");
       } catch (error) {
-        message.className = "status-line error";
-        message.textContent = problem(error).message;
+        showRefusal(message, problem(error));
       }
     });
     return h("div", {}, button, message);
