@@ -26,13 +26,13 @@ use crate::store::entities::{backup, customer, fix, sign_off};
 use crate::store::{begin_write, now_us, to_us};
 
 /// The demo dispatcher's login.
-const DEMO_LOGIN: &str = "dispatcher";
+pub const DISPATCHER_LOGIN: &str = "dispatcher";
 
 /// Logins to try the demo with.
 #[derive(Debug)]
 pub struct DemoLogins {
-    /// The dispatcher's login and password, for the web console.
-    pub manager_login: (String, String),
+    /// The password of the dispatcher's login ([`DISPATCHER_LOGIN`]), for the web console.
+    pub manager_password: String,
     /// The dispatcher's API token.
     pub manager_token: String,
     /// Field engineers: (employee number, name, token).
@@ -115,7 +115,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         return Ok(None);
     }
     let txn = begin_write(&app.db).await?;
-    let manager_user = users::create(&txn, "Dispatch desk", Some(DEMO_LOGIN.into()), Role::Manager, None).await?;
+    let manager_user = users::create(&txn, "Dispatch desk", Some(DISPATCHER_LOGIN.into()), Role::Manager, None).await?;
     let manager = users::caller_of(&manager_user)?;
     let (_, manager_token) = tokens::issue_api_token(&txn, &manager_user.id, "demo").await?;
     // A password of its own per demo database: the server may listen beyond loopback.
@@ -326,7 +326,7 @@ pub async fn seed(app: &App) -> Result<Option<DemoLogins>> {
         engineer_tokens.push((engineer.employee_number.clone(), engineer.name.clone(), token));
     }
     txn.commit().await?;
-    Ok(Some(DemoLogins { manager_login: (DEMO_LOGIN.into(), manager_password), manager_token, engineer_tokens }))
+    Ok(Some(DemoLogins { manager_password, manager_token, engineer_tokens }))
 }
 
 /// A customer whose warranty ended last year, and a completed visit to them: the parts were

@@ -168,8 +168,11 @@ fn print_ready(ready: &onsite_server::Ready, addr: SocketAddr, tls: bool) {
     }
     if let Some(demo) = &ready.demo {
         say(format_args!("Demo data seeded. Try it:"));
-        let (login, password) = &demo.manager_login;
-        say(format_args!("  dispatcher login: {login}  password: {password}"));
+        say(format_args!(
+            "  dispatcher login: {}  password: {}",
+            onsite_server::demo::DISPATCHER_LOGIN,
+            demo.manager_password
+        ));
         say(format_args!("  dispatcher token: {}", demo.manager_token));
         for (number, name, token) in &demo.engineer_tokens {
             say(format_args!("  engineer No. {number} ({name}) token: {token}"));
