@@ -5,16 +5,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{Result, apt_install, root, run, step};
+use crate::{Result, apt_install, root, run, run_in, step};
 
 /// Installs the pinned npm toolchain, generates the API clients from the .proto files,
 /// type-checks and bundles.
 pub(crate) fn build() -> Result {
     let dir = root().join("console");
-    let npm = |args: &[&str]| -> Result {
-        let status = Command::new("npm").args(args).current_dir(&dir).status().map_err(|e| format!("npm: {e}"))?;
-        if status.success() { Ok(()) } else { Err(format!("npm {} failed ({status})", args.join(" "))) }
-    };
+    let npm = |args: &[&str]| run_in(&dir, "npm", args);
     npm(&["ci", "--no-audit", "--no-fund", "--loglevel=error"])?;
     npm(&["run", "--silent", "generate"])?;
     npm(&["run", "--silent", "check"])?;

@@ -88,8 +88,12 @@ pub(crate) fn step(name: &str) {
 }
 
 pub(crate) fn run(program: &str, args: &[&str]) -> Result {
-    let status =
-        Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{program}: {e}"))?;
+    run_in(&root(), program, args)
+}
+
+/// Runs `program` in `dir`; a failure names the command.
+pub(crate) fn run_in(dir: &Path, program: &str, args: &[&str]) -> Result {
+    let status = Command::new(program).args(args).current_dir(dir).status().map_err(|e| format!("{program}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
 }
 
