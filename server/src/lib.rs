@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod error;
 pub mod feed;
 pub mod idempotency;
+pub mod kept;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pagination;

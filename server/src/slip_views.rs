@@ -8,14 +8,12 @@
 //! others within the poll interval. See ADR 10.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use onsite_proto::v1 as pb;
-use quick_cache::Weighter;
-use quick_cache::sync::Cache;
 use sea_orm::ConnectionTrait;
 
 use crate::error::Result;
+use crate::kept::{self, Kept, Weight};
 use crate::repo::slips as repo;
 use crate::store::entities::slip;
 use crate::views;
@@ -35,58 +33,39 @@ pub struct SlipView {
     size: u64,
 }
 
+impl Weight for SlipView {
+    fn weight(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Weight for pb::ListSlipsResponse {
+    fn weight(&self) -> u64 {
+        prost::Message::encoded_len(self) as u64
+    }
+}
+
 /// Recently read slip views and list pages, bounded by their encoded size.
+#[derive(Debug)]
 pub struct SlipViews {
-    views: Cache<String, Arc<SlipView>, BySize>,
+    views: Kept<String, SlipView>,
     /// List pages by their query (filter, position, size). Any slip change forgets them all: a
     /// change may move a slip into or out of any page.
-    pages: Cache<String, Arc<pb::ListSlipsResponse>, PageSize>,
-    /// Bumped by every change applied; a view read across a bump may predate the change and
-    /// is not kept.
-    changes: AtomicU64,
-}
-
-impl std::fmt::Debug for SlipViews {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlipViews").field("views", &self.views.len()).finish()
-    }
-}
-
-#[derive(Clone)]
-struct PageSize;
-
-impl Weighter<String, Arc<pb::ListSlipsResponse>> for PageSize {
-    fn weight(&self, _: &String, page: &Arc<pb::ListSlipsResponse>) -> u64 {
-        (prost::Message::encoded_len(page.as_ref()) as u64).max(1)
-    }
-}
-
-#[derive(Clone)]
-struct BySize;
-
-impl Weighter<String, Arc<SlipView>> for BySize {
-    fn weight(&self, _: &String, view: &Arc<SlipView>) -> u64 {
-        view.size.max(1)
-    }
+    pages: Kept<String, pb::ListSlipsResponse>,
 }
 
 /// A read in progress: what [`SlipViews::keep`] needs to tell whether a change came between.
 #[derive(Clone, Copy, Debug)]
-pub struct Reading(u64);
+pub struct Reading {
+    views: kept::Reading,
+    pages: kept::Reading,
+}
 
 impl SlipViews {
-    /// Views up to `bytes` encoded in all; 0 keeps none.
+    /// Views up to `bytes` encoded in all (about 4 KiB each); 0 keeps none. A quarter more
+    /// for list pages of about 20 KiB.
     pub fn new(bytes: u64) -> Self {
-        // About 4 KiB per view, for the cache's initial sizing only.
-        let estimated = usize::try_from(bytes / 4096).unwrap_or(usize::MAX).max(16);
-        // A quarter of the budget for list pages, of about 20 KiB each.
-        let page_bytes = (bytes / 4).max(1);
-        let pages = usize::try_from(page_bytes / 20_480).unwrap_or(usize::MAX).max(16);
-        Self {
-            views: Cache::with_weighter(estimated, bytes.max(1), BySize),
-            pages: Cache::with_weighter(pages, page_bytes, PageSize),
-            changes: AtomicU64::new(0),
-        }
+        Self { views: Kept::new(bytes, 4096), pages: Kept::new(bytes / 4, 20_480) }
     }
 
     /// The view of slip `id`, if it was read since its last change.
@@ -108,23 +87,14 @@ impl SlipViews {
 
     /// Starts a read from the database whose result may be kept.
     pub fn reading(&self) -> Reading {
-        Reading(self.changes.load(Ordering::Acquire))
+        Reading { views: self.views.reading(), pages: self.pages.reading() }
     }
 
     /// Keeps a view read from the database since `reading`, unless a change was applied in
     /// between (the view may then predate it).
     pub fn keep(&self, reading: Reading, model: slip::Model, view: pb::Slip) -> Arc<SlipView> {
         let size = prost::Message::encoded_len(&view) as u64;
-        let kept = Arc::new(SlipView { model, view, size });
-        if self.changes.load(Ordering::Acquire) == reading.0 {
-            let id = kept.model.id.clone();
-            self.views.insert(id.clone(), kept.clone());
-            // A change applied while inserting may have missed this view: forget it then.
-            if self.changes.load(Ordering::Acquire) != reading.0 {
-                self.views.remove(&id);
-            }
-        }
-        kept
+        self.views.keep(reading.views, model.id.clone(), SlipView { model, view, size })
     }
 
     /// The list page answered for `query` since the last slip change, if any.
@@ -140,14 +110,7 @@ impl SlipViews {
         query: String,
         page: pb::ListSlipsResponse,
     ) -> Arc<pb::ListSlipsResponse> {
-        let page = Arc::new(page);
-        if self.changes.load(Ordering::Acquire) == reading.0 {
-            self.pages.insert(query.clone(), page.clone());
-            if self.changes.load(Ordering::Acquire) != reading.0 {
-                self.pages.remove(&query);
-            }
-        }
-        page
+        self.pages.keep(reading.pages, query, page)
     }
 
     /// Forgets the views of slips that changed, and every list page. Called after the change
@@ -155,14 +118,10 @@ impl SlipViews {
     pub fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         let mut ids = ids.into_iter().peekable();
         if ids.peek().is_none() {
-            // Nothing of a slip changed: reads under way may still be kept.
             return;
         }
-        self.changes.fetch_add(1, Ordering::AcqRel);
         self.pages.clear();
-        for id in ids {
-            self.views.remove(id);
-        }
+        self.views.forget(ids);
     }
 }
 
@@ -226,17 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn a_view_read_across_a_change_is_not_kept() {
-        let views = SlipViews::new(1 << 20);
-        let reading = views.reading();
-        // The change commits and is applied while the read is under way.
-        views.forget(["a"]);
-        let kept = views.keep(reading, model("a"), view("a"));
-        assert_eq!(kept.view.id, "a", "the reader still gets its view");
-        assert!(views.get("a").is_none(), "but it is not kept: it may predate the change");
-    }
-
-    #[test]
     fn list_pages_are_kept_until_any_slip_changes() {
         let views = SlipViews::new(1 << 20);
         let page = |id: &str| pb::ListSlipsResponse { slips: vec![view(id)], next_page_token: String::new() };
@@ -247,17 +195,5 @@ mod tests {
         assert!(views.page("all").is_none(), "a change to any slip may move it into the page");
         views.keep_page(reading, "all".into(), page("a"));
         assert!(views.page("all").is_none(), "a page read across a change is not kept");
-    }
-
-    #[test]
-    fn views_are_bounded_by_their_size() {
-        let views = SlipViews::new(2_000);
-        let reading = views.reading();
-        for i in 0..100 {
-            let id = format!("slip-{i}");
-            views.keep(reading, model(&id), view(&id));
-        }
-        let kept = (0..100).filter(|i| views.get(&format!("slip-{i}")).is_some()).count();
-        assert!(kept > 0 && kept < 100, "about 2,000 bytes of ~105-byte views: {kept} kept");
     }
 }
