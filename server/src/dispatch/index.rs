@@ -466,14 +466,17 @@ impl EngineerIndex {
     /// that could make the list.
     fn finish(&self, mut found: Vec<Candidate>, mut out: Vec<Out>, p: &mut Prepared<'_>) -> Ranking {
         let limit = p.need.limit;
-        if limit > 0 && found.len() >= limit {
-            found.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+        // Selecting before sorting: a dense city can have hundreds of suitable engineers
+        // within the first band, and only `limit` of them are ranked.
+        if let Some(last) = limit.checked_sub(1).filter(|&last| last < found.len()) {
+            let (_, kth, _) = found.select_nth_unstable_by(last, |a, b| a.distance_km.total_cmp(&b.distance_km));
             // No one beyond the band of the limit-th nearest suitable engineer makes the list.
-            let cut = band(found[limit - 1].distance_km);
+            let cut = band(kth.distance_km);
             out.retain(|o| band(o.distance_km) <= cut);
+            found.select_nth_unstable_by(last, rank);
         }
-        found.sort_by(rank);
         found.truncate(limit);
+        found.sort_by(rank);
         let nearest = |a: &Out, b: &Out| a.distance_km.total_cmp(&b.distance_km).then(a.engineer.cmp(&b.engineer));
         if out.len() > MAX_EXCLUSIONS {
             out.select_nth_unstable_by(MAX_EXCLUSIONS, nearest);
