@@ -29,6 +29,11 @@ pub async fn engineer_changed(db: &impl ConnectionTrait, model: &engineer::Model
     board::append_engineer(db, &model.id, views::engineer(model).encode_to_vec(), now_us).await
 }
 
+/// Whether watchers see `event`: the board shows slips and engineers, not tickets.
+pub fn on_board(event: &board_event::Model) -> bool {
+    event.kind != board::TICKET
+}
+
 /// A stored event as the board streams it.
 pub fn to_wire(event: &board_event::Model) -> Result<pb::BoardEvent> {
     let bad = |e: prost::DecodeError| Error::Internal(format!("board event {}: {e}", event.seq));

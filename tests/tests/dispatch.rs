@@ -16,6 +16,7 @@ onsite_tests::conformance!(
     positions_move_forward_and_keep_history,
     suggestions_explain_every_filter,
     slip_suggestions_need_the_tier_and_widen_when_urgent,
+    suggestions_follow_changes_to_the_ticket_and_the_engineers,
     concurrent_bookings_of_one_engineer_one_wins,
     an_engineers_appointments,
     the_board_streams_and_resumes,
@@ -355,6 +356,73 @@ async fn slip_suggestions_need_the_tier_and_widen_when_urgent(backend: Backend) 
         .unwrap_or_else(|e| panic!("{e}"))
         .into_inner();
     assert!(history.events.last().is_some_and(|e| e.detail.starts_with("auto-assigned to engineer")));
+}
+
+/// Suggestions keep the ticket's urgency and the engineers' records between calls; a change
+/// to either shows in the very next suggestion.
+async fn suggestions_follow_changes_to_the_ticket_and_the_engineers(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let ticket = f.ticket(pb::Severity::General).await;
+    let slip = f.slip(&ticket).await;
+    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}"));
+    let suggest = || {
+        let mut dispatch = f.server.dispatch();
+        // Within the fixture engineers' weekday shift.
+        let window = Some(monday_window(10, 2));
+        let ask = pb::SuggestEngineersRequest { slip_id: slip.id.clone(), window, ..Default::default() };
+        let request = authed(&f.manager, ask);
+        async move { dispatch.suggest_engineers(request).await.unwrap_or_else(|e| panic!("{e}")).into_inner() }
+    };
+    let general = suggest().await;
+    assert!(!general.urgent);
+    assert_eq!(general.search_radius_km, 100.0);
+    let first = general.suggestions.first().and_then(|s| s.engineer.clone());
+    let first = first.unwrap_or_else(|| panic!("the fixture's engineers suit the slip: {general:?}"));
+
+    // The severity raised: the next suggestion is urgent and searches three times as far.
+    let raise = pb::UpdateTicketRequest {
+        request_id: request_id(),
+        ticket: Some(pb::Ticket { id: ticket.id.clone(), severity: pb::Severity::Urgent as i32, ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["severity".into()] }),
+    };
+    f.server.tickets().update_ticket(authed(&f.manager, raise)).await.unwrap_or_else(|e| panic!("{e}"));
+    let urgent = suggest().await;
+    assert!(urgent.urgent, "the raised severity counts at once");
+    assert_eq!(urgent.search_radius_km, 300.0);
+
+    // The engineer renamed: the next suggestion shows the new name.
+    let rename = pb::UpdateEngineerRequest {
+        request_id: request_id(),
+        engineer: Some(pb::Engineer {
+            id: first.id.clone(),
+            etag: first.etag.clone(),
+            name: "Renamed Engineer".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
+    };
+    f.server.engineers().update_engineer(authed(&f.manager, rename)).await.unwrap_or_else(|e| panic!("{e}"));
+    let renamed = suggest().await;
+    let shown = renamed.suggestions.iter().filter_map(|s| s.engineer.as_ref()).find(|e| e.id == first.id);
+    assert_eq!(shown.map(|e| e.name.as_str()), Some("Renamed Engineer"));
+
+    // The ticket escalated to the experts: the field engineers are left out for their tier.
+    let mut tier = ticket.tier;
+    while tier < pb::Tier::Expert as i32 {
+        let escalate = pb::EscalateTicketRequest {
+            request_id: request_id(),
+            id: ticket.id.clone(),
+            reason: "needs the database team".into(),
+            ..Default::default()
+        };
+        let escalated = f.server.tickets().escalate_ticket(authed(&f.manager, escalate)).await;
+        tier = escalated.unwrap_or_else(|e| panic!("{e}")).into_inner().tier;
+    }
+    let escalated = suggest().await;
+    assert!(escalated.suggestions.is_empty(), "{escalated:?}");
+    let excluded = escalated.exclusions.iter().find(|e| e.engineer_id == first.id);
+    assert_eq!(excluded.map(|e| (e.reason.as_str(), e.name.as_str())), Some(("TIER_TOO_LOW", "Renamed Engineer")));
 }
 
 async fn concurrent_bookings_of_one_engineer_one_wins(backend: Backend) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use onsite_proto::v1 as pb;
 use onsite_sdk::{Config, Session, SyncObserver, SyncStatus};
 use onsite_tests::visit::{fix, parts, span};
-use onsite_tests::{Backend, Fixture, TestServer, authed, new_engineer};
+use onsite_tests::{Backend, Fixture, TestServer, authed, new_engineer, request_id};
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
 
@@ -38,6 +38,52 @@ async fn second_replica(f: &Fixture) -> TestServer {
     config.dispatch_poll_interval = Duration::from_millis(100);
     config.rate_limit = None;
     TestServer::start_with(config, None).await
+}
+
+/// Returns once `other` has applied every change made on the fixture's replica so far.
+/// A marker change is made there: once the other's board shows it, the other has applied
+/// everything before it. The marker's slip is created, verified and then dispatched: only its
+/// last change marks the point.
+async fn followed(f: &Fixture, other: &TestServer) {
+    let mut board = other.board(&f.manager, "").await;
+    let marker = f.dispatched_slip(&f.engineer_id).await;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), board.next()).await;
+        let event = event.ok().flatten().unwrap_or_else(|| panic!("no board event")).unwrap_or_else(|e| panic!("{e}"));
+        if matches!(event.change, Some(pb::board_event::Change::Slip(ref s)) if s.id == marker.id && s.etag == marker.etag)
+        {
+            return;
+        }
+    }
+}
+
+/// A ticket's severity raised on one replica reaches the other's suggestions, which had kept
+/// the ticket's urgency, once it follows the feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raised_severity_reaches_the_other_replicas_suggestions() {
+    let _turn = TURNS.lock().await;
+    let f = Fixture::new(Backend::Postgres).await;
+    let other = second_replica(&f).await;
+    let ticket = f.ticket(pb::Severity::General).await;
+    let slip = f.slip(&ticket).await;
+    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}"));
+    let urgent_on_other = || {
+        let mut dispatch = other.dispatch();
+        let ask = pb::SuggestEngineersRequest { slip_id: slip.id.clone(), ..Default::default() };
+        let request = authed(&f.manager, ask);
+        async move { dispatch.suggest_engineers(request).await.unwrap_or_else(|e| panic!("{e}")).into_inner().urgent }
+    };
+    assert!(!urgent_on_other().await);
+    let raise = pb::UpdateTicketRequest {
+        request_id: request_id(),
+        ticket: Some(pb::Ticket { id: ticket.id.clone(), severity: pb::Severity::Urgent as i32, ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["severity".into()] }),
+    };
+    f.server.tickets().update_ticket(authed(&f.manager, raise)).await.unwrap_or_else(|e| panic!("{e}"));
+    followed(&f, &other).await;
+    assert!(urgent_on_other().await, "the other replica forgot the urgency it kept");
+    other.stop().await;
 }
 
 /// A cost-line op of `device_id` at `seq`.
@@ -131,19 +177,7 @@ async fn a_device_alternating_between_replicas_applies_every_op_once() {
         push.await.unwrap_or_else(|e| panic!("{e}"));
     }
 
-    // A marker change made on the first replica: once the second's board shows it, the second
-    // has applied everything before it. The marker's slip is created, verified and then
-    // dispatched: only its last change marks the point.
-    let mut board = other.board(&f.manager, "").await;
-    let marker = f.dispatched_slip(&f.engineer_id).await;
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), board.next()).await;
-        let event = event.ok().flatten().unwrap_or_else(|| panic!("no board event")).unwrap_or_else(|e| panic!("{e}"));
-        if matches!(event.change, Some(pb::board_event::Change::Slip(ref s)) if s.id == marker.id && s.etag == marker.etag)
-        {
-            break;
-        }
-    }
+    followed(&f, &other).await;
     for (engineer_id, _, slip_id, _) in &devices {
         for replica in [&f.server, &other] {
             let get = pb::GetSlipRequest { id: slip_id.clone() };

@@ -67,7 +67,7 @@ fn answer(resolved: &need::Resolved, explained: need::Explained) -> pb::SuggestE
 fn suggestion(s: &need::Suggested) -> pb::Suggestion {
     use crate::dispatch::travel::Method;
     pb::Suggestion {
-        engineer: Some(views::engineer(&s.engineer)),
+        engineer: Some(s.engineer.as_ref().clone()),
         distance_km: s.distance_km,
         travel_estimate: Some(prost_types::Duration {
             seconds: i64::try_from(s.estimate.duration.as_secs()).unwrap_or(i64::MAX),
@@ -102,7 +102,9 @@ impl DispatchService for Dispatch {
             let (app, caller) = self.shared.enter(&request).await?;
             caller.require_manager()?;
             let ask = ask(request.get_ref())?;
-            let resolved = need::resolve(&app.db, &app.slip_views, app.config.max_open_slips, ask, Utc::now()).await?;
+            let resolved =
+                need::resolve(&app.db, &app.slip_views, &app.dispatch, app.config.max_open_slips, ask, Utc::now())
+                    .await?;
             let ranking = app.dispatch.rank(&resolved.need);
             Ok(answer(&resolved, need::explain(&app.db, &app.dispatch, &resolved.need, &ranking).await?))
         })
@@ -117,7 +119,8 @@ impl DispatchService for Dispatch {
             let now = Utc::now();
             let wanted = pb::SuggestEngineersRequest { slip_id: req.slip_id.clone(), limit: 1, ..Default::default() };
             let resolved =
-                need::resolve(&app.db, &app.slip_views, app.config.max_open_slips, ask(&wanted)?, now).await?;
+                need::resolve(&app.db, &app.slip_views, &app.dispatch, app.config.max_open_slips, ask(&wanted)?, now)
+                    .await?;
             let ranking = app.dispatch.rank(&resolved.need);
             let Some(best) = ranking.suggestions.first() else {
                 let reasons: Vec<&str> = ranking.exclusions.iter().map(|e| e.reason.as_str()).collect();

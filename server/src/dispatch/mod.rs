@@ -2,6 +2,7 @@
 //! the live board's fan-out.
 //!
 //! - [`index`]: the R-tree and the filters ("nearest suitable engineers").
+//! - [`facts`]: tickets' urgency and engineers' records, kept for suggestions.
 //! - [`need`]: a request resolved against the slip and ticket under the core dispatch policy
 //!   (radius, urgency, tier, window), and the ranking explained.
 //! - [`travel`]: travel estimates behind a trait.
@@ -12,6 +13,7 @@
 //! event names the engineers it touches, whose profiles are reloaded; then the event is
 //! broadcast to the replica's `WatchBoard` streams.
 
+pub mod facts;
 pub mod index;
 pub mod need;
 pub mod travel;
@@ -33,6 +35,7 @@ use crate::error::Result;
 use crate::repo::{board, engineers};
 use crate::store::entities::{board_event, engineer, slip};
 use crate::store::from_us;
+use facts::Facts;
 use index::{Booking, EngineerIndex, Need, Profile, Ranking};
 use travel::{StraightLine, TravelTime};
 
@@ -42,6 +45,9 @@ const BROADCAST_CAPACITY: usize = 1024;
 const PAGE: u64 = 500;
 /// Engineer rows read per query while building the index.
 const LOAD_PAGE: u64 = 2_000;
+/// Memory for tickets' urgency and engineers' records kept for suggestions: about 20,000
+/// engineers.
+const FACTS_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The dispatch state of one replica.
 #[derive(Debug)]
@@ -51,6 +57,7 @@ pub struct Dispatch {
     applied: Mutex<i64>,
     events: broadcast::Sender<Arc<board_event::Model>>,
     travel: Box<dyn TravelTime>,
+    facts: Facts,
 }
 
 impl Dispatch {
@@ -79,6 +86,7 @@ impl Dispatch {
             applied: Mutex::new(head),
             events: broadcast::channel(BROADCAST_CAPACITY).0,
             travel: Box::new(StraightLine::default()),
+            facts: Facts::new(FACTS_BYTES),
         })
     }
 
@@ -97,6 +105,11 @@ impl Dispatch {
         self.travel.as_ref()
     }
 
+    /// Tickets' urgency and engineers' records, as of the last event applied.
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
     /// Live board events applied from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<board_event::Model>> {
         self.events.subscribe()
@@ -108,7 +121,7 @@ impl Dispatch {
     }
 
     /// Applies every feed event committed since the last call: reloads the profiles of the
-    /// engineers they touch, then broadcasts them.
+    /// engineers they touch and forgets the facts they change, then broadcasts them.
     /// `applied_events` hears of each page of events once it is applied, before it is broadcast.
     pub async fn catch_up(
         &self,
@@ -137,6 +150,7 @@ impl Dispatch {
                 }
                 crate::metrics::index_size(index.len());
             }
+            self.facts.forget(&events);
             *applied = last;
             applied_events(&events);
             for event in events {

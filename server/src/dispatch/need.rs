@@ -2,23 +2,22 @@
 //! appointment, and its ticket's urgency and tier under the core dispatch policy; and the
 //! ranking explained with distances and travel estimates.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use onsite_core::dispatch;
+use onsite_core::dispatch as policy;
 use onsite_core::geo::GeoPoint;
 use onsite_core::id::{EngineerId, SlipId};
 use onsite_core::slip::Window;
+use onsite_proto::v1 as pb;
 use sea_orm::ConnectionTrait;
 
 use super::Dispatch;
 use super::index::{Need, Ranking};
 use super::travel::Estimate;
 use crate::error::{Error, Result};
-use crate::repo::{engineers, slips, split_lines, tickets};
+use crate::repo::{slips, split_lines};
 use crate::slip_views::SlipViews;
-use crate::store::entities::engineer;
-use crate::store::from_us;
 
 /// A suggestion request as the dispatcher asks it, validated.
 #[derive(Clone, Debug)]
@@ -42,10 +41,11 @@ pub struct Resolved {
 }
 
 /// Resolves `ask` into what the index searches for.
-/// The slip comes from the views kept for lookups when it has not changed since.
+/// The slip and its ticket's urgency come from what is kept when they have not changed since.
 pub async fn resolve(
     db: &impl ConnectionTrait,
     views: &SlipViews,
+    dispatch: &Dispatch,
     max_load: u32,
     ask: Ask,
     now: DateTime<Utc>,
@@ -61,24 +61,22 @@ pub async fn resolve(
             let site = kept.view.site_position.as_ref();
             let site = site.ok_or_else(|| Error::precondition("SLIP_WITHOUT_SITE", "the slip has no site to go to"))?;
             let position = GeoPoint::new(site.latitude, site.longitude, "site")?;
-            let ticket = tickets::load(db, &slip.ticket_id).await?;
-            let severity = tickets::severity_of(&ticket)?;
-            let resolved = ticket.resolved_at_us.is_some();
-            let urgent = dispatch::is_urgent(severity, from_us(ticket.resolve_by_us), resolved, now);
+            let ticket = dispatch.facts().urgency(db, &slip.ticket_id).await?;
+            let urgent = policy::is_urgent(ticket.severity, ticket.resolve_by, ticket.resolved, now);
             let mut skills = ask.skills;
             skills.extend(split_lines(&slip.required_skills));
             let booked = slips::domain(slip)?.appointment;
-            (position, skills, booked, dispatch::min_tier(tickets::tier_of(&ticket)?), urgent)
+            (position, skills, booked, policy::min_tier(ticket.tier), urgent)
         }
     };
     skills.sort();
     skills.dedup();
     let need = Need {
         position,
-        window: dispatch::window(ask.window, booked, now),
+        window: policy::window(ask.window, booked, now),
         skills,
         min_tier: min_tier.level(),
-        max_distance_km: dispatch::search_radius(ask.radius_km, urgent),
+        max_distance_km: policy::search_radius(ask.radius_km, urgent),
         limit: ask.limit,
         max_load,
         slip: ask.slip,
@@ -89,7 +87,7 @@ pub async fn resolve(
 /// A suggested engineer with the distance, travel estimate and load that put them there.
 #[derive(Clone, Debug)]
 pub struct Suggested {
-    pub engineer: engineer::Model,
+    pub engineer: Arc<pb::Engineer>,
     pub distance_km: f64,
     pub estimate: Estimate,
     pub load: u32,
@@ -99,7 +97,7 @@ pub struct Suggested {
 #[derive(Clone, Debug)]
 pub struct LeftOut {
     pub engineer_id: EngineerId,
-    pub engineer: Option<engineer::Model>,
+    pub engineer: Option<Arc<pb::Engineer>>,
     pub distance_km: f64,
     pub reason: &'static str,
 }
@@ -111,21 +109,17 @@ pub struct Explained {
     pub exclusions: Vec<LeftOut>,
 }
 
-/// Explains a ranking: the engineers' records, geodesic distances and travel estimates.
+/// Explains a ranking: the engineers' records (kept ones when they have not changed since),
+/// geodesic distances and travel estimates.
 pub async fn explain(
     db: &impl ConnectionTrait,
     dispatch: &Dispatch,
     need: &Need,
     ranking: &Ranking,
 ) -> Result<Explained> {
-    let ids: Vec<String> = ranking
-        .suggestions
-        .iter()
-        .map(|c| c.engineer.to_string())
-        .chain(ranking.exclusions.iter().map(|e| e.engineer.to_string()))
-        .collect();
-    let mut rows: HashMap<String, engineer::Model> =
-        engineers::by_ids(db, &ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let ids: Vec<EngineerId> =
+        ranking.suggestions.iter().map(|c| c.engineer).chain(ranking.exclusions.iter().map(|e| e.engineer)).collect();
+    let mut records = dispatch.facts().engineers(db, &ids).await?;
     let origin = need.position;
     let distance = |id: &EngineerId| {
         let at = dispatch.position(id).unwrap_or(origin);
@@ -135,7 +129,7 @@ pub async fn explain(
         .suggestions
         .iter()
         .filter_map(|c| {
-            let engineer = rows.get(&c.engineer.to_string())?.clone();
+            let engineer = records.get(&c.engineer)?.clone();
             let (from, km) = distance(&c.engineer);
             let estimate = dispatch.travel().estimate(from, origin, km);
             Some(Suggested { engineer, distance_km: km, estimate, load: c.load })
@@ -146,7 +140,7 @@ pub async fn explain(
         .iter()
         .map(|e| LeftOut {
             engineer_id: e.engineer,
-            engineer: rows.remove(&e.engineer.to_string()),
+            engineer: records.remove(&e.engineer),
             distance_km: distance(&e.engineer).1,
             reason: e.reason.as_str(),
         })

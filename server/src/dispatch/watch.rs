@@ -67,7 +67,7 @@ async fn stream(
             };
             let done = (events.len() as u64) < REPLAY_PAGE;
             for event in &events {
-                if tx.send(feed::to_wire(event)).await.is_err() {
+                if feed::on_board(event) && tx.send(feed::to_wire(event)).await.is_err() {
                     return;
                 }
                 after = event.seq;
@@ -86,7 +86,7 @@ async fn stream(
             match next {
                 Ok(event) if event.seq <= after => {}
                 Ok(event) => {
-                    if tx.send(feed::to_wire(&event)).await.is_err() {
+                    if feed::on_board(&event) && tx.send(feed::to_wire(&event)).await.is_err() {
                         return;
                     }
                     after = event.seq;

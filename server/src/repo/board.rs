@@ -30,6 +30,9 @@ pub fn retention() -> Duration {
 pub const SLIP: &str = "slip";
 /// What an event is about.
 pub const ENGINEER: &str = "engineer";
+/// What an event is about: a ticket's urgency or tier, which replicas keep for dispatch.
+/// The board does not show tickets, so watchers skip these.
+pub const TICKET: &str = "ticket";
 
 async fn append(
     db: &impl ConnectionTrait,
@@ -81,6 +84,11 @@ pub async fn append_engineer(
     now_us: i64,
 ) -> Result<()> {
     append(db, ENGINEER, engineer_id, &[engineer_id], payload, now_us).await
+}
+
+/// Appends that a ticket's urgency or tier changed.
+pub async fn append_ticket(db: &impl ConnectionTrait, ticket_id: &str, now_us: i64) -> Result<()> {
+    append(db, TICKET, ticket_id, &[], Vec::new(), now_us).await
 }
 
 /// Up to `limit` events after `seq`, oldest first.

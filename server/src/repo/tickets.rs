@@ -140,6 +140,11 @@ pub async fn save(
     mut changes: ticket::ActiveModel,
     now: DateTime<Utc>,
 ) -> Result<ticket::Model> {
+    // Replicas keep each ticket's urgency for dispatch (`dispatch::facts`); tell them.
+    let urgency_changed = changes.severity.is_set()
+        || changes.tier.is_set()
+        || changes.resolve_by_us.is_set()
+        || changes.resolved_at_us.is_set();
     changes.version = Set(current.version + 1);
     changes.updated_at_us = Set(to_us(now));
     let result = ticket::Entity::update_many()
@@ -150,6 +155,9 @@ pub async fn save(
         .await?;
     if result.rows_affected == 0 {
         return Err(Error::StaleEtag { resource: "ticket" });
+    }
+    if urgency_changed {
+        super::board::append_ticket(db, &current.id, to_us(now)).await?;
     }
     load(db, &current.id).await
 }

@@ -536,12 +536,12 @@ entity!(
         #[sea_orm(primary_key)]
         pub seq: i64,
         pub at_us: i64,
-        /// `slip` or `engineer`.
+        /// `slip`, `engineer` or `ticket` (for replicas only: watchers skip it).
         pub kind: String,
         pub subject_id: String,
         /// Engineers whose dispatch profile the change touches, comma-separated.
         pub engineer_ids: String,
-        /// The encoded `onsite.v1.Slip` or `onsite.v1.Engineer` as of the change.
+        /// The encoded `onsite.v1.Slip` or `onsite.v1.Engineer` as of the change; empty for a ticket.
         pub payload: Vec<u8>,
     }
 );
