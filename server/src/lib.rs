@@ -22,6 +22,7 @@ pub mod caller;
 pub mod console;
 pub mod demo;
 pub mod dispatch;
+pub mod encoded;
 pub mod error;
 pub mod feed;
 pub mod idempotency;
@@ -133,10 +134,7 @@ pub async fn run(
             pb::ticket_service_server::TicketServiceServer::new(api::tickets::Tickets { shared: shared.clone() })
                 .accept_compressed(CompressionEncoding::Gzip),
         )
-        .add_service(
-            pb::slip_service_server::SlipServiceServer::new(api::slips::Slips { shared: shared.clone() })
-                .accept_compressed(CompressionEncoding::Gzip),
-        )
+        .add_service(api::slip_routes::SlipRoutes::new(api::slips::Slips { shared: shared.clone() }))
         .add_service(
             pb::customer_service_server::CustomerServiceServer::new(api::customers::Customers {
                 shared: shared.clone(),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use onsite_proto::v1 as pb;
 use sea_orm::ConnectionTrait;
 
+use crate::encoded::Encoded;
 use crate::error::Result;
 use crate::kept::{self, Kept, Weight};
 use crate::repo::slips as repo;
@@ -39,19 +40,13 @@ impl Weight for SlipView {
     }
 }
 
-impl Weight for pb::ListSlipsResponse {
-    fn weight(&self) -> u64 {
-        prost::Message::encoded_len(self) as u64
-    }
-}
-
 /// Recently read slip views and list pages, bounded by their encoded size.
 #[derive(Debug)]
 pub struct SlipViews {
     views: Kept<String, SlipView>,
     /// List pages by their query (filter, position, size). Any slip change forgets them all: a
     /// change may move a slip into or out of any page.
-    pages: Kept<String, pb::ListSlipsResponse>,
+    pages: Kept<String, Encoded>,
 }
 
 /// A read in progress: what [`SlipViews::keep`] needs to tell whether a change came between.
@@ -98,19 +93,14 @@ impl SlipViews {
     }
 
     /// The list page answered for `query` since the last slip change, if any.
-    pub fn page(&self, query: &str) -> Option<Arc<pb::ListSlipsResponse>> {
+    pub fn page(&self, query: &str) -> Option<Arc<Encoded>> {
         self.pages.get(query)
     }
 
-    /// Keeps a list page read from the database since `reading`, unless a slip changed in
-    /// between.
-    pub fn keep_page(
-        &self,
-        reading: Reading,
-        query: String,
-        page: pb::ListSlipsResponse,
-    ) -> Arc<pb::ListSlipsResponse> {
-        self.pages.keep(reading.pages, query, page)
+    /// Keeps a list page read from the database since `reading`, encoded, unless a slip
+    /// changed in between.
+    pub fn keep_page(&self, reading: Reading, query: String, page: &pb::ListSlipsResponse) -> Arc<Encoded> {
+        self.pages.keep(reading.pages, query, Encoded::of(page))
     }
 
     /// Forgets the views of slips that changed, and every list page. Called after the change
@@ -189,11 +179,11 @@ mod tests {
         let views = SlipViews::new(1 << 20);
         let page = |id: &str| pb::ListSlipsResponse { slips: vec![view(id)], next_page_token: String::new() };
         let reading = views.reading();
-        views.keep_page(reading, "all".into(), page("a"));
+        views.keep_page(reading, "all".into(), &page("a"));
         assert!(views.page("all").is_some());
         views.forget(["b"]);
         assert!(views.page("all").is_none(), "a change to any slip may move it into the page");
-        views.keep_page(reading, "all".into(), page("a"));
+        views.keep_page(reading, "all".into(), &page("a"));
         assert!(views.page("all").is_none(), "a page read across a change is not kept");
     }
 }

@@ -49,6 +49,15 @@ async fn a_slip_list_shows_a_change_at_once(backend: Backend) {
     let all = ids(slips.list_slips(authed(&f.manager, pb::ListSlipsRequest::default())).await);
     assert_eq!(all.len(), 2, "a new slip is listed at once");
     assert_eq!(all[0].0, second.id, "newest first");
+
+    // Kept pages go out as they were encoded: to a client that compresses its requests too,
+    // and with the same errors.
+    let mut zipped = f.server.slips().send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    assert_eq!(ids(zipped.list_slips(authed(&f.manager, pb::ListSlipsRequest::default())).await), all);
+    let bad = pb::ListSlipsRequest { ticket_id: "not-an-id".into(), ..Default::default() };
+    let refused = expect_code(slips.list_slips(authed(&f.manager, bad)).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["ticket_id"]);
+    expect_code(slips.list_slips(tonic::Request::new(pb::ListSlipsRequest::default())).await, Code::Unauthenticated);
 }
 
 fn action(slip: &pb::Slip) -> pb::SlipActionRequest {

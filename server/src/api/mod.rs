@@ -10,6 +10,7 @@ pub mod engineers;
 pub mod follow_ups;
 pub mod quotes;
 pub mod reports;
+pub mod slip_routes;
 pub mod slips;
 pub mod sync;
 pub mod tickets;

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::{handle, required};
 use crate::app::Shared;
+use crate::encoded::Encoded;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, WriteOff};
 use crate::pagination::Page;
@@ -30,6 +31,52 @@ pub struct Slips {
 }
 
 impl Slips {
+    /// `ListSlips`, answered with the page encoded: the same query answers the same bytes until
+    /// a slip changes (`slip_views`).
+    pub async fn list_encoded(&self, request: Request<pb::ListSlipsRequest>) -> Result<Response<Encoded>, Status> {
+        handle(async {
+            let (app, caller) = self.shared.enter(&request).await?;
+            let req = request.get_ref();
+            let mut v = Violations::new();
+            let ticket_id = v.take(convert::opt_id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id")).flatten();
+            let state = v.take(convert::optional::<SlipState>(req.state, "state")).flatten();
+            let mut engineer_id =
+                v.take(convert::opt_id::<onsite_core::id::EngineerId>(&req.engineer_id, "engineer_id")).flatten();
+            v.check()?;
+            if caller.role == Role::Engineer {
+                // Engineers see only their own slips, whatever they ask for.
+                if engineer_id.is_some_and(|e| Some(e) != caller.engineer_id) {
+                    return Err(Error::PermissionDenied("engineers may list only their own slips"));
+                }
+                engineer_id = caller.engineer_id;
+                if engineer_id.is_none() {
+                    return Err(Error::PermissionDenied("this engineer user has no engineer record"));
+                }
+            }
+            let filter = repo::ListFilter {
+                ticket_id: ticket_id.map(|t| t.to_string()),
+                state,
+                engineer_id: engineer_id.map(|e| e.to_string()),
+            };
+            let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+            let query = format!("{filter:?} after {:?} fetch {}", page.after, page.fetch());
+            if let Some(kept) = app.slip_views.page(&query) {
+                return Ok(kept.as_ref().clone());
+            }
+            let reading = app.slip_views.reading();
+            let mut rows = repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
+            let next_page_token = page.finish(&mut rows, |s| s.id.clone());
+            let labels = repo::labels(&app.db, &rows).await?;
+            let slips = rows
+                .iter()
+                .map(|s| views::slip_summary(s, labels.get(&s.id).unwrap_or(&repo::Labels::default())))
+                .collect();
+            let answer = pb::ListSlipsResponse { slips, next_page_token };
+            Ok(app.slip_views.keep_page(reading, query, &answer).as_ref().clone())
+        })
+        .await
+    }
+
     /// Authenticates, builds the step from the request and server time, and runs it.
     async fn step<R: Message + Ids>(
         &self,
@@ -190,48 +237,11 @@ impl SlipService for Slips {
         &self,
         request: Request<pb::ListSlipsRequest>,
     ) -> Result<Response<pb::ListSlipsResponse>, Status> {
-        handle(async {
-            let (app, caller) = self.shared.enter(&request).await?;
-            let req = request.get_ref();
-            let mut v = Violations::new();
-            let ticket_id = v.take(convert::opt_id::<onsite_core::id::TicketId>(&req.ticket_id, "ticket_id")).flatten();
-            let state = v.take(convert::optional::<SlipState>(req.state, "state")).flatten();
-            let mut engineer_id =
-                v.take(convert::opt_id::<onsite_core::id::EngineerId>(&req.engineer_id, "engineer_id")).flatten();
-            v.check()?;
-            if caller.role == Role::Engineer {
-                // Engineers see only their own slips, whatever they ask for.
-                if engineer_id.is_some_and(|e| Some(e) != caller.engineer_id) {
-                    return Err(Error::PermissionDenied("engineers may list only their own slips"));
-                }
-                engineer_id = caller.engineer_id;
-                if engineer_id.is_none() {
-                    return Err(Error::PermissionDenied("this engineer user has no engineer record"));
-                }
-            }
-            let filter = repo::ListFilter {
-                ticket_id: ticket_id.map(|t| t.to_string()),
-                state,
-                engineer_id: engineer_id.map(|e| e.to_string()),
-            };
-            let page = Page::new(req.page_size, &req.page_token, &format!("{filter:?}"))?;
-            // The same query answers the same until a slip changes (`slip_views`).
-            let query = format!("{filter:?} after {:?} fetch {}", page.after, page.fetch());
-            if let Some(kept) = app.slip_views.page(&query) {
-                return Ok(kept.as_ref().clone());
-            }
-            let reading = app.slip_views.reading();
-            let mut rows = repo::list(&app.db, &filter, page.after.as_deref(), page.fetch()).await?;
-            let next_page_token = page.finish(&mut rows, |s| s.id.clone());
-            let labels = repo::labels(&app.db, &rows).await?;
-            let slips = rows
-                .iter()
-                .map(|s| views::slip_summary(s, labels.get(&s.id).unwrap_or(&repo::Labels::default())))
-                .collect();
-            let answer = pb::ListSlipsResponse { slips, next_page_token };
-            Ok(app.slip_views.keep_page(reading, query, answer).as_ref().clone())
-        })
-        .await
+        // Served by `slip_routes::SlipRoutes`; this is the same answer decoded, for in-process use.
+        let page = self.list_encoded(request).await?.into_inner();
+        pb::ListSlipsResponse::decode(page.0)
+            .map_err(|e| Status::internal(format!("a kept list page: {e}")))
+            .map(Response::new)
     }
 
     async fn list_slip_events(
