@@ -31,7 +31,7 @@ use onsite_core::slip::Window;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, broadcast};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::{board, engineers};
 use crate::store::entities::{board_event, engineer, slip};
 use crate::store::from_us;
@@ -67,16 +67,20 @@ impl Dispatch {
         let head = board::head(db).await?;
         let slips = engineers::open_slips(db, None).await?;
         let mut held = held(&slips);
-        // Page by page, so a large team's rows are never all in memory at once.
+        // Page by page, so a large team's rows are never all in memory at once. The database
+        // reads the next page while this one is turned into profiles.
+        let read = |after: Option<String>| {
+            let db = db.clone();
+            tokio::spawn(async move { engineers::page(&db, after.as_deref(), LOAD_PAGE).await })
+        };
         let mut all = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = engineers::page(db, after.as_deref(), LOAD_PAGE).await?;
-            all.extend(profiles_held(&page, &mut held, calendar));
-            match page.last() {
-                Some(last) if page.len() as u64 == LOAD_PAGE => after = Some(last.id.clone()),
-                _ => break,
+        let mut next = Some(read(None));
+        while let Some(reading) = next.take() {
+            let page = reading.await.map_err(|e| Error::Internal(format!("reading engineers: {e}")))??;
+            if let Some(last) = page.last().filter(|_| page.len() as u64 == LOAD_PAGE) {
+                next = Some(read(Some(last.id.clone())));
             }
+            all.extend(profiles_held(&page, &mut held, calendar));
         }
         let index = EngineerIndex::build(calendar.time_zone(), all);
         tracing::info!(engineers = index.len(), "dispatch index built");
