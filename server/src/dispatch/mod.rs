@@ -63,6 +63,7 @@ pub struct Dispatch {
 impl Dispatch {
     /// Builds the index from the database.
     pub async fn load(db: &DatabaseConnection, calendar: &BusinessCalendar) -> Result<Self> {
+        let started = std::time::Instant::now();
         // Read the head first: changes committed while loading are applied again, harmlessly.
         let head = board::head(db).await?;
         let slips = engineers::open_slips(db, None).await?;
@@ -83,7 +84,8 @@ impl Dispatch {
             all.extend(profiles_held(&page, &mut held, calendar));
         }
         let index = EngineerIndex::build(calendar.time_zone(), all);
-        tracing::info!(engineers = index.len(), "dispatch index built");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(engineers = index.len(), elapsed_ms, "dispatch index built");
         crate::metrics::index_size(index.len());
         Ok(Self {
             index: RwLock::new(index),
