@@ -117,9 +117,9 @@ pub struct Ranking {
     pub exclusions: Vec<Excluded>,
 }
 
-/// A tree leaf: the position with the filter fields inline, so deciding a candidate reads
-/// memory the tree walk has just touched.
-type Point = GeomWithData<[f64; 3], Hot>;
+/// A tree leaf: the position and the engineer's slot. Small leaves keep the tree, and above
+/// all its bulk load, small: the load holds several times its leaves while it partitions them.
+type Point = GeomWithData<[f64; 3], u32>;
 
 /// Nodes of up to 12 (rstar defaults to 6): a shallower tree. 12, 24 and 48 measured alike here.
 #[derive(Debug)]
@@ -161,8 +161,6 @@ struct Cold {
     profile: Profile,
     /// Interned skills with ids of 64 and above.
     more_skills: Vec<u32>,
-    /// The leaf, to remove it again.
-    leaf: Point,
 }
 
 /// The in-memory index. Not synchronised: the owner wraps it in a lock.
@@ -170,6 +168,8 @@ struct Cold {
 pub struct EngineerIndex {
     tz: Tz,
     tree: RTree<Point, Params>,
+    /// By slot, densely: what the search reads of each engineer it meets.
+    hot: Vec<Hot>,
     cold: Vec<Option<Cold>>,
     free: Vec<u32>,
     by_id: HashMap<EngineerId, u32>,
@@ -199,6 +199,7 @@ impl EngineerIndex {
         Self {
             tz,
             tree: RTree::new_with_params(),
+            hot: Vec::new(),
             cold: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -214,6 +215,7 @@ impl EngineerIndex {
         let profiles = profiles.into_iter();
         // Sized once: a large team's slots are big, and growing by doubling copies them all.
         let count = profiles.size_hint().0;
+        index.hot.reserve(count);
         index.cold.reserve(count);
         index.by_id.reserve(count);
         let mut leaves = Vec::with_capacity(count);
@@ -221,9 +223,11 @@ impl EngineerIndex {
             if index.by_id.contains_key(&profile.id) {
                 continue;
             }
-            let cold = index.slot(profile, index.cold.len() as u32);
-            index.by_id.insert(cold.profile.id, cold.leaf.data.slot);
-            leaves.push(cold.leaf);
+            let slot = index.cold.len() as u32;
+            let (hot, cold) = index.slot(profile, slot);
+            index.by_id.insert(hot.id, slot);
+            leaves.push(Point::new(to_xyz(cold.profile.position), slot));
+            index.hot.push(hot);
             index.cold.push(Some(cold));
         }
         index.tree = RTree::bulk_load_with_params(leaves);
@@ -251,11 +255,13 @@ impl EngineerIndex {
         self.remove(&profile.id);
         let n = self.free.pop().unwrap_or_else(|| {
             self.cold.push(None);
+            self.hot.push(Hot::default());
             (self.cold.len() - 1) as u32
         });
-        let cold = self.slot(profile, n);
-        self.by_id.insert(cold.profile.id, n);
-        self.tree.insert(cold.leaf);
+        let (hot, cold) = self.slot(profile, n);
+        self.by_id.insert(hot.id, n);
+        self.tree.insert(Point::new(to_xyz(cold.profile.position), n));
+        self.hot[n as usize] = hot;
         self.cold[n as usize] = Some(cold);
     }
 
@@ -263,12 +269,12 @@ impl EngineerIndex {
     pub fn remove(&mut self, id: &EngineerId) {
         let Some(n) = self.by_id.remove(id) else { return };
         if let Some(cold) = self.cold.get_mut(n as usize).and_then(Option::take) {
-            self.tree.remove(&cold.leaf);
+            self.tree.remove(&Point::new(to_xyz(cold.profile.position), n));
             self.free.push(n);
         }
     }
 
-    fn slot(&mut self, mut profile: Profile, slot: u32) -> Cold {
+    fn slot(&mut self, mut profile: Profile, slot: u32) -> (Hot, Cold) {
         profile.bookings.sort_by_key(|b| b.window.start);
         let mut hot = Hot {
             id: profile.id,
@@ -311,7 +317,7 @@ impl EngineerIndex {
                 id
             }
         };
-        Cold { leaf: Point::new(to_xyz(profile.position), hot), profile, more_skills }
+        (hot, Cold { profile, more_skills })
     }
 
     fn prepare<'a>(&self, need: &'a Need) -> Prepared<'a> {
@@ -435,8 +441,8 @@ impl EngineerIndex {
             for point in self.tree.locate_with_selection_function(ring) {
                 let distance_km = chord_to_km(distance(origin, *point.geom()));
                 let in_ring = distance_km >= inner && if last { distance_km <= reach } else { distance_km < reach };
-                if in_ring {
-                    self.sort_in(&point.data, distance_km, &mut p, &mut found, &mut out);
+                if in_ring && let Some(hot) = self.hot.get(point.data as usize) {
+                    self.sort_in(hot, distance_km, &mut p, &mut found, &mut out);
                 }
             }
             if found.len() >= need.limit || last {
@@ -455,8 +461,10 @@ impl EngineerIndex {
         let mut out = Vec::with_capacity(256);
         for point in self.tree.iter() {
             let distance_km = chord_to_km(distance(origin, *point.geom()));
-            if distance_km <= need.max_distance_km {
-                self.sort_in(&point.data, distance_km, &mut p, &mut found, &mut out);
+            if distance_km <= need.max_distance_km
+                && let Some(hot) = self.hot.get(point.data as usize)
+            {
+                self.sort_in(hot, distance_km, &mut p, &mut found, &mut out);
             }
         }
         self.finish(found, out, &mut p)
@@ -486,7 +494,7 @@ impl EngineerIndex {
         let exclusions = out
             .into_iter()
             .filter_map(|o| {
-                let hot = self.cold.get(o.slot as usize)?.as_ref()?.leaf.data;
+                let hot = *self.hot.get(o.slot as usize)?;
                 Some(Excluded { engineer: o.engineer, distance_km: o.distance_km, reason: self.reason(&hot, p) })
             })
             .collect();
@@ -834,6 +842,37 @@ mod tests {
                 ..need(lat, lon)
             };
             let expected = reference(&all, &need);
+            prop_assert_eq!(&index.suggest(&need), &expected, "the tree walk");
+            prop_assert_eq!(&index.suggest_by_scan(&need), &expected, "the scan");
+        }
+
+        /// Engineers removed, and moved into the freed slots, are found where they are now.
+        #[test]
+        fn removals_and_moves_reuse_slots_correctly(
+            profiles in proptest::collection::vec(arbitrary_profile(), 1..200),
+            removed in proptest::collection::vec(any::<bool>(), 200),
+            moved in proptest::collection::vec(any::<bool>(), 200),
+            lat in 30.0f64..32.0,
+            lon in 120.0f64..122.0,
+        ) {
+            let mut index = EngineerIndex::build(Tz::UTC, profiles.clone());
+            let mut now = Vec::new();
+            for (i, p) in profiles.into_iter().enumerate() {
+                if removed[i] {
+                    index.remove(&p.id);
+                } else {
+                    now.push(p);
+                }
+            }
+            for (i, p) in now.iter_mut().enumerate() {
+                if moved[i] {
+                    p.position = point(lat + 0.01 * (i % 7) as f64, lon - 0.01 * (i % 5) as f64);
+                    index.upsert(p.clone());
+                }
+            }
+            prop_assert_eq!(index.len(), now.len());
+            let need = Need { max_distance_km: 150.0, limit: 7, ..need(lat, lon) };
+            let expected = reference(&now, &need);
             prop_assert_eq!(&index.suggest(&need), &expected, "the tree walk");
             prop_assert_eq!(&index.suggest_by_scan(&need), &expected, "the scan");
         }
