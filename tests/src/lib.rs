@@ -492,10 +492,22 @@ impl Fixture {
         self.verify_and_dispatch(&slip, engineer_id).await
     }
 
+    /// A new slip of `ticket`, verified: ready to dispatch.
+    pub async fn verified_slip(&self, ticket: &pb::Ticket) -> pb::Slip {
+        let slip = self.slip(ticket).await;
+        self.verify(&slip).await
+    }
+
+    /// Verifies a new slip.
+    pub async fn verify(&self, slip: &pb::Slip) -> pb::Slip {
+        let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
+        let verified = self.server.slips().verify_slip(authed(&self.manager, action)).await;
+        verified.unwrap_or_else(|e| panic!("verify: {e}")).into_inner()
+    }
+
     /// A new slip verified and dispatched to `engineer_id`.
     pub async fn verify_and_dispatch(&self, slip: &pb::Slip, engineer_id: &str) -> pb::Slip {
-        let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-        self.server.slips().verify_slip(authed(&self.manager, action)).await.unwrap_or_else(|e| panic!("verify: {e}"));
+        self.verify(slip).await;
         let dispatch = pb::DispatchSlipRequest {
             request_id: request_id(),
             slip_id: slip.id.clone(),

@@ -299,30 +299,26 @@ async fn suggestions_explain_every_filter(backend: Backend) {
     expect_code(f.server.dispatch().suggest_engineers(authed(&f.engineer, ask)).await, Code::PermissionDenied);
 }
 
+/// Escalates `ticket` until experts must take it.
+async fn escalate_to_experts(f: &Fixture, ticket: &pb::Ticket) {
+    let mut tier = ticket.tier;
+    while tier < pb::Tier::Expert as i32 {
+        let escalate = pb::EscalateTicketRequest {
+            request_id: request_id(),
+            id: ticket.id.clone(),
+            reason: "needs R&D".into(),
+            ..Default::default()
+        };
+        let escalated = f.server.tickets().escalate_ticket(authed(&f.manager, escalate)).await;
+        tier = escalated.unwrap_or_else(|e| panic!("{e}")).into_inner().tier;
+    }
+}
+
 async fn slip_suggestions_need_the_tier_and_widen_when_urgent(backend: Backend) {
     let f = Fixture::new(backend).await;
     let ticket = f.ticket(pb::Severity::Urgent).await;
-    let slip = f.slip(&ticket).await;
-    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}"));
-    let mut tier = ticket.tier;
-    while tier < pb::Tier::Expert as i32 {
-        let escalated = f
-            .server
-            .tickets()
-            .escalate_ticket(authed(
-                &f.manager,
-                pb::EscalateTicketRequest {
-                    request_id: request_id(),
-                    id: ticket.id.clone(),
-                    reason: "needs R&D".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        tier = escalated.into_inner().tier;
-    }
+    let slip = f.verified_slip(&ticket).await;
+    escalate_to_experts(&f, &ticket).await;
     let ask = pb::SuggestEngineersRequest { slip_id: slip.id.clone(), ..Default::default() };
     let nobody = f.server.dispatch().suggest_engineers(authed(&f.manager, ask.clone())).await;
     let nobody = nobody.unwrap_or_else(|e| panic!("{e}")).into_inner();
@@ -363,9 +359,7 @@ async fn slip_suggestions_need_the_tier_and_widen_when_urgent(backend: Backend) 
 async fn suggestions_follow_changes_to_the_ticket_and_the_engineers(backend: Backend) {
     let f = Fixture::new(backend).await;
     let ticket = f.ticket(pb::Severity::General).await;
-    let slip = f.slip(&ticket).await;
-    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}"));
+    let slip = f.verified_slip(&ticket).await;
     let suggest = || {
         let mut dispatch = f.server.dispatch();
         // Within the fixture engineers' weekday shift.
@@ -408,17 +402,7 @@ async fn suggestions_follow_changes_to_the_ticket_and_the_engineers(backend: Bac
     assert_eq!(shown.map(|e| e.name.as_str()), Some("Renamed Engineer"));
 
     // The ticket escalated to the experts: the field engineers are left out for their tier.
-    let mut tier = ticket.tier;
-    while tier < pb::Tier::Expert as i32 {
-        let escalate = pb::EscalateTicketRequest {
-            request_id: request_id(),
-            id: ticket.id.clone(),
-            reason: "needs the database team".into(),
-            ..Default::default()
-        };
-        let escalated = f.server.tickets().escalate_ticket(authed(&f.manager, escalate)).await;
-        tier = escalated.unwrap_or_else(|e| panic!("{e}")).into_inner().tier;
-    }
+    escalate_to_experts(&f, &ticket).await;
     let escalated = suggest().await;
     assert!(escalated.suggestions.is_empty(), "{escalated:?}");
     let excluded = escalated.exclusions.iter().find(|e| e.engineer_id == first.id);

@@ -65,9 +65,7 @@ async fn a_raised_severity_reaches_the_other_replicas_suggestions() {
     let f = Fixture::new(Backend::Postgres).await;
     let other = second_replica(&f).await;
     let ticket = f.ticket(pb::Severity::General).await;
-    let slip = f.slip(&ticket).await;
-    let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-    f.server.slips().verify_slip(authed(&f.manager, action)).await.unwrap_or_else(|e| panic!("{e}"));
+    let slip = f.verified_slip(&ticket).await;
     let urgent_on_other = || {
         let mut dispatch = other.dispatch();
         let ask = pb::SuggestEngineersRequest { slip_id: slip.id.clone(), ..Default::default() };
