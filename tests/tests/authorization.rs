@@ -342,15 +342,22 @@ impl World {
 
     /// A verified slip, not dispatched.
     async fn verified_slip(&self) -> pb::Slip {
-        let slip = self.draft_slip().await;
-        let action = pb::SlipActionRequest { request_id: request_id(), slip_id: slip.id.clone(), etag: String::new() };
-        self.f
-            .server
-            .slips()
-            .verify_slip(authed(&self.f.manager, action))
-            .await
-            .unwrap_or_else(|e| panic!("verify: {e}"))
-            .into_inner()
+        self.f.verify(&self.draft_slip().await).await
+    }
+
+    /// A verified slip needing a skill no engineer has: nobody suits it, whatever the time.
+    async fn unstaffable_slip(&self) -> pb::Slip {
+        let ticket = self.f.ticket(pb::Severity::General).await;
+        let create = pb::CreateSlipRequest {
+            request_id: request_id(),
+            ticket_id: ticket.id,
+            site_id: self.f.site_id.clone(),
+            instructions: "Migrate the mainframe batch jobs".into(),
+            required_skills: vec!["mainframe".into()],
+            ..Default::default()
+        };
+        let slip = self.f.server.slips().create_slip(authed(&self.f.manager, create)).await;
+        self.f.verify(&slip.unwrap_or_else(|e| panic!("create slip: {e}")).into_inner()).await
     }
 
     async fn draft_slip(&self) -> pb::Slip {
@@ -542,10 +549,10 @@ fn rows() -> Vec<Row> {
             ..Default::default()
         }
         .encode_to_vec()),
-        // On the test's Sunday nobody is on shift: authorized, the call finds no engineer.
+        // Authorized, the call finds no engineer with the skill.
         row!("DispatchService/AutoAssign", [Fp, Fp, Pd, Pd], |w, who| pb::AutoAssignRequest {
             request_id: request_id(),
-            slip_id: w.verified_slip().await.id,
+            slip_id: w.unstaffable_slip().await.id,
             etag: String::new(),
         }
         .encode_to_vec()),
