@@ -226,7 +226,7 @@ impl EngineerIndex {
             let slot = index.cold.len() as u32;
             let (hot, cold) = index.slot(profile, slot);
             index.by_id.insert(hot.id, slot);
-            leaves.push(Point::new(to_xyz(cold.profile.position), slot));
+            leaves.push(leaf(&cold, slot));
             index.hot.push(hot);
             index.cold.push(Some(cold));
         }
@@ -260,7 +260,7 @@ impl EngineerIndex {
         });
         let (hot, cold) = self.slot(profile, n);
         self.by_id.insert(hot.id, n);
-        self.tree.insert(Point::new(to_xyz(cold.profile.position), n));
+        self.tree.insert(leaf(&cold, n));
         self.hot[n as usize] = hot;
         self.cold[n as usize] = Some(cold);
     }
@@ -269,7 +269,7 @@ impl EngineerIndex {
     pub fn remove(&mut self, id: &EngineerId) {
         let Some(n) = self.by_id.remove(id) else { return };
         if let Some(cold) = self.cold.get_mut(n as usize).and_then(Option::take) {
-            self.tree.remove(&Point::new(to_xyz(cold.profile.position), n));
+            self.tree.remove(&leaf(&cold, n));
             self.free.push(n);
         }
     }
@@ -509,6 +509,11 @@ fn next_reach(reach: f64, found: usize, limit: usize) -> f64 {
     let wanted = if found == 0 { reach * 2.0 } else { reach * (limit as f64 / found as f64).sqrt() * 1.2 };
     let bands = (wanted.clamp(reach + BAND_KM, reach * 4.0) / BAND_KM).ceil();
     bands * BAND_KM
+}
+
+/// The tree leaf of the engineer in `slot`: removal finds it by building it again.
+fn leaf(cold: &Cold, slot: u32) -> Point {
+    Point::new(to_xyz(cold.profile.position), slot)
 }
 
 /// An engineer left out, until the nearest few are explained.
